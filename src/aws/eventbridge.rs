@@ -1,0 +1,577 @@
+//! EventBridge adapter: the bus catalogue, replay control and event sink ports.
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::{
+    PutEventsRequestEntry, ReplayDestination, ReplayState as AwsReplayState, Target,
+};
+use tracing::instrument;
+
+use super::error::classify;
+use super::time::{from_aws, to_aws};
+use crate::ports::PortError;
+use crate::ports::bus::{
+    ArchiveInfo, BusCatalogue, BusInfo, EventSourceInfo, RetryPolicy, RuleInfo, TargetInfo,
+};
+use crate::ports::replay::{
+    ReplayControl, ReplayFilter, ReplayRequest, ReplayStarted, ReplayState, ReplayStatus,
+};
+use crate::ports::sink::{EventSink, PutEntry, PutOutcome};
+
+/// The EventBridge client behind three ports.
+#[derive(Debug, Clone)]
+pub struct EventBridge {
+    client: Client,
+}
+
+impl EventBridge {
+    pub fn new(client: Client) -> EventBridge {
+        EventBridge { client }
+    }
+
+    async fn targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_targets_by_rule()
+                .event_bus_name(bus)
+                .rule(rule)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListTargetsByRule", e))?;
+            out.extend(page.targets().iter().map(target_info));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+fn target_info(t: &Target) -> TargetInfo {
+    TargetInfo {
+        id: t.id().to_string(),
+        arn: t.arn().to_string(),
+        dlq_arn: t
+            .dead_letter_config()
+            .and_then(|d| d.arn())
+            .map(str::to_string),
+        retry_policy: t.retry_policy().map(|r| RetryPolicy {
+            maximum_retry_attempts: r.maximum_retry_attempts(),
+            maximum_event_age_seconds: r.maximum_event_age_in_seconds(),
+        }),
+        transforms_input: t.input().is_some()
+            || t.input_path().is_some()
+            || t.input_transformer().is_some(),
+    }
+}
+
+/// `arn:...:event-bus/NAME` + archive name → `arn:...:archive/ARCHIVE`.
+fn archive_arn_from_bus(bus_arn: &str, archive: &str) -> String {
+    match bus_arn.split_once(":event-bus/") {
+        Some((prefix, _)) => format!("{prefix}:archive/{archive}"),
+        None => archive.to_string(),
+    }
+}
+
+fn replay_state(s: Option<&AwsReplayState>) -> ReplayState {
+    ReplayState::parse(s.map(|s| s.as_str()).unwrap_or("UNKNOWN"))
+}
+
+#[async_trait]
+impl BusCatalogue for EventBridge {
+    #[instrument(skip(self), level = "debug")]
+    async fn describe_bus(&self, name: &str) -> Result<BusInfo, PortError> {
+        let out = self
+            .client
+            .describe_event_bus()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeEventBus", e))?;
+        Ok(BusInfo {
+            name: out.name().unwrap_or(name).to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError> {
+        let mut rules = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_rules()
+                .event_bus_name(bus)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListRules", e))?;
+            for r in page.rules() {
+                let name = r.name().unwrap_or_default().to_string();
+                let targets = self.targets(bus, &name).await?;
+                rules.push(RuleInfo {
+                    arn: r.arn().unwrap_or_default().to_string(),
+                    state: r
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    event_pattern: r.event_pattern().map(str::to_string),
+                    schedule_expression: r.schedule_expression().map(str::to_string),
+                    managed_by: r.managed_by().map(str::to_string),
+                    description: r.description().map(str::to_string),
+                    name,
+                    targets,
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(rules);
+            }
+        }
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_archives()
+                .set_event_source_arn(source_arn.map(str::to_string))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListArchives", e))?;
+            for a in page.archives() {
+                let name = a.archive_name().unwrap_or_default().to_string();
+                let source = a.event_source_arn().unwrap_or_default().to_string();
+                out.push(ArchiveInfo {
+                    arn: archive_arn_from_bus(&source, &name),
+                    name,
+                    source_arn: source,
+                    state: a
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    state_reason: a.state_reason().map(str::to_string),
+                    retention_days: a.retention_days(),
+                    event_count: a.event_count(),
+                    size_bytes: a.size_bytes(),
+                    creation_time: a.creation_time().and_then(from_aws),
+                    event_pattern: None,
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn describe_archive(&self, name: &str) -> Result<ArchiveInfo, PortError> {
+        let a = self
+            .client
+            .describe_archive()
+            .archive_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeArchive", e))?;
+        let source = a.event_source_arn().unwrap_or_default().to_string();
+        Ok(ArchiveInfo {
+            name: a.archive_name().unwrap_or(name).to_string(),
+            arn: a
+                .archive_arn()
+                .map(str::to_string)
+                .unwrap_or_else(|| archive_arn_from_bus(&source, name)),
+            source_arn: source,
+            state: a
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            state_reason: a.state_reason().map(str::to_string),
+            retention_days: a.retention_days(),
+            event_count: a.event_count(),
+            size_bytes: a.size_bytes(),
+            creation_time: a.creation_time().and_then(from_aws),
+            event_pattern: a.event_pattern().map(str::to_string),
+        })
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_event_sources(&self, prefix: &str) -> Result<Vec<EventSourceInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_event_sources()
+                .name_prefix(prefix)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListEventSources", e))?;
+            out.extend(page.event_sources().iter().map(|s| {
+                EventSourceInfo {
+                    name: s.name().unwrap_or_default().to_string(),
+                    arn: s.arn().map(str::to_string),
+                    state: s
+                        .state()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    created_by: s.created_by().map(str::to_string),
+                }
+            }));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ReplayControl for EventBridge {
+    #[instrument(skip(self, request), fields(replay = %request.name), level = "debug")]
+    async fn start_replay(&self, request: &ReplayRequest) -> Result<ReplayStarted, PortError> {
+        let filters = (!request.filter_arns.is_empty()).then(|| request.filter_arns.clone());
+        let destination = ReplayDestination::builder()
+            .arn(&request.destination_bus_arn)
+            .set_filter_arns(filters)
+            .build()
+            .map_err(|e| PortError::Invalid(format!("StartReplay: {e}")))?;
+        let out = self
+            .client
+            .start_replay()
+            .replay_name(&request.name)
+            .set_description(request.description.clone())
+            .event_source_arn(&request.archive_arn)
+            .event_start_time(to_aws(request.start))
+            .event_end_time(to_aws(request.end))
+            .destination(destination)
+            .send()
+            .await
+            .map_err(|e| classify("StartReplay", e))?;
+        Ok(ReplayStarted {
+            arn: out.replay_arn().map(str::to_string),
+            state: replay_state(out.state()),
+            started_at: out.replay_start_time().and_then(from_aws),
+        })
+    }
+
+    #[instrument(skip(self), fields(replay = %name), level = "debug")]
+    async fn describe_replay(&self, name: &str) -> Result<ReplayStatus, PortError> {
+        let r = self
+            .client
+            .describe_replay()
+            .replay_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeReplay", e))?;
+        Ok(ReplayStatus {
+            name: r.replay_name().unwrap_or(name).to_string(),
+            arn: r.replay_arn().map(str::to_string),
+            description: r.description().map(str::to_string),
+            state: replay_state(r.state()),
+            state_reason: r.state_reason().map(str::to_string),
+            archive_arn: r.event_source_arn().map(str::to_string),
+            destination_arn: r.destination().map(|d| d.arn().to_string()),
+            filter_arns: r
+                .destination()
+                .map(|d| d.filter_arns().to_vec())
+                .unwrap_or_default(),
+            event_start: r.event_start_time().and_then(from_aws),
+            event_end: r.event_end_time().and_then(from_aws),
+            event_last_replayed: r.event_last_replayed_time().and_then(from_aws),
+            replay_start: r.replay_start_time().and_then(from_aws),
+            replay_end: r.replay_end_time().and_then(from_aws),
+        })
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_replays(
+        &self,
+        filter: &ReplayFilter,
+        limit: usize,
+    ) -> Result<Vec<ReplayStatus>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page_size = (limit - out.len()).clamp(1, 100) as i32;
+            let page = self
+                .client
+                .list_replays()
+                .set_name_prefix(filter.name_prefix.clone())
+                .set_state(
+                    filter
+                        .state
+                        .as_ref()
+                        .map(|s| AwsReplayState::from(s.as_str())),
+                )
+                .set_event_source_arn(filter.archive_arn.clone())
+                .limit(page_size)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListReplays", e))?;
+            for r in page.replays() {
+                out.push(ReplayStatus {
+                    name: r.replay_name().unwrap_or_default().to_string(),
+                    arn: None,
+                    description: None,
+                    state: replay_state(r.state()),
+                    state_reason: r.state_reason().map(str::to_string),
+                    archive_arn: r.event_source_arn().map(str::to_string),
+                    destination_arn: None,
+                    filter_arns: Vec::new(),
+                    event_start: r.event_start_time().and_then(from_aws),
+                    event_end: r.event_end_time().and_then(from_aws),
+                    event_last_replayed: r.event_last_replayed_time().and_then(from_aws),
+                    replay_start: r.replay_start_time().and_then(from_aws),
+                    replay_end: r.replay_end_time().and_then(from_aws),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() || out.len() >= limit {
+                out.truncate(limit);
+                return Ok(out);
+            }
+        }
+    }
+
+    #[instrument(skip(self), fields(replay = %name), level = "debug")]
+    async fn cancel_replay(&self, name: &str) -> Result<ReplayState, PortError> {
+        let out = self
+            .client
+            .cancel_replay()
+            .replay_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("CancelReplay", e))?;
+        Ok(replay_state(out.state()))
+    }
+}
+
+#[async_trait]
+impl EventSink for EventBridge {
+    #[instrument(skip(self, entries), fields(count = entries.len()), level = "debug")]
+    async fn put_events(&self, entries: &[PutEntry]) -> Result<Vec<PutOutcome>, PortError> {
+        let request: Vec<PutEventsRequestEntry> = entries
+            .iter()
+            .map(|e| {
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(&e.bus)
+                    .source(&e.source)
+                    .detail_type(&e.detail_type)
+                    .detail(&e.detail)
+                    .set_resources((!e.resources.is_empty()).then(|| e.resources.clone()))
+                    .set_time(e.time.map(to_aws))
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .put_events()
+            .set_entries(Some(request))
+            .send()
+            .await
+            .map_err(|e| classify("PutEvents", e))?;
+        if out.entries().len() != entries.len() {
+            return Err(PortError::Other(format!(
+                "PutEvents: answered {} results for {} entries",
+                out.entries().len(),
+                entries.len()
+            )));
+        }
+        Ok(out
+            .entries()
+            .iter()
+            .map(|r| match (r.event_id(), r.error_code()) {
+                (Some(id), None) => PutOutcome::Accepted {
+                    event_id: id.to_string(),
+                },
+                (_, code) => PutOutcome::Rejected {
+                    code: code.unwrap_or("Unknown").to_string(),
+                    message: r.error_message().unwrap_or_default().to_string(),
+                },
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_eventbridge::operation::describe_replay::DescribeReplayOutput;
+    use aws_sdk_eventbridge::operation::list_replays::ListReplaysOutput;
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::operation::start_replay::{StartReplayError, StartReplayOutput};
+    use aws_sdk_eventbridge::types::error::LimitExceededException;
+    use aws_sdk_eventbridge::types::{PutEventsResultEntry, Replay};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use chrono::{TimeZone, Utc};
+
+    fn request() -> ReplayRequest {
+        ReplayRequest {
+            name: "nexus-test".into(),
+            description: Some("d".into()),
+            archive_arn: "arn:aws:events:us-east-2:1:archive/a".into(),
+            start: Utc.with_ymd_and_hms(2025, 9, 8, 14, 0, 0).unwrap(),
+            end: Utc.with_ymd_and_hms(2025, 9, 8, 16, 0, 0).unwrap(),
+            destination_bus_arn: "arn:aws:events:us-east-2:1:event-bus/b".into(),
+            filter_arns: vec!["arn:aws:events:us-east-2:1:rule/b/r".into()],
+        }
+    }
+
+    #[tokio::test]
+    async fn start_replay_sends_window_and_filter_arns() {
+        let rule = mock!(Client::start_replay)
+            .match_requests(|r| {
+                r.replay_name() == Some("nexus-test")
+                    && r.event_start_time().map(|t| t.secs()) == Some(1757340000)
+                    && r.event_end_time().map(|t| t.secs()) == Some(1757347200)
+                    && r.destination().map(|d| d.filter_arns().to_vec())
+                        == Some(vec!["arn:aws:events:us-east-2:1:rule/b/r".to_string()])
+            })
+            .then_output(|| {
+                StartReplayOutput::builder()
+                    .replay_arn("arn:replay")
+                    .state(AwsReplayState::Starting)
+                    .build()
+            });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let started = eb.start_replay(&request()).await.unwrap();
+        assert_eq!(started.state, ReplayState::Starting);
+        assert_eq!(started.arn.as_deref(), Some("arn:replay"));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn limit_exceeded_is_classified() {
+        let rule = mock!(Client::start_replay).then_error(|| {
+            StartReplayError::LimitExceededException(
+                LimitExceededException::builder()
+                    .message("The requested resource exceeds the maximum number allowed.")
+                    .meta(
+                        aws_sdk_eventbridge::error::ErrorMetadata::builder()
+                            .code("LimitExceededException")
+                            .message("The requested resource exceeds the maximum number allowed.")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let err = eb.start_replay(&request()).await.unwrap_err();
+        assert!(
+            matches!(err, PortError::LimitExceeded(ref m) if m.contains("maximum number")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn describe_replay_maps_progress_fields() {
+        let rule = mock!(Client::describe_replay).then_output(|| {
+            DescribeReplayOutput::builder()
+                .replay_name("r")
+                .state(AwsReplayState::Running)
+                .event_start_time(to_aws(Utc.timestamp_opt(1000, 0).unwrap()))
+                .event_end_time(to_aws(Utc.timestamp_opt(2000, 0).unwrap()))
+                .event_last_replayed_time(to_aws(Utc.timestamp_opt(1250, 0).unwrap()))
+                .build()
+        });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let s = eb.describe_replay("r").await.unwrap();
+        assert_eq!(s.state, ReplayState::Running);
+        assert_eq!(s.progress(), Some(0.25));
+    }
+
+    #[tokio::test]
+    async fn list_replays_sends_the_state_filter_and_pages() {
+        let first = mock!(Client::list_replays)
+            .match_requests(|r| {
+                r.state() == Some(&AwsReplayState::Running) && r.next_token().is_none()
+            })
+            .then_output(|| {
+                ListReplaysOutput::builder()
+                    .replays(
+                        Replay::builder()
+                            .replay_name("a")
+                            .state(AwsReplayState::Running)
+                            .build(),
+                    )
+                    .next_token("t2")
+                    .build()
+            });
+        let second = mock!(Client::list_replays)
+            .match_requests(|r| {
+                r.state() == Some(&AwsReplayState::Running) && r.next_token() == Some("t2")
+            })
+            .then_output(|| {
+                ListReplaysOutput::builder()
+                    .replays(
+                        Replay::builder()
+                            .replay_name("b")
+                            .state(AwsReplayState::Running)
+                            .build(),
+                    )
+                    .build()
+            });
+        let eb = EventBridge::new(mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::MatchAny,
+            [&first, &second]
+        ));
+        let filter = ReplayFilter {
+            state: Some(ReplayState::Running),
+            ..Default::default()
+        };
+        let names: Vec<String> = eb
+            .list_replays(&filter, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn put_events_keeps_per_entry_results_in_order() {
+        let rule = mock!(Client::put_events).then_output(|| {
+            PutEventsOutput::builder()
+                .failed_entry_count(1)
+                .entries(PutEventsResultEntry::builder().event_id("e1").build())
+                .entries(
+                    PutEventsResultEntry::builder()
+                        .error_code("ThrottlingException")
+                        .error_message("slow down")
+                        .build(),
+                )
+                .build()
+        });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let entry = PutEntry {
+            bus: "b".into(),
+            source: "s".into(),
+            detail_type: "t".into(),
+            detail: "{}".into(),
+            resources: vec![],
+            time: None,
+        };
+        let out = eb.put_events(&[entry.clone(), entry]).await.unwrap();
+        assert_eq!(
+            out[0],
+            PutOutcome::Accepted {
+                event_id: "e1".into()
+            }
+        );
+        assert!(out[1].is_retryable());
+    }
+}

@@ -1,0 +1,90 @@
+//! `dlq list`: the DLQs behind a bus's rule targets, with their approximate depth.
+
+use serde::Serialize;
+
+use crate::discovery::{DlqFeed, arn_name, dlqs_of, require_bus};
+use crate::error::AppError;
+use crate::output::{Report, Table};
+use crate::ports::bus::BusCatalogue;
+use crate::ports::queue::{Queue, QueueDepth};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqRow {
+    pub arn: String,
+    pub name: String,
+    pub url: Option<String>,
+    /// Approximate counts; None when the queue could not be read.
+    pub depth: Option<QueueDepth>,
+    pub error: Option<String>,
+    pub feeds: Vec<DlqFeed>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqListReport {
+    pub bus: String,
+    pub dlqs: Vec<DlqRow>,
+}
+
+/// Discovers the DLQs of a bus and reads each one's depth.
+pub async fn dlq_rows(
+    cat: &dyn BusCatalogue,
+    queues: &dyn Queue,
+    bus: &str,
+) -> Result<DlqListReport, AppError> {
+    let bus = require_bus(cat, bus).await?;
+    let rules = cat.list_rules(&bus.name).await?;
+    let mut rows = Vec::new();
+    for d in dlqs_of(&rules) {
+        let (url, depth, error) = match queues.resolve(&d.arn).await {
+            Ok(q) => match queues.depth(&q.url).await {
+                Ok(depth) => (Some(q.url), Some(depth), None),
+                Err(e) => (Some(q.url), None, Some(e.to_string())),
+            },
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        rows.push(DlqRow {
+            name: arn_name(&d.arn).to_string(),
+            arn: d.arn,
+            url,
+            depth,
+            error,
+            feeds: d.feeds,
+        });
+    }
+    Ok(DlqListReport {
+        bus: bus.name,
+        dlqs: rows,
+    })
+}
+
+impl Report for DlqListReport {
+    fn human(&self) -> String {
+        if self.dlqs.is_empty() {
+            return format!(
+                "No rule target on bus {} has a dead-letter queue. Run `nexus-replay doctor --bus {}`.\n",
+                self.bus, self.bus
+            );
+        }
+        let mut t = Table::new(["DLQ", "VISIBLE~", "IN-FLIGHT~", "FED BY (rule / target)"]);
+        for d in &self.dlqs {
+            let (v, f) = match &d.depth {
+                Some(depth) => (depth.visible.to_string(), depth.in_flight.to_string()),
+                None => ("?".into(), "?".into()),
+            };
+            let feeds: Vec<String> = d
+                .feeds
+                .iter()
+                .map(|f| format!("{} / {}", f.rule, f.target_id))
+                .collect();
+            t.row([d.name.clone(), v, f, feeds.join(", ")]);
+        }
+        let mut s = t.render();
+        for d in &self.dlqs {
+            if let Some(e) = &d.error {
+                s.push_str(&format!("warning: {}: {e}\n", d.name));
+            }
+        }
+        s.push_str("~ approximate counts from SQS.\n");
+        s
+    }
+}

@@ -1,0 +1,51 @@
+//! The application error: what a command failed with, and the exit code it maps to.
+
+use crate::aws::config::ConfigError;
+use crate::exit_codes;
+use crate::ports::PortError;
+
+/// A command's failure. Each message says what was wrong and, where the user can act,
+/// what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: flags, names, windows, config. Nothing was changed.
+    #[error("{0}")]
+    Usage(String),
+    /// A named resource (bus, archive, queue, replay) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// AWS answered with an error.
+    #[error("{0}")]
+    Port(#[from] PortError),
+    /// A local file or terminal failed.
+    #[error("{0}")]
+    Io(String),
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl AppError {
+    pub fn usage(msg: impl Into<String>) -> AppError {
+        AppError::Usage(msg.into())
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) | AppError::NotFound(_) | AppError::Config(_) => exit_codes::USAGE,
+            AppError::Port(PortError::Invalid(_)) => exit_codes::USAGE,
+            AppError::Port(_) | AppError::Io(_) => exit_codes::FAILURE,
+            AppError::Interrupted => exit_codes::INTERRUPTED,
+        }
+    }
+}
+
+/// Turns a port's NotFound into a user-facing NotFound with a hint, leaving other errors.
+pub fn not_found_as(err: PortError, msg: impl FnOnce() -> String) -> AppError {
+    match err {
+        PortError::NotFound(_) => AppError::NotFound(msg()),
+        other => AppError::Port(other),
+    }
+}

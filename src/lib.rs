@@ -1,0 +1,25 @@
+//! nexus-replay: recover missing Amazon EventBridge events.
+//!
+//! Layout, with data flowing one way:
+//! - [`cli`] parses flags (clap lives only there) and resolves them with env and the
+//!   config file into [`settings::Settings`];
+//! - [`commands`] and [`replay`] are the engine: they work through the narrow [`ports`]
+//!   and return reports that [`output`] prints as a table or as one JSON document;
+//! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
+//!   used by tests (they can inject failures, throttling and duplicates);
+//! - [`pattern`] evaluates EventBridge event patterns locally;
+//! - [`exit_codes`] documents every exit code in one place.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod discovery;
+pub mod error;
+pub mod exit_codes;
+pub mod ids;
+pub mod logging;
+pub mod output;
+pub mod pattern;
+pub mod ports;
+pub mod settings;
+pub mod window;

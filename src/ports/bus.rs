@@ -1,0 +1,123 @@
+//! The bus catalogue port: read-only facts about a bus, its rules and targets, its
+//! archives and partner event sources.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::PortError;
+
+/// An event bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BusInfo {
+    pub name: String,
+    pub arn: String,
+}
+
+/// A target's retry policy as configured (None fields fall back to AWS defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetryPolicy {
+    pub maximum_retry_attempts: Option<i32>,
+    pub maximum_event_age_seconds: Option<i32>,
+}
+
+/// One target of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetInfo {
+    pub id: String,
+    pub arn: String,
+    pub dlq_arn: Option<String>,
+    pub retry_policy: Option<RetryPolicy>,
+    /// The target reshapes the event (input, input path or transformer), so DLQ bodies
+    /// may not be the original envelope.
+    pub transforms_input: bool,
+}
+
+/// A rule with its targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    pub name: String,
+    pub arn: String,
+    pub state: String,
+    pub event_pattern: Option<String>,
+    pub schedule_expression: Option<String>,
+    pub managed_by: Option<String>,
+    pub description: Option<String>,
+    pub targets: Vec<TargetInfo>,
+}
+
+impl RuleInfo {
+    pub fn is_enabled(&self) -> bool {
+        self.state == "ENABLED"
+    }
+    pub fn is_managed(&self) -> bool {
+        self.managed_by.is_some()
+    }
+}
+
+/// An event archive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ArchiveInfo {
+    pub name: String,
+    pub arn: String,
+    pub source_arn: String,
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// 0 or None means events are kept forever.
+    pub retention_days: Option<i32>,
+    pub event_count: i64,
+    pub size_bytes: i64,
+    pub creation_time: Option<DateTime<Utc>>,
+    pub event_pattern: Option<String>,
+}
+
+impl ArchiveInfo {
+    /// The earliest event time a replay can still find: the later of the creation time and
+    /// now minus the retention.
+    pub fn earliest_replayable(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let by_retention = match self.retention_days {
+            Some(days) if days > 0 => Some(now - Duration::days(i64::from(days))),
+            _ => None,
+        };
+        match (self.creation_time, by_retention) {
+            (Some(c), Some(r)) => Some(c.max(r)),
+            (c, r) => c.or(r),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.state == "ENABLED"
+    }
+
+    /// The name of the bus the archive records, from its source ARN.
+    pub fn source_bus_name(&self) -> &str {
+        self.source_arn
+            .rsplit_once('/')
+            .map(|(_, n)| n)
+            .unwrap_or(&self.source_arn)
+    }
+}
+
+/// A partner event source (for example Stripe's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSourceInfo {
+    pub name: String,
+    pub arn: Option<String>,
+    pub state: String,
+    pub created_by: Option<String>,
+}
+
+/// Read-only facts about a bus.
+#[async_trait]
+pub trait BusCatalogue: Send + Sync {
+    /// The bus, or `PortError::NotFound`.
+    async fn describe_bus(&self, name: &str) -> Result<BusInfo, PortError>;
+    /// Every rule on the bus with its targets.
+    async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError>;
+    /// Archives, optionally only those recording the bus with this ARN.
+    async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError>;
+    /// One archive by name, or `PortError::NotFound`.
+    async fn describe_archive(&self, name: &str) -> Result<ArchiveInfo, PortError>;
+    /// Event sources whose name starts with `prefix`.
+    async fn list_event_sources(&self, prefix: &str) -> Result<Vec<EventSourceInfo>, PortError>;
+}

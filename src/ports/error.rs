@@ -1,0 +1,38 @@
+//! The error every port returns: an AWS-neutral classification of what went wrong,
+//! so the engine can decide between "retry", "tell the user" and "give up".
+
+/// What a port call failed with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The named resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The service refused the request as invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// An account limit was hit (for example 10 active replays).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// The resource is in a state that does not allow the call.
+    #[error("{0}")]
+    IllegalState(String),
+    /// The name is taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// Throttled; worth retrying after a pause.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// A transient failure (network, 5xx, timeout); worth retrying.
+    #[error("{0}")]
+    Transient(String),
+    /// Anything else (credentials, permissions, unexpected answers).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PortError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PortError::Throttled(_) | PortError::Transient(_))
+    }
+}

@@ -1,0 +1,10 @@
+//! The narrow ports the engine works through. Each has an AWS adapter (`crate::aws`)
+//! and an in-memory fake (`crate::memory`); no `aws_sdk_*` type appears here.
+
+pub mod bus;
+pub mod error;
+pub mod queue;
+pub mod replay;
+pub mod sink;
+
+pub use error::PortError;

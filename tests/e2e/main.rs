@@ -1,0 +1,5 @@
+//! End-to-end tests of the built binary against moto on loopback.
+
+mod support;
+
+mod readonly;

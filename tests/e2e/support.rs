@@ -1,0 +1,249 @@
+//! Test support: a moto server on a free loopback port (killed on drop, even when a test
+//! panics), a seeded sandbox, and a small runner for the built binary.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BUS: &str = "ai-nexus-dev-stripe-event-bus";
+pub const ARCHIVE: &str = "ai-nexus-dev-stripe-event-archive";
+pub const REGION: &str = "us-east-2";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// moto_server from NEXUS_REPLAY_MOTO, the repo's .venv, or PATH. A missing emulator
+/// fails the test (never skips it): run scripts/test.sh, which installs it.
+fn moto_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("NEXUS_REPLAY_MOTO") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("moto_server"))
+            .find(|p| p.exists())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!("moto_server not found: run scripts/test.sh (it creates .venv with moto[server]) or set NEXUS_REPLAY_MOTO")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        for _attempt in 0..3 {
+            let port = free_port();
+            let child = Command::new(moto_binary())
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn moto_server");
+            let mut moto = Moto {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = moto.child.try_wait() {
+                    break; // exited (port taken?): try another port
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return moto;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not start on loopback");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "nexus-e2e-{tag}-{}-{}",
+            std::process::id(),
+            nexus_replay::ids::random_hex(8)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Run {
+        assert_eq!(
+            self.code, want,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// The binary with a clean environment pointed at one emulator.
+pub struct Cmd {
+    cmd: Command,
+}
+
+impl Cmd {
+    pub fn new(endpoint: Option<&str>, home: &Path) -> Cmd {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nexus-replay"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().to_string();
+            if k.starts_with("AWS_") || k.starts_with("NEXUS_REPLAY_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "2")
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("NEXUS_REPLAY_STATE_DIR", home.join("state"))
+            .current_dir(home)
+            .stdin(Stdio::null());
+        if let Some(e) = endpoint {
+            cmd.env("NEXUS_REPLAY_ENDPOINT_URL", e);
+        }
+        Cmd { cmd }
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Cmd {
+        self.cmd.env(k, v);
+        self
+    }
+    pub fn run(mut self, args: &[&str]) -> Run {
+        let out = self.cmd.args(args).output().expect("run nexus-replay");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// moto seeded with the billing topology, plus a private home directory.
+pub struct Sandbox {
+    pub moto: Moto,
+    pub home: TempDir,
+    pub seed: Value,
+}
+
+impl Sandbox {
+    pub fn new(events: usize, dlq_messages: usize) -> Sandbox {
+        let moto = Moto::start();
+        let home = TempDir::new("home");
+        let seed = Cmd::new(Some(&moto.endpoint), home.path())
+            .run(&[
+                "sandbox",
+                "seed",
+                "--events",
+                &events.to_string(),
+                "--dlq-messages",
+                &dlq_messages.to_string(),
+                "--output",
+                "json",
+            ])
+            .code(0)
+            .json();
+        Sandbox { moto, home, seed }
+    }
+
+    pub fn cmd(&self) -> Cmd {
+        Cmd::new(Some(&self.moto.endpoint), self.home.path())
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.cmd().run(args)
+    }
+
+    /// SDK clients on the emulator, for checks independent of the binary.
+    pub fn clients(&self) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
+        let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
+        let region = aws_sdk_sqs::config::Region::new(REGION);
+        let eb = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .credentials_provider(creds.clone())
+            .region(region.clone())
+            .endpoint_url(&self.moto.endpoint)
+            .build();
+        let sqs = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .credentials_provider(creds)
+            .region(region)
+            .endpoint_url(&self.moto.endpoint)
+            .build();
+        (
+            aws_sdk_eventbridge::Client::from_conf(eb),
+            aws_sdk_sqs::Client::from_conf(sqs),
+        )
+    }
+}
+
+/// Runs a future to completion on a fresh runtime (tests are synchronous).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
