@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: the main job end to end on a local sandbox this script sets up (and
-# tears down): check the bus, look at its DLQs and archive.
+# tears down): check the bus, look at its DLQs and archive, replay the subscription events
+# of the last two hours to the subscription rule and track the replay to completion.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -15,4 +16,9 @@ nr() {
 nr doctor
 nr dlq list
 nr archives
+# The sandbox archive was created seconds ago: end the window now (the default end,
+# now - 10 min for archive lag, would come before the archive existed).
+nr start --since 2h --until now --event-type customer.subscription.updated --yes
+nr status
+nr list --mine
 printf '\ndemo finished: every step exited 0\n' >&2

@@ -1,15 +1,24 @@
 //! The command line: clap definitions, resolution into [`Settings`] and engine inputs,
 //! and dispatch. No other module sees a clap type.
 
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::config::{AwsOptions, Clients};
+use crate::commands::list::ListRequest;
+use crate::commands::start::StartOptions;
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::logging::{self, LogFormat};
 use crate::output::{self, OutputMode, Report};
+use crate::ports::replay::ReplayState;
+use crate::replay::display::{Bar, Lines};
+use crate::replay::journal::Journal;
+use crate::replay::plan::{PlanRequest, ReplayPlan};
+use crate::replay::watch::{Quiet, WatchObserver, WatchOptions};
 use crate::settings::{self, Settings};
 
 #[derive(Debug, Parser)]
@@ -96,9 +105,134 @@ pub enum Command {
     Dlq(DlqCommand),
     /// Incident-readiness checks for a bus (exit 3 if any check FAILs)
     Doctor(BusArg),
+    /// Replay archived events of a time window to the rules that match the event types
+    Start(Box<StartArgs>),
+    /// Show a replay's state and progress (default: the last one started here)
+    Status(StatusArgs),
+    /// List replays
+    List(ListArgs),
+    /// Cancel a STARTING or RUNNING replay
+    Cancel(CancelArgs),
     /// Local emulator sandbox (used by the quickstart and tests)
     #[command(subcommand, hide = true)]
     Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub timeout: Option<Duration>,
+    /// Poll interval (default 1s backing off to 10s)
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub poll: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Archive name or ARN (optional when the bus has exactly one archive)
+    #[arg(long, env = "NEXUS_REPLAY_ARCHIVE")]
+    pub archive: Option<String>,
+    /// The archive's bus (the only possible destination)
+    #[arg(long, env = "NEXUS_REPLAY_BUS")]
+    pub bus: Option<String>,
+    /// Window start: a duration back from now (90m, 2h, "1d 6h") or a time (RFC 3339, or "YYYY-MM-DD HH:MM[:SS]" UTC)
+    #[arg(long, value_name = "WHEN")]
+    pub since: String,
+    /// Window end (default: now - 10 min, because archives lag ingestion)
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Event type to replay (repeatable); matched against each rule's pattern
+    #[arg(long = "event-type", value_name = "TYPE")]
+    pub event_types: Vec<String>,
+    /// Event source to replay (repeatable)
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Rule name or ARN to replay to, in addition to those selected (repeatable)
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// Replay to every rule on the bus (no FilterArns)
+    #[arg(long)]
+    pub all_rules: bool,
+    /// Also select rules whose patterns do not constrain the event type (catch-alls)
+    #[arg(long)]
+    pub include_catch_all: bool,
+    /// Where the event type lives, tried in order per rule
+    #[arg(
+        long = "type-field",
+        value_name = "PATH",
+        value_delimiter = ',',
+        default_value = "detail.type,detail-type"
+    )]
+    pub type_fields: Vec<String>,
+    /// Replay name (default: generated, e.g. nexus-20250908T1400-subscr-3f9a)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Description (who started it and the filters are always recorded)
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Print the plan and start nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start and return without watching
+    #[arg(long, conflicts_with_all = ["timeout", "cancel_on_interrupt"])]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// On Ctrl-C, cancel the replay before exiting
+    #[arg(long)]
+    pub cancel_on_interrupt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Replay name (default: the last replay started from this machine)
+    pub name: Option<String>,
+    /// Follow the replay until it ends
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only replays in this state
+    #[arg(long, value_parser = replay_state)]
+    pub state: Option<ReplayState>,
+    /// Only replays from this archive (name or ARN)
+    #[arg(long)]
+    pub archive: Option<String>,
+    /// At most this many replays
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Only replays started from this machine (the local journal)
+    #[arg(long)]
+    pub mine: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Replay name
+    pub name: String,
+    /// Wait until the replay has stopped
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub wait_opts: WaitArgs,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::window::parse_duration("duration", s)
+}
+
+fn replay_state(s: &str) -> Result<ReplayState, String> {
+    match ReplayState::parse(&s.to_ascii_uppercase()) {
+        ReplayState::Other(_) => {
+            Err("use STARTING, RUNNING, CANCELLING, COMPLETED, CANCELLED or FAILED".into())
+        }
+        state => Ok(state),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +369,91 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             let report = crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
             print(settings, &report)
         }
+        Command::Start(a) => {
+            let a = *a;
+            let opts = StartOptions {
+                plan: PlanRequest {
+                    archive: a.archive.or_else(|| settings.default_archive.clone()),
+                    bus: a.bus.or_else(|| settings.default_bus.clone()),
+                    since: a.since,
+                    until: a.until,
+                    event_types: a.event_types,
+                    sources: a.sources,
+                    rules: a.rules,
+                    all_rules: a.all_rules,
+                    include_catch_all: a.include_catch_all,
+                    type_fields: a.type_fields,
+                    name: a.name,
+                    description: a.description,
+                    started_by: started_by(),
+                },
+                dry_run: a.dry_run,
+                no_wait: a.no_wait,
+                watch: WatchOptions {
+                    poll: a.wait.poll,
+                    timeout: a.wait.timeout,
+                    cancel_on_interrupt: a.cancel_on_interrupt,
+                },
+            };
+            let c = Clients::load(&settings.aws).await?;
+            let journal = Journal::in_dir(&settings.state_dir);
+            let mut observer = observer(settings);
+            let report = crate::commands::start::start(
+                &c.eventbridge,
+                &c.eventbridge,
+                &journal,
+                &opts,
+                &mut |plan| confirm(settings, plan),
+                observer.as_mut(),
+                interrupt(),
+                now,
+            )
+            .await?;
+            print(settings, &report)
+        }
+        Command::Status(a) => {
+            let journal = Journal::in_dir(&settings.state_dir);
+            let name = crate::commands::status::name_or_last(a.name.as_deref(), &journal)?;
+            let c = Clients::load(&settings.aws).await?;
+            let opts = watch_options(&a.wait, false);
+            let mut observer = observer(settings);
+            let report = crate::commands::status::status(
+                &c.eventbridge,
+                &name,
+                a.watch.then_some(&opts),
+                observer.as_mut(),
+                interrupt(),
+            )
+            .await?;
+            print(settings, &report)
+        }
+        Command::List(a) => {
+            let c = Clients::load(&settings.aws).await?;
+            let req = ListRequest {
+                state: a.state,
+                archive: a.archive,
+                limit: a.limit,
+                mine: a.mine,
+            };
+            let journal = Journal::in_dir(&settings.state_dir);
+            let report =
+                crate::commands::list::list(&c.eventbridge, &c.eventbridge, &journal, &req).await?;
+            print(settings, &report)
+        }
+        Command::Cancel(a) => {
+            let c = Clients::load(&settings.aws).await?;
+            let opts = watch_options(&a.wait_opts, false);
+            let mut observer = observer(settings);
+            let report = crate::commands::cancel::cancel(
+                &c.eventbridge,
+                &a.name,
+                a.wait.then_some(&opts),
+                observer.as_mut(),
+                interrupt(),
+            )
+            .await?;
+            print(settings, &report)
+        }
         Command::Sandbox(SandboxCommand::Seed {
             events,
             dlq_messages,
@@ -253,4 +472,72 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             print(settings, &report)
         }
     }
+}
+
+fn watch_options(w: &WaitArgs, cancel_on_interrupt: bool) -> WatchOptions {
+    WatchOptions {
+        poll: w.poll,
+        timeout: w.timeout,
+        cancel_on_interrupt,
+    }
+}
+
+/// A progress bar on a terminal, plain lines elsewhere, nothing with -q.
+fn observer(settings: &Settings) -> Box<dyn WatchObserver> {
+    if settings.verbosity < 0 {
+        Box::new(Quiet)
+    } else if settings.progress && std::io::stderr().is_terminal() {
+        Box::new(Bar::new())
+    } else {
+        Box::new(Lines::stderr(settings.progress))
+    }
+}
+
+/// Resolves on Ctrl-C; never, if the handler cannot be installed.
+async fn interrupt() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// `user@host` for replay descriptions.
+fn started_by() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+/// Asks once on a terminal; `--yes` skips; no terminal and no `--yes` is a usage error.
+fn confirm(settings: &Settings, plan: &ReplayPlan) -> Result<bool, AppError> {
+    if settings.verbosity >= 0 {
+        eprint!("{}", plan.human());
+    } else {
+        for w in &plan.warnings {
+            tracing::warn!("{w}");
+        }
+    }
+    if settings.yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(AppError::usage(format!(
+            "refusing to start replay {} without confirmation: stdin is not a terminal; pass --yes",
+            plan.name
+        )));
+    }
+    eprint!("Start replay {}? [y/N] ", plan.name);
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| AppError::Io(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -1,5 +1,7 @@
 //! Logging to stderr with tracing: level from -v/-q, or an env filter in NEXUS_REPLAY_LOG.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -20,8 +22,10 @@ pub fn init(verbosity: i8, format: LogFormat) {
         .unwrap_or_else(|| {
             EnvFilter::new(match verbosity {
                 i8::MIN..=-2 => "error",
-                -1 => "warn",
-                0 => "warn,nexus_replay=info",
+                -1 => "warn,aws_config=error",
+                // aws-config warns about every credential/region source it probes (IMDS on
+                // a laptop); our own errors already say what is missing.
+                0 => "warn,aws_config=error,nexus_replay=info",
                 1 => "warn,nexus_replay=debug",
                 _ => "debug,nexus_replay=trace",
             })
@@ -29,6 +33,7 @@ pub fn init(verbosity: i8, format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbosity > 0);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

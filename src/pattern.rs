@@ -135,6 +135,36 @@ impl Pattern {
     pub fn constrains(&self, path: &str) -> bool {
         node_constrains(&self.root, "", path)
     }
+
+    /// The exact strings the pattern allows at `path`, when every condition on it (in every
+    /// branch) is a list of exact strings; None when any condition there is an operator.
+    pub fn exact_values(&self, path: &str) -> Option<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        collect_exact(&self.root, "", path, &mut out).then_some(out)
+    }
+}
+
+fn collect_exact(node: &Node, prefix: &str, target: &str, out: &mut BTreeSet<String>) -> bool {
+    let fields_ok = node.fields.iter().all(|(k, f)| {
+        let path = join(prefix, k);
+        match f {
+            Field::Leaf(ms) if path == target => ms.iter().all(|m| match m {
+                Matcher::Exact(Value::String(s)) => {
+                    out.insert(s.clone());
+                    true
+                }
+                _ => false,
+            }),
+            Field::Leaf(_) => true,
+            Field::Nested(n) => collect_exact(n, &path, target, out),
+        }
+    });
+    fields_ok
+        && node
+            .ors
+            .iter()
+            .flatten()
+            .all(|n| collect_exact(n, prefix, target, out))
 }
 
 fn err(path: &str, reason: impl Into<String>) -> PatternError {
@@ -757,6 +787,14 @@ mod tests {
         assert!(p.constrains("detail.type"));
         assert!(p.constrains("source"));
         assert!(!p.constrains("detail-type"));
+    }
+
+    #[test]
+    fn exact_values_only_when_all_conditions_are_exact() {
+        let p = Pattern::parse(r#"{"detail": {"type": ["a", "b"]}}"#).unwrap();
+        assert_eq!(p.exact_values("detail.type").unwrap().len(), 2);
+        let p = Pattern::parse(r#"{"detail": {"type": ["a", {"prefix": "b"}]}}"#).unwrap();
+        assert!(p.exact_values("detail.type").is_none());
     }
 
     #[test]

@@ -574,4 +574,105 @@ mod tests {
         );
         assert!(out[1].is_retryable());
     }
+
+    fn replay_output(state: AwsReplayState, done_secs: Option<i64>) -> DescribeReplayOutput {
+        let mut b = DescribeReplayOutput::builder()
+            .replay_name("r")
+            .state(state)
+            .event_start_time(to_aws(Utc.timestamp_opt(0, 0).unwrap()))
+            .event_end_time(to_aws(Utc.timestamp_opt(1000, 0).unwrap()));
+        if let Some(d) = done_secs {
+            b = b.event_last_replayed_time(to_aws(Utc.timestamp_opt(d, 0).unwrap()));
+        }
+        b.build()
+    }
+
+    fn no_retries(c: aws_sdk_eventbridge::config::Builder) -> aws_sdk_eventbridge::config::Builder {
+        c.retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+    }
+
+    /// The tracking state machine through the real adapter: STARTING → RUNNING (with
+    /// EventLastReplayedTime advancing) → COMPLETED, surviving a 500 and a throttle.
+    #[tokio::test(start_paused = true)]
+    async fn watch_through_the_adapter_survives_transient_errors() {
+        use crate::replay::watch::{Quiet, WatchOptions, WatchOutcome, watch};
+        use aws_sdk_eventbridge::operation::describe_replay::DescribeReplayError;
+        let rule = mock!(Client::describe_replay)
+            .sequence()
+            .output(|| replay_output(AwsReplayState::Starting, None))
+            .output(|| replay_output(AwsReplayState::Running, Some(250)))
+            .http_status(500, None)
+            .error(|| {
+                DescribeReplayError::generic(
+                    aws_sdk_eventbridge::error::ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            .output(|| replay_output(AwsReplayState::Running, Some(750)))
+            .output(|| replay_output(AwsReplayState::Completed, Some(1000)))
+            .build();
+        let eb = EventBridge::new(mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::Sequential,
+            [&rule],
+            no_retries
+        ));
+        let out = watch(
+            &eb,
+            "r",
+            &WatchOptions::default(),
+            &mut Quiet,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        match out {
+            WatchOutcome::Finished(s) => assert_eq!(s.state, ReplayState::Completed),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(rule.num_calls(), 6);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_through_the_adapter_reports_failure_reason() {
+        use crate::replay::watch::{Quiet, WatchOptions, WatchOutcome, watch};
+        let rule = mock!(Client::describe_replay)
+            .sequence()
+            .output(|| replay_output(AwsReplayState::Running, Some(100)))
+            .output(|| {
+                DescribeReplayOutput::builder()
+                    .replay_name("r")
+                    .state(AwsReplayState::Failed)
+                    .state_reason("The destination event bus does not exist.")
+                    .build()
+            })
+            .build();
+        let eb = EventBridge::new(mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::Sequential,
+            [&rule],
+            no_retries
+        ));
+        match watch(
+            &eb,
+            "r",
+            &WatchOptions::default(),
+            &mut Quiet,
+            std::future::pending(),
+        )
+        .await
+        .unwrap()
+        {
+            WatchOutcome::Finished(s) => {
+                assert_eq!(s.state, ReplayState::Failed);
+                assert_eq!(
+                    s.state_reason.as_deref(),
+                    Some("The destination event bus does not exist.")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

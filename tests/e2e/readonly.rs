@@ -223,14 +223,17 @@ fn flags_win_over_env_which_wins_over_the_config_file() {
     )
     .unwrap();
     // The file alone: its bus is used (and does not exist).
-    let run = sb.run(&["rules"]);
+    let run = sb.bare_cmd().run(&["rules"]);
     run.code(2);
     assert!(run.stderr.contains("\"from-file\""), "{}", run.stderr);
     // Env beats the file.
-    let run = sb.cmd().env("NEXUS_REPLAY_BUS", "from-env").run(&["rules"]);
+    let run = sb
+        .bare_cmd()
+        .env("NEXUS_REPLAY_BUS", "from-env")
+        .run(&["rules"]);
     assert!(run.stderr.contains("\"from-env\""), "{}", run.stderr);
     // The flag beats both.
-    sb.cmd()
+    sb.bare_cmd()
         .env("NEXUS_REPLAY_BUS", "from-env")
         .run(&["rules", "--bus", BUS])
         .code(0);

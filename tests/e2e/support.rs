@@ -208,7 +208,13 @@ impl Sandbox {
         Sandbox { moto, home, seed }
     }
 
+    /// The binary as `.sandbox/env` sets it up: endpoint and bus from the environment.
     pub fn cmd(&self) -> Cmd {
+        self.bare_cmd().env("NEXUS_REPLAY_BUS", BUS)
+    }
+
+    /// The binary pointed at the emulator, with no default bus.
+    pub fn bare_cmd(&self) -> Cmd {
         Cmd::new(Some(&self.moto.endpoint), self.home.path())
     }
 

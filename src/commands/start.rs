@@ -1,0 +1,543 @@
+//! `start`: plan a replay, confirm, start it, record it in the journal, and track it to
+//! the end with an exit code a script can trust.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::exit_codes;
+use crate::output::{Report, time};
+use crate::ports::PortError;
+use crate::ports::bus::BusCatalogue;
+use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
+use crate::replay::journal::{Journal, JournalEntry};
+use crate::replay::plan::{PlanRequest, ReplayPlan, plan};
+use crate::replay::watch::{WatchObserver, WatchOptions, WatchOutcome, watch};
+use crate::window::human_duration;
+
+/// Everything `start` needs besides the ports.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    pub plan: PlanRequest,
+    pub dry_run: bool,
+    pub no_wait: bool,
+    pub watch: WatchOptions,
+}
+
+/// How a `start` (or a watched `status`/`cancel`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    DryRun,
+    Declined,
+    Started,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+    Interrupted,
+}
+
+impl Ending {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Ending::DryRun | Ending::Declined | Ending::Started | Ending::Completed => {
+                exit_codes::SUCCESS
+            }
+            Ending::Failed | Ending::Cancelled => exit_codes::REPLAY_NOT_COMPLETED,
+            Ending::TimedOut => exit_codes::TIMED_OUT,
+            Ending::Interrupted => exit_codes::INTERRUPTED,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StartReport {
+    pub name: String,
+    pub arn: Option<String>,
+    pub archive: String,
+    pub bus: String,
+    pub window: Window,
+    pub filter_arns: Vec<String>,
+    pub outcome: Ending,
+    pub final_state: Option<ReplayState>,
+    pub state_reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i64>,
+    pub progress: Option<f64>,
+    /// What the user may want to do next.
+    pub next: Vec<String>,
+    pub plan: ReplayPlan,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The start asked for (differs from `start` when moved to the archive's creation).
+    pub requested_start: DateTime<Utc>,
+}
+
+/// Maps a watch outcome onto the ending, the last status, and follow-up hints.
+pub fn conclude(name: &str, outcome: &WatchOutcome) -> (Ending, Option<ReplayStatus>, Vec<String>) {
+    let follow = format!("follow it with: nexus-replay status {name} --watch");
+    let cancel = format!("cancel it with: nexus-replay cancel {name}");
+    match outcome {
+        WatchOutcome::Finished(s) => {
+            let ending = match s.state {
+                ReplayState::Completed => Ending::Completed,
+                ReplayState::Cancelled => Ending::Cancelled,
+                _ => Ending::Failed,
+            };
+            (ending, Some(s.clone()), Vec::new())
+        }
+        WatchOutcome::TimedOut(last) => (
+            Ending::TimedOut,
+            last.clone(),
+            vec!["the replay continues server-side".into(), follow, cancel],
+        ),
+        WatchOutcome::Interrupted { last, cancel: None } => (
+            Ending::Interrupted,
+            last.clone(),
+            vec![
+                "stopped watching; the replay continues server-side".into(),
+                cancel,
+                follow,
+            ],
+        ),
+        WatchOutcome::Interrupted {
+            last,
+            cancel: Some(Ok(state)),
+        } => (
+            Ending::Interrupted,
+            last.clone(),
+            vec![
+                format!("cancellation requested: the replay is {state}"),
+                follow,
+            ],
+        ),
+        WatchOutcome::Interrupted {
+            last,
+            cancel: Some(Err(e)),
+        } => (
+            Ending::Interrupted,
+            last.clone(),
+            vec![
+                format!("cancelling failed ({e}); the replay may still be running"),
+                cancel,
+            ],
+        ),
+    }
+}
+
+/// Plans, confirms, starts and (unless `no_wait`) tracks a replay.
+#[allow(clippy::too_many_arguments)]
+pub async fn start<I: Future<Output = ()>>(
+    cat: &dyn BusCatalogue,
+    ctl: &dyn ReplayControl,
+    journal: &Journal,
+    opts: &StartOptions,
+    confirm: &mut dyn FnMut(&ReplayPlan) -> Result<bool, AppError>,
+    observer: &mut dyn WatchObserver,
+    interrupt: I,
+    now: DateTime<Utc>,
+) -> Result<StartReport, AppError> {
+    let plan = plan(cat, ctl, &opts.plan, now).await?;
+    let mut report = StartReport {
+        name: plan.name.clone(),
+        arn: None,
+        archive: plan.archive.clone(),
+        bus: plan.bus.clone(),
+        window: Window {
+            start: plan.start,
+            end: plan.end,
+            requested_start: plan.requested_start,
+        },
+        filter_arns: plan.filter_arns.clone(),
+        outcome: Ending::DryRun,
+        final_state: None,
+        state_reason: None,
+        started_at: None,
+        ended_at: None,
+        duration_seconds: None,
+        progress: None,
+        next: Vec::new(),
+        plan: plan.clone(),
+    };
+    if opts.dry_run {
+        report
+            .next
+            .push("nothing was started; run again without --dry-run to start it".into());
+        return Ok(report);
+    }
+    if !confirm(&plan)? {
+        report.outcome = Ending::Declined;
+        report
+            .next
+            .push("not confirmed; nothing was started".into());
+        return Ok(report);
+    }
+    let started = ctl.start_replay(&plan.request()).await.map_err(|e| match e {
+        PortError::LimitExceeded(m) => AppError::Usage(format!(
+            "{m}; 10 replays are active in this account and Region: list them with `nexus-replay list --state RUNNING`"
+        )),
+        PortError::AlreadyExists(m) => AppError::Usage(format!(
+            "{m}; replay names stay reserved for about 90 days: pick another --name or omit it"
+        )),
+        other => AppError::Port(other),
+    })?;
+    tracing::info!(replay = %plan.name, state = %started.state, "replay started");
+    report.arn = started.arn.clone();
+    report.started_at = started.started_at.or(Some(Utc::now()));
+    report.outcome = Ending::Started;
+    report.final_state = Some(started.state.clone());
+    let entry = JournalEntry {
+        name: plan.name.clone(),
+        arn: started.arn.clone(),
+        archive: plan.archive.clone(),
+        bus: plan.bus.clone(),
+        start: plan.start,
+        end: plan.end,
+        filter_arns: plan.filter_arns.clone(),
+        started_at: report.started_at.unwrap_or(now),
+        started_by: opts.plan.started_by.clone(),
+    };
+    if let Err(e) = journal.record(entry) {
+        tracing::warn!(
+            "could not record the replay in {}: {e}",
+            journal.path().display()
+        );
+    }
+    if opts.no_wait {
+        report.next.push(format!(
+            "follow it with: nexus-replay status {} --watch",
+            plan.name
+        ));
+        return Ok(report);
+    }
+    let outcome = watch(ctl, &plan.name, &opts.watch, observer, interrupt).await?;
+    let (ending, last, next) = conclude(&plan.name, &outcome);
+    report.outcome = ending;
+    report.next = next;
+    if let Some(s) = last {
+        report.final_state = Some(s.state.clone());
+        report.state_reason = s.state_reason.clone();
+        report.progress = s.progress();
+        report.ended_at = s.replay_end;
+        if let Some(start) = s.replay_start.or(report.started_at) {
+            report.started_at = Some(start);
+        }
+    }
+    if ending != Ending::TimedOut && ending != Ending::Interrupted {
+        let end = report.ended_at.unwrap_or_else(Utc::now);
+        report.ended_at = Some(end);
+    }
+    report.duration_seconds = match (report.started_at, report.ended_at) {
+        (Some(s), Some(e)) => Some((e - s).num_seconds().max(0)),
+        _ => None,
+    };
+    Ok(report)
+}
+
+impl Report for StartReport {
+    fn human(&self) -> String {
+        let mut s = String::new();
+        match self.outcome {
+            Ending::DryRun | Ending::Declined => s.push_str(&self.plan.human()),
+            Ending::Started => s.push_str(&format!(
+                "Replay {} started ({}), window {} → {}\n",
+                self.name,
+                self.final_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+                time(Some(self.window.start)),
+                time(Some(self.window.end))
+            )),
+            _ => {
+                let state = self
+                    .final_state
+                    .as_ref()
+                    .map(|s| s.as_str())
+                    .unwrap_or("unknown");
+                s.push_str(&format!("Replay {}: {state}", self.name));
+                if let Some(d) = self.duration_seconds {
+                    s.push_str(&format!(
+                        " after {}",
+                        human_duration(chrono::Duration::seconds(d))
+                    ));
+                }
+                if let Some(p) = self.progress
+                    && self.outcome != Ending::Completed
+                {
+                    s.push_str(&format!(" ({:.0}% of the window)", p * 100.0));
+                }
+                s.push('\n');
+                if let Some(r) = &self.state_reason {
+                    s.push_str(&format!("  reason:  {r}\n"));
+                }
+                s.push_str(&format!(
+                    "  window:  {} → {} (UTC)\n  archive: {} → bus {}\n",
+                    time(Some(self.window.start)),
+                    time(Some(self.window.end)),
+                    self.archive,
+                    self.bus
+                ));
+                if self.filter_arns.is_empty() {
+                    s.push_str("  rules:   all\n");
+                } else {
+                    s.push_str(&format!(
+                        "  rules:   {}\n",
+                        self.plan
+                            .rules
+                            .selected
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        if !matches!(self.outcome, Ending::DryRun | Ending::Declined) {
+            for w in &self.plan.warnings {
+                s.push_str(&format!("warning: {w}\n"));
+            }
+        }
+        for n in &self.next {
+            s.push_str(&format!("{n}\n"));
+        }
+        s
+    }
+
+    fn exit_code(&self) -> u8 {
+        self.outcome.exit_code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::ports::bus::{ArchiveInfo, RuleInfo};
+    use crate::replay::watch::Quiet;
+    use chrono::{Duration, TimeZone};
+    use std::future::pending;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 9, 8, 18, 0, 0).unwrap()
+    }
+
+    fn setup() -> (MemoryEventBridge, Journal, std::path::PathBuf) {
+        let eb = MemoryEventBridge::new();
+        let bus = eb.add_bus("b");
+        eb.add_rule(
+            "b",
+            RuleInfo {
+                name: "subs".into(),
+                arn: "arn:aws:events:us-east-2:123456789012:rule/b/subs".into(),
+                state: "ENABLED".into(),
+                event_pattern: Some(
+                    r#"{"detail": {"type": [{"prefix": "customer.subscription."}]}}"#.into(),
+                ),
+                schedule_expression: None,
+                managed_by: None,
+                description: None,
+                targets: vec![],
+            },
+        );
+        eb.add_archive(ArchiveInfo {
+            name: "a".into(),
+            arn: "arn:aws:events:us-east-2:123456789012:archive/a".into(),
+            source_arn: bus.arn,
+            state: "ENABLED".into(),
+            state_reason: None,
+            retention_days: Some(0),
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: Some(now() - Duration::days(3)),
+            event_pattern: None,
+        });
+        let dir = std::env::temp_dir().join(format!("nr-start-{}", crate::ids::random_hex(8)));
+        (eb, Journal::in_dir(&dir), dir)
+    }
+
+    fn opts(name: &str) -> StartOptions {
+        StartOptions {
+            plan: PlanRequest {
+                bus: Some("b".into()),
+                since: "2h".into(),
+                event_types: vec!["customer.subscription.updated".into()],
+                name: Some(name.into()),
+                started_by: "me@host".into(),
+                ..PlanRequest::default()
+            },
+            ..StartOptions::default()
+        }
+    }
+
+    fn finished(eb: &MemoryEventBridge, name: &str, state: ReplayState, reason: Option<&str>) {
+        eb.script_describe(
+            name,
+            vec![Ok(ReplayStatus {
+                name: name.into(),
+                arn: None,
+                description: None,
+                state,
+                state_reason: reason.map(str::to_string),
+                archive_arn: None,
+                destination_arn: None,
+                filter_arns: vec![],
+                event_start: None,
+                event_end: None,
+                event_last_replayed: None,
+                replay_start: Some(now()),
+                replay_end: Some(now() + Duration::seconds(90)),
+            })],
+        );
+    }
+
+    async fn run(
+        eb: &MemoryEventBridge,
+        journal: &Journal,
+        o: &StartOptions,
+    ) -> Result<StartReport, AppError> {
+        start(
+            eb,
+            eb,
+            journal,
+            o,
+            &mut |_| Ok(true),
+            &mut Quiet,
+            pending(),
+            now(),
+        )
+        .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn completed_exits_0_and_is_journaled() {
+        let (eb, journal, dir) = setup();
+        finished(&eb, "r1", ReplayState::Completed, None);
+        let report = run(&eb, &journal, &opts("r1")).await.unwrap();
+        assert_eq!(report.outcome, Ending::Completed);
+        assert_eq!(report.exit_code(), 0);
+        assert_eq!(report.duration_seconds, Some(90));
+        assert_eq!(
+            eb.started()[0].filter_arns,
+            ["arn:aws:events:us-east-2:123456789012:rule/b/subs"]
+        );
+        assert_eq!(journal.last().unwrap().unwrap().name, "r1");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_and_cancelled_exit_4_with_the_reason() {
+        for (state, reason) in [
+            (ReplayState::Failed, Some("boom")),
+            (ReplayState::Cancelled, None),
+        ] {
+            let (eb, journal, _dir) = setup();
+            finished(&eb, "r1", state.clone(), reason);
+            let report = run(&eb, &journal, &opts("r1")).await.unwrap();
+            assert_eq!(report.exit_code(), exit_codes::REPLAY_NOT_COMPLETED);
+            assert_eq!(report.final_state, Some(state));
+            assert_eq!(report.state_reason.as_deref(), reason);
+            if let Some(r) = reason {
+                assert!(report.human().contains(r));
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeout_exits_5_and_says_how_to_follow() {
+        let (eb, journal, _dir) = setup();
+        finished(&eb, "r1", ReplayState::Running, None);
+        let mut o = opts("r1");
+        o.watch.timeout = Some(std::time::Duration::from_secs(60));
+        let report = run(&eb, &journal, &o).await.unwrap();
+        assert_eq!(report.exit_code(), exit_codes::TIMED_OUT);
+        let text = report.human();
+        assert!(
+            text.contains("continues server-side")
+                && text.contains("nexus-replay status r1 --watch"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interrupt_exits_130_and_cancels_on_request() {
+        let (eb, journal, _dir) = setup();
+        finished(&eb, "r1", ReplayState::Running, None);
+        let mut o = opts("r1");
+        o.watch.cancel_on_interrupt = true;
+        let report = start(
+            &eb,
+            &eb,
+            &journal,
+            &o,
+            &mut |_| Ok(true),
+            &mut Quiet,
+            tokio::time::sleep(std::time::Duration::from_secs(5)),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.exit_code(), exit_codes::INTERRUPTED);
+        assert_eq!(eb.cancelled(), ["r1"]);
+    }
+
+    #[tokio::test]
+    async fn dry_run_and_declined_start_nothing() {
+        let (eb, journal, _dir) = setup();
+        let mut o = opts("r1");
+        o.dry_run = true;
+        let report = run(&eb, &journal, &o).await.unwrap();
+        assert_eq!(report.outcome, Ending::DryRun);
+        let declined = start(
+            &eb,
+            &eb,
+            &journal,
+            &opts("r2"),
+            &mut |_| Ok(false),
+            &mut Quiet,
+            pending(),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(declined.outcome, Ending::Declined);
+        assert!(eb.started().is_empty());
+        assert!(journal.last().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn no_wait_returns_after_starting() {
+        let (eb, journal, _dir) = setup();
+        let mut o = opts("r1");
+        o.no_wait = true;
+        let report = run(&eb, &journal, &o).await.unwrap();
+        assert_eq!(report.outcome, Ending::Started);
+        assert_eq!(report.exit_code(), 0);
+        assert_eq!(eb.describe_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn limit_exceeded_and_taken_names_are_usage_errors() {
+        let (eb, journal, _dir) = setup();
+        eb.fail_next_start(crate::ports::PortError::LimitExceeded(
+            "The requested resource exceeds the maximum number allowed.".into(),
+        ));
+        let e = run(&eb, &journal, &opts("r1")).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string().contains("nexus-replay list --state RUNNING"),
+            "{e}"
+        );
+        eb.fail_next_start(crate::ports::PortError::AlreadyExists(
+            "Replay r1 already exists.".into(),
+        ));
+        let e = run(&eb, &journal, &opts("r1")).await.unwrap_err();
+        assert!(e.to_string().contains("90 days"), "{e}");
+    }
+}
