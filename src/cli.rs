@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::aws::config::{AwsOptions, Clients};
+use crate::commands::drain::DrainRequest;
 use crate::commands::list::ListRequest;
 use crate::commands::start::StartOptions;
 use crate::error::AppError;
@@ -113,6 +114,10 @@ pub enum Command {
     List(ListArgs),
     /// Cancel a STARTING or RUNNING replay
     Cancel(CancelArgs),
+    /// Re-emit dead-lettered events to their bus with dedup keys, deleting only what was re-emitted
+    Drain(Box<DrainArgs>),
+    /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
+    Reemit(Box<ReemitArgs>),
     /// Local emulator sandbox (used by the quickstart and tests)
     #[command(subcommand, hide = true)]
     Sandbox(SandboxCommand),
@@ -239,6 +244,127 @@ fn replay_state(s: &str) -> Result<ReplayState, String> {
 pub enum DlqCommand {
     /// The DLQs discovered from the bus's rule targets, with approximate depth
     List(BusArg),
+    /// Summarise a DLQ by rule, error code, event type and age, with samples (consumes nothing)
+    Peek {
+        /// Queue URL, ARN or name
+        #[arg(long)]
+        queue: String,
+        /// Messages to look at
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+        /// Sample events to show
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
+    },
+    /// Write a DLQ's messages (body and attributes) to a JSON Lines file (deletes nothing)
+    Export {
+        /// Queue URL, ARN or name
+        #[arg(long)]
+        queue: String,
+        /// Output file (.jsonl)
+        #[arg(long)]
+        out: PathBuf,
+        /// Messages to export at most
+        #[arg(long, default_value_t = 100_000)]
+        max: usize,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Options shared by drain and reemit: dedup, ledger and PutEvents limits.
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Dedup key: a dotted path (default: detail.id when a string, else id) or `hash`
+    #[arg(long, value_name = "PATH|hash")]
+    pub dedup_key: Option<String>,
+    /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, or none
+    #[arg(long, value_name = "URL|none")]
+    pub ledger: Option<String>,
+    /// Park (or leave) events already redriven more than this many times
+    #[arg(long, default_value_t = 3)]
+    pub max_redrives: u32,
+    /// PutEvents size limit per call in bytes (AWS: 256 KiB)
+    #[arg(long, value_name = "BYTES")]
+    pub size_limit: Option<usize>,
+    /// At most this many events per second
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Show what would happen; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// DLQ to drain: URL, ARN or name (repeatable)
+    #[arg(long = "queue", value_name = "Q", required_unless_present = "bus")]
+    pub queues: Vec<String>,
+    /// Drain every DLQ behind the rule targets of this bus
+    #[arg(long)]
+    pub bus: Option<String>,
+    /// Re-emit to this bus instead of the one in each message's RULE_ARN
+    #[arg(long)]
+    pub to_bus: Option<String>,
+    /// Only these event types (detail.type, else detail-type; repeatable)
+    #[arg(long = "event-type", value_name = "TYPE")]
+    pub event_types: Vec<String>,
+    /// Only these sources (repeatable)
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Only messages from these rules, by name or ARN (repeatable)
+    #[arg(long = "rule", value_name = "RULE")]
+    pub rules: Vec<String>,
+    /// Only these ERROR_CODE values (repeatable)
+    #[arg(long = "error-code", value_name = "CODE")]
+    pub error_codes: Vec<String>,
+    /// Only events matching this EventBridge pattern (JSON)
+    #[arg(long, value_name = "JSON")]
+    pub pattern: Option<String>,
+    /// Only events at least this old
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub min_age: Option<Duration>,
+    /// Where the event type lives, tried in order
+    #[arg(
+        long = "type-field",
+        value_name = "PATH",
+        value_delimiter = ',',
+        default_value = "detail.type,detail-type"
+    )]
+    pub type_fields: Vec<String>,
+    /// Stop after this many messages
+    #[arg(long, value_name = "N")]
+    pub max_messages: Option<u64>,
+    /// Stop after this long
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub max_duration: Option<Duration>,
+    /// Pipelines per queue
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Copy poison messages here (with the reason) before deleting them
+    #[arg(long, value_name = "Q")]
+    pub park_queue: Option<String>,
+    /// Visibility timeout for received messages (extended while in flight)
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub visibility_timeout: Option<Duration>,
+    /// Long-poll wait per receive (≤ 20s)
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub receive_wait: Option<Duration>,
+    #[command(flatten)]
+    pub emit: EmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReemitArgs {
+    /// A file written by `dlq export`
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Re-emit to this bus instead of the one in each message's RULE_ARN
+    #[arg(long)]
+    pub bus: Option<String>,
+    #[command(flatten)]
+    pub emit: EmitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -454,6 +580,98 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             .await?;
             print(settings, &report)
         }
+        Command::Dlq(DlqCommand::Peek {
+            queue,
+            max,
+            samples,
+        }) => {
+            let c = Clients::load(&settings.aws).await?;
+            print(
+                settings,
+                &crate::commands::dlq_peek::peek(&c.sqs, &queue, max, samples, now).await?,
+            )
+        }
+        Command::Dlq(DlqCommand::Export {
+            queue,
+            out,
+            max,
+            force,
+        }) => {
+            let c = Clients::load(&settings.aws).await?;
+            print(
+                settings,
+                &crate::commands::dlq_export::export(&c.sqs, &queue, &out, max, force).await?,
+            )
+        }
+        Command::Drain(a) => {
+            let a = *a;
+            let req = DrainRequest {
+                queues: a.queues,
+                bus: a.bus,
+                to_bus: a.to_bus,
+                event_types: a.event_types,
+                sources: a.sources,
+                rules: a.rules,
+                error_codes: a.error_codes,
+                pattern: a.pattern,
+                min_age: a.min_age,
+                type_fields: a.type_fields,
+                max_messages: a.max_messages,
+                max_duration: a.max_duration,
+                concurrency: a.concurrency,
+                rate: a.emit.rate,
+                dedup_key: a.emit.dedup_key.clone(),
+                max_redrives: a.emit.max_redrives,
+                park_queue: a.park_queue,
+                dry_run: a.emit.dry_run,
+                size_limit: a.emit.size_limit,
+                visibility: a.visibility_timeout,
+                receive_wait: a.receive_wait,
+            };
+            let c = Clients::load(&settings.aws).await?;
+            let cfg =
+                crate::commands::drain::prepare(&c.eventbridge, &c.sqs, &req, run_id()).await?;
+            let ports = drain_ports(settings, &c, &a.emit)?;
+            if !cfg.dry_run {
+                let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
+                confirm_change(
+                    settings,
+                    &format!("Drain {} and re-emit to the bus", names.join(", ")),
+                )?;
+            }
+            let report =
+                crate::commands::drain::run(cfg, ports, drain_observer(settings), interrupt())
+                    .await?;
+            print(settings, &report)
+        }
+        Command::Reemit(a) => {
+            let a = *a;
+            let c = Clients::load(&settings.aws).await?;
+            let mut cfg = crate::drain::engine::DrainConfig::new(Vec::new(), run_id());
+            cfg.to_bus = a.bus;
+            if let Some(d) = &a.emit.dedup_key {
+                cfg.dedup = crate::drain::event::DedupSpec::parse(d).map_err(AppError::Usage)?;
+            }
+            cfg.max_redrives = a.emit.max_redrives;
+            cfg.rate = a.emit.rate;
+            cfg.dry_run = a.emit.dry_run;
+            cfg.receive_wait = Duration::ZERO;
+            if let Some(s) = a.emit.size_limit {
+                cfg.size_limit = s;
+            }
+            crate::commands::dlq_export::read(&a.from)?;
+            let ports = drain_ports(settings, &c, &a.emit)?;
+            if !cfg.dry_run {
+                confirm_change(
+                    settings,
+                    &format!("Re-emit the events in {}", a.from.display()),
+                )?;
+            }
+            let report =
+                crate::commands::reemit::reemit(&a.from, cfg, ports, drain_observer(settings))
+                    .await?;
+            print(settings, &report)
+        }
         Command::Sandbox(SandboxCommand::Seed {
             events,
             dlq_messages,
@@ -540,4 +758,65 @@ fn confirm(settings: &Settings, plan: &ReplayPlan) -> Result<bool, AppError> {
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"
     ))
+}
+
+/// `nexus-20250908T140501-3f9a2c`: sortable and unique.
+fn run_id() -> String {
+    format!(
+        "nexus-{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+        crate::ids::random_hex(6)
+    )
+}
+
+fn drain_ports(
+    settings: &Settings,
+    c: &Clients,
+    emit: &EmitArgs,
+) -> Result<crate::drain::engine::DrainPorts, AppError> {
+    let spec = crate::ledger::open::parse(emit.ledger.as_deref(), &settings.state_dir)?;
+    let ledger = if emit.dry_run {
+        None
+    } else {
+        crate::ledger::open::open(&spec)?
+    };
+    Ok(crate::drain::engine::DrainPorts {
+        queue: std::sync::Arc::new(c.sqs.clone()),
+        sink: std::sync::Arc::new(c.eventbridge.clone()),
+        ledger,
+    })
+}
+
+fn drain_observer(settings: &Settings) -> std::sync::Arc<dyn crate::drain::engine::DrainObserver> {
+    use crate::drain::display::{DrainBar, DrainLines};
+    if settings.verbosity < 0 || !settings.progress {
+        std::sync::Arc::new(crate::drain::engine::QuietDrain)
+    } else if std::io::stderr().is_terminal() {
+        std::sync::Arc::new(DrainBar::new())
+    } else {
+        std::sync::Arc::new(DrainLines::new(Duration::from_secs(30)))
+    }
+}
+
+/// Confirms a change once on a terminal; `--yes` skips; off a terminal `--yes` is required.
+fn confirm_change(settings: &Settings, what: &str) -> Result<(), AppError> {
+    if settings.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(AppError::usage(format!(
+            "refusing to change anything without confirmation ({what}): stdin is not a terminal; pass --yes"
+        )));
+    }
+    eprint!("{what}? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| AppError::Io(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(AppError::usage("not confirmed; nothing was changed"))
+    }
 }

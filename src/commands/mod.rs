@@ -2,9 +2,13 @@
 
 pub mod archives;
 pub mod cancel;
+pub mod dlq_export;
 pub mod dlq_list;
+pub mod dlq_peek;
 pub mod doctor;
+pub mod drain;
 pub mod list;
+pub mod reemit;
 pub mod rules;
 pub mod start;
 pub mod status;

@@ -2,3 +2,5 @@
 //! inject the failures AWS produces (and emulators do not).
 
 pub mod eventbridge;
+pub mod ledger;
+pub mod sqs;

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod error;
+pub mod ledger;
 pub mod queue;
 pub mod replay;
 pub mod sink;

@@ -2,5 +2,6 @@
 
 mod support;
 
+mod drain;
 mod readonly;
 mod replay;

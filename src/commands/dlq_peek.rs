@@ -1,0 +1,136 @@
+//! `dlq peek`: what is in a DLQ, grouped by rule, error code, event type and age, with a
+//! few samples. Nothing is consumed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::drain::browse::browse;
+use crate::drain::event::parse;
+use crate::error::{AppError, not_found_as};
+use crate::output::{Report, Table};
+use crate::ports::queue::Queue;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeekReport {
+    pub queue: String,
+    pub approximate_depth: u64,
+    pub looked_at: usize,
+    pub by_rule: BTreeMap<String, usize>,
+    pub by_error_code: BTreeMap<String, usize>,
+    pub by_event_type: BTreeMap<String, usize>,
+    pub by_age: BTreeMap<String, usize>,
+    pub not_an_event: usize,
+    pub samples: Vec<Value>,
+}
+
+fn age_bucket(age: chrono::Duration) -> &'static str {
+    match age.num_minutes() {
+        i64::MIN..60 => "a: < 1h",
+        60..360 => "b: 1h-6h",
+        360..1440 => "c: 6h-24h",
+        1440..10080 => "d: 1d-7d",
+        _ => "e: > 7d",
+    }
+}
+
+pub async fn peek(
+    queue: &dyn Queue,
+    name: &str,
+    max: usize,
+    samples: usize,
+    now: DateTime<Utc>,
+) -> Result<PeekReport, AppError> {
+    let q = queue.resolve(name).await.map_err(|e| {
+        not_found_as(e, || {
+            format!("queue {name:?} does not exist; check --queue and --region")
+        })
+    })?;
+    let depth = queue.depth(&q.url).await?;
+    let msgs = browse(queue, &q.url, max).await?;
+    let mut r = PeekReport {
+        queue: q.name.clone(),
+        approximate_depth: depth.visible + depth.in_flight,
+        looked_at: msgs.len(),
+        by_rule: BTreeMap::new(),
+        by_error_code: BTreeMap::new(),
+        by_event_type: BTreeMap::new(),
+        by_age: BTreeMap::new(),
+        not_an_event: 0,
+        samples: Vec::new(),
+    };
+    let bump = |m: &mut BTreeMap<String, usize>, k: String| *m.entry(k).or_default() += 1;
+    for m in &msgs {
+        let rule = m
+            .attributes
+            .get("RULE_ARN")
+            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .unwrap_or_else(|| "(no RULE_ARN)".into());
+        bump(&mut r.by_rule, rule);
+        bump(
+            &mut r.by_error_code,
+            m.attributes
+                .get("ERROR_CODE")
+                .cloned()
+                .unwrap_or_else(|| "(none)".into()),
+        );
+        match parse(&m.body) {
+            Ok(env) => {
+                let t = env
+                    .detail
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&env.detail_type)
+                    .to_string();
+                bump(&mut r.by_event_type, t);
+                if let Some(when) = env.time.or(m.sent_at) {
+                    bump(&mut r.by_age, age_bucket(now - when)[3..].to_string());
+                }
+                if r.samples.len() < samples {
+                    r.samples.push(serde_json::json!({
+                        "message_id": m.message_id, "attributes": m.attributes, "event": env.value
+                    }));
+                }
+            }
+            Err(_) => r.not_an_event += 1,
+        }
+    }
+    Ok(r)
+}
+
+fn group(title: &str, m: &BTreeMap<String, usize>, out: &mut String) {
+    let mut t = Table::new([title, "COUNT"]);
+    let mut rows: Vec<(&String, &usize)> = m.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (k, v) in rows {
+        t.row([k.clone(), v.to_string()]);
+    }
+    out.push_str(&t.render());
+    out.push('\n');
+}
+
+impl Report for PeekReport {
+    fn human(&self) -> String {
+        let mut s = format!(
+            "{}: ~{} messages; looked at {} (nothing consumed)\n\n",
+            self.queue, self.approximate_depth, self.looked_at
+        );
+        group("RULE", &self.by_rule, &mut s);
+        group("ERROR CODE", &self.by_error_code, &mut s);
+        group("EVENT TYPE", &self.by_event_type, &mut s);
+        group("AGE", &self.by_age, &mut s);
+        if self.not_an_event > 0 {
+            s.push_str(&format!(
+                "{} messages are not EventBridge events (a drain parks or leaves them)\n\n",
+                self.not_an_event
+            ));
+        }
+        for sample in &self.samples {
+            s.push_str(&serde_json::to_string_pretty(sample).unwrap_or_default());
+            s.push('\n');
+        }
+        s
+    }
+}

@@ -1,0 +1,350 @@
+//! `drain`: resolve the queues (given, or discovered from a bus), validate every input
+//! before touching anything, run the engine, and report.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::discovery::{dlqs_of, require_bus};
+use crate::drain::engine::{DrainConfig, DrainObserver, DrainOutcome, DrainPorts, NoHooks, drain};
+use crate::drain::event::DedupSpec;
+use crate::drain::select::Selection;
+use crate::error::{AppError, not_found_as};
+use crate::exit_codes;
+use crate::output::{Report, Table};
+use crate::pattern::Pattern;
+use crate::ports::bus::BusCatalogue;
+use crate::ports::queue::{Queue, QueueRef};
+
+/// The user's drain request, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct DrainRequest {
+    pub queues: Vec<String>,
+    pub bus: Option<String>,
+    pub to_bus: Option<String>,
+    pub event_types: Vec<String>,
+    pub sources: Vec<String>,
+    pub rules: Vec<String>,
+    pub error_codes: Vec<String>,
+    pub pattern: Option<String>,
+    pub min_age: Option<Duration>,
+    pub type_fields: Vec<String>,
+    pub max_messages: Option<u64>,
+    pub max_duration: Option<Duration>,
+    pub concurrency: Option<usize>,
+    pub rate: Option<f64>,
+    pub dedup_key: Option<String>,
+    pub max_redrives: u32,
+    pub park_queue: Option<String>,
+    pub dry_run: bool,
+    pub size_limit: Option<usize>,
+    pub visibility: Option<Duration>,
+    pub receive_wait: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DrainReport {
+    pub queues: Vec<String>,
+    pub ledger: String,
+    pub duration_seconds: f64,
+    #[serde(flatten)]
+    pub outcome: DrainOutcome,
+}
+
+/// Checks every input and resolves queues; nothing is received yet.
+pub async fn prepare(
+    cat: &dyn BusCatalogue,
+    queue: &dyn Queue,
+    req: &DrainRequest,
+    run_id: String,
+) -> Result<DrainConfig, AppError> {
+    let pattern = match &req.pattern {
+        Some(p) => Some(Pattern::parse(p).map_err(|e| AppError::usage(format!("--pattern: {e}")))?),
+        None => None,
+    };
+    let dedup = match &req.dedup_key {
+        Some(d) => DedupSpec::parse(d).map_err(AppError::Usage)?,
+        None => DedupSpec::Default,
+    };
+    if req.concurrency == Some(0) {
+        return Err(AppError::usage("--concurrency must be at least 1"));
+    }
+    if req.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
+        return Err(AppError::usage(
+            "--rate must be a positive number of events per second",
+        ));
+    }
+    if req.max_messages == Some(0) {
+        return Err(AppError::usage("--max-messages must be at least 1"));
+    }
+    if req.size_limit.is_some_and(|s| s < 1024) {
+        return Err(AppError::usage("--size-limit must be at least 1024 bytes"));
+    }
+    if req
+        .visibility
+        .is_some_and(|v| v.as_secs() < 10 || v.as_secs() > 43_200)
+    {
+        return Err(AppError::usage(
+            "--visibility-timeout must be between 10s and 12h",
+        ));
+    }
+    if req.receive_wait.is_some_and(|w| w.as_secs() > 20) {
+        return Err(AppError::usage(
+            "--receive-wait must be at most 20s (the SQS long-poll limit)",
+        ));
+    }
+    let resolve = |q: String| async move {
+        queue
+            .resolve(&q)
+            .await
+            .map_err(|e| not_found_as(e, || format!("queue {q:?} does not exist in this account and region; check --queue and --region")))
+    };
+    let mut queues: Vec<QueueRef> = Vec::new();
+    for q in &req.queues {
+        queues.push(resolve(q.clone()).await?);
+    }
+    let mut blast_rules = BTreeMap::new();
+    if let Some(bus) = &req.bus {
+        let bus = require_bus(cat, bus).await?;
+        let rules = cat.list_rules(&bus.name).await?;
+        let dlqs = dlqs_of(&rules);
+        if dlqs.is_empty() {
+            return Err(AppError::usage(format!(
+                "no rule target on bus {} has a dead-letter queue; name queues with --queue",
+                bus.name
+            )));
+        }
+        for d in dlqs {
+            queues.push(resolve(d.arn).await?);
+        }
+    }
+    if queues.is_empty() {
+        return Err(AppError::usage(
+            "say which DLQs to drain: --queue Q (repeatable) or --bus BUS",
+        ));
+    }
+    queues.dedup_by(|a, b| a.url == b.url);
+    let park_queue = match &req.park_queue {
+        Some(p) => {
+            let p = resolve(p.clone()).await?;
+            if queues.iter().any(|q| q.url == p.url) {
+                return Err(AppError::usage(
+                    "--park-queue must not be one of the drained queues",
+                ));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    if req.dry_run {
+        // The blast radius: the rules of every destination bus we can name up front.
+        let mut buses: Vec<String> = req.to_bus.iter().cloned().collect();
+        if req.to_bus.is_none()
+            && let Some(b) = &req.bus
+        {
+            buses.push(b.clone());
+        }
+        for b in buses {
+            if let Ok(rules) = cat.list_rules(&b).await {
+                let compiled = rules
+                    .into_iter()
+                    .filter_map(|r| {
+                        Some((
+                            r.name.clone(),
+                            Pattern::parse(r.event_pattern.as_deref()?).ok()?,
+                        ))
+                    })
+                    .collect();
+                blast_rules.insert(b, compiled);
+            }
+        }
+    }
+    let mut cfg = DrainConfig::new(queues, run_id);
+    cfg.to_bus = req.to_bus.clone();
+    cfg.selection = Selection {
+        event_types: req.event_types.clone(),
+        sources: req.sources.clone(),
+        rules: req.rules.clone(),
+        error_codes: req.error_codes.clone(),
+        pattern,
+        min_age: req.min_age,
+        type_fields: req.type_fields.clone(),
+    };
+    cfg.dedup = dedup;
+    cfg.max_messages = req.max_messages;
+    cfg.max_duration = req.max_duration;
+    if let Some(c) = req.concurrency {
+        cfg.concurrency = c;
+    }
+    cfg.rate = req.rate;
+    cfg.max_redrives = req.max_redrives;
+    cfg.park_queue = park_queue;
+    cfg.dry_run = req.dry_run;
+    if let Some(s) = req.size_limit {
+        cfg.size_limit = s;
+    }
+    if let Some(v) = req.visibility {
+        cfg.visibility = v;
+        cfg.claim_for = cfg.claim_for.max(v * 2);
+    }
+    if let Some(w) = req.receive_wait {
+        cfg.receive_wait = w;
+    }
+    cfg.blast_rules = blast_rules;
+    Ok(cfg)
+}
+
+/// Runs a prepared drain.
+pub async fn run<I: Future<Output = ()> + Send + 'static>(
+    cfg: DrainConfig,
+    ports: DrainPorts,
+    observer: Arc<dyn DrainObserver>,
+    interrupt: I,
+) -> Result<DrainReport, AppError> {
+    let started = std::time::Instant::now();
+    let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
+    let ledger = ports
+        .ledger
+        .as_ref()
+        .map(|l| l.describe())
+        .unwrap_or_else(|| "none".into());
+    let outcome = drain(cfg, ports, Arc::new(NoHooks), observer, interrupt).await?;
+    Ok(DrainReport {
+        queues,
+        ledger,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        outcome,
+    })
+}
+
+impl Report for DrainReport {
+    fn human(&self) -> String {
+        let o = &self.outcome;
+        let c = &o.counts;
+        let mut s = String::new();
+        if o.dry_run {
+            let mut t = Table::new([
+                "ACTION",
+                "QUEUE",
+                "MESSAGE",
+                "KEY",
+                "TYPE",
+                "BUS",
+                "RULES THAT WOULD RECEIVE IT / REASON",
+            ]);
+            for p in o.planned.iter().take(100) {
+                t.row([
+                    p.action.clone(),
+                    p.queue.clone(),
+                    p.message_id.clone(),
+                    p.dedup_key.clone().unwrap_or_else(|| "-".into()),
+                    p.event_type.clone().unwrap_or_else(|| "-".into()),
+                    p.bus.clone().unwrap_or_else(|| "-".into()),
+                    p.reason.clone().unwrap_or_else(|| {
+                        if p.rules.is_empty() {
+                            "(none known)".into()
+                        } else {
+                            p.rules.join(", ")
+                        }
+                    }),
+                ]);
+            }
+            if !t.is_empty() {
+                s.push_str(&t.render());
+            }
+            if o.planned.len() > 100 {
+                s.push_str(&format!(
+                    "... and {} more (use --output json for all)\n",
+                    o.planned.len() - 100
+                ));
+            }
+            s.push_str(&format!(
+                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped; {} messages released.\n",
+                o.run_id, c.reemitted, c.parked, c.failed, c.filtered, c.released
+            ));
+            return s;
+        }
+        s.push_str(&format!(
+            "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
+            o.run_id,
+            self.queues.join(", "),
+            self.ledger,
+            self.duration_seconds,
+            if o.stopped_because.is_empty() {
+                "done"
+            } else {
+                &o.stopped_because
+            }
+        ));
+        let rows = [
+            ("received", c.received, ""),
+            ("re-emitted", c.reemitted, ""),
+            (
+                "duplicates",
+                c.duplicates,
+                "already re-emitted: deleted without a second put",
+            ),
+            ("filtered", c.filtered, "not selected: left in the queue"),
+            ("parked", c.parked, "copied to the park queue, then deleted"),
+            ("failed", c.failed, "left in the DLQ"),
+            (
+                "held",
+                c.held_elsewhere,
+                "claimed by another run: left in the queue",
+            ),
+            ("deleted", c.deleted, ""),
+            (
+                "delete failed",
+                c.delete_failed,
+                "re-emitted but not deleted: the ledger dedups them next run",
+            ),
+            (
+                "possible duplicates",
+                c.possible_duplicates,
+                "put again after an ambiguous failure",
+            ),
+        ];
+        for (name, n, note) in rows {
+            if note.is_empty() || n > 0 {
+                s.push_str(&format!("  {name:<20} {n:>7}  {note}\n"));
+            }
+        }
+        if !o.failures.is_empty() {
+            let mut t = Table::new(["QUEUE", "MESSAGE", "KEY", "CODE", "REASON"]);
+            for f in o.failures.iter().take(20) {
+                t.row([
+                    f.queue.clone(),
+                    f.message_id.clone(),
+                    f.dedup_key.clone().unwrap_or_else(|| "-".into()),
+                    f.code.clone(),
+                    f.reason.clone(),
+                ]);
+            }
+            s.push('\n');
+            s.push_str(&t.render());
+            if o.failures.len() > 20 {
+                s.push_str(&format!(
+                    "... and {} more (use --output json for all)\n",
+                    o.failures.len() - 20
+                ));
+            }
+        }
+        s
+    }
+
+    fn exit_code(&self) -> u8 {
+        let c = &self.outcome.counts;
+        if self.outcome.interrupted {
+            exit_codes::INTERRUPTED
+        } else if self.outcome.dry_run {
+            exit_codes::SUCCESS
+        } else if c.failed > 0 || c.parked > 0 {
+            exit_codes::PARTIAL
+        } else {
+            exit_codes::SUCCESS
+        }
+    }
+}

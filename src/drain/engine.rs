@@ -1,0 +1,986 @@
+//! The drain engine: receive DLQ messages, re-emit the selected ones with dedup keys, and
+//! delete a message only after its re-emit succeeded. For every message, in this order:
+//! claim its key in the ledger → PutEvents → mark done → delete.
+//!
+//! Crash windows (what a process death at each point can cause):
+//! - after claim, before put: the claim blocks the key until it expires (`claim_for`), then
+//!   a later run takes it over and puts it once. Nothing lost, no duplicate.
+//! - after put, before mark-done: a later run takes the expired claim over and puts the
+//!   event again: at most one extra copy, and only here. Consumers drop it by dedup key.
+//! - after mark-done, before delete: a later run finds the key DONE and deletes the message
+//!   without a second put.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::event::{
+    DedupSpec, Envelope, Origin, as_delivered, bus_of_rule_arn, dedup_key, entry, parse, redrive_of,
+};
+use super::pack::pack;
+use super::rate::RateLimiter;
+use super::select::Selection;
+use crate::error::AppError;
+use crate::pattern::Pattern;
+use crate::ports::PortError;
+use crate::ports::ledger::{Claim, ClaimOutcome, Finished, Ledger};
+use crate::ports::queue::{BatchEntry, Queue, QueueRef, ReceivedMessage};
+use crate::ports::sink::{EventSink, PutEntry, PutOutcome};
+
+/// Message attribute naming why a message was parked.
+pub const PARK_REASON_ATTRIBUTE: &str = "NEXUS_REPLAY_PARK_REASON";
+/// Message attribute naming the queue a parked message came from.
+pub const PARK_SOURCE_ATTRIBUTE: &str = "NEXUS_REPLAY_SOURCE_QUEUE";
+
+/// Everything a drain run needs besides the ports.
+#[derive(Debug, Clone)]
+pub struct DrainConfig {
+    pub queues: Vec<QueueRef>,
+    pub to_bus: Option<String>,
+    pub selection: Selection,
+    pub dedup: DedupSpec,
+    pub max_messages: Option<u64>,
+    pub max_duration: Option<Duration>,
+    pub concurrency: usize,
+    /// Events per second, across all workers.
+    pub rate: Option<f64>,
+    pub max_redrives: u32,
+    pub park_queue: Option<QueueRef>,
+    pub dry_run: bool,
+    pub size_limit: usize,
+    /// Visibility timeout asked for on receive (and when extending).
+    pub visibility: Duration,
+    /// Long-poll wait per receive.
+    pub receive_wait: Duration,
+    pub run_id: String,
+    /// How long an IN_PROGRESS claim protects a key.
+    pub claim_for: Duration,
+    pub ledger_ttl: Duration,
+    /// PutEvents attempts per entry (retryable codes only).
+    pub max_put_attempts: u32,
+    /// Rules of each destination bus, for the dry-run blast radius.
+    pub blast_rules: BTreeMap<String, Vec<(String, Pattern)>>,
+}
+
+impl DrainConfig {
+    /// Defaults for everything but the queues and run id.
+    pub fn new(queues: Vec<QueueRef>, run_id: String) -> DrainConfig {
+        DrainConfig {
+            queues,
+            to_bus: None,
+            selection: Selection::default(),
+            dedup: DedupSpec::Default,
+            max_messages: None,
+            max_duration: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            rate: None,
+            max_redrives: 3,
+            park_queue: None,
+            dry_run: false,
+            size_limit: super::pack::DEFAULT_SIZE_LIMIT,
+            visibility: Duration::from_secs(120),
+            receive_wait: Duration::from_secs(2),
+            run_id,
+            claim_for: Duration::from_secs(300),
+            ledger_ttl: Duration::from_secs(7 * 86400),
+            max_put_attempts: 6,
+            blast_rules: BTreeMap::new(),
+        }
+    }
+}
+
+/// Pipelines per queue; chosen from docs/benchmarks.md.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The steps of the per-message sequence, for crash tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    AfterClaim,
+    AfterPut,
+    AfterDone,
+    AfterDelete,
+}
+
+/// Test seam: lets a test kill the run at a step (no cleanup, like a process death).
+pub trait Hooks: Send + Sync {
+    fn crash_at(&self, _step: Step) -> bool {
+        false
+    }
+}
+
+/// No hooks (production).
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// Running totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub received: u64,
+    pub reemitted: u64,
+    pub duplicates: u64,
+    pub filtered: u64,
+    pub parked: u64,
+    pub failed: u64,
+    /// Keys another run (or another copy of the message) had claimed; left in the queue.
+    pub held_elsewhere: u64,
+    pub deleted: u64,
+    pub delete_failed: u64,
+    /// Entries re-sent after an ambiguous PutEvents failure, or whose claim was lost.
+    pub possible_duplicates: u64,
+    /// Messages made visible again at the end.
+    pub released: u64,
+    /// Approximate messages visible when the run started.
+    pub total_estimate: u64,
+}
+
+/// A message that was not re-emitted and stays in (or was parked from) the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub queue: String,
+    pub message_id: String,
+    pub dedup_key: Option<String>,
+    pub code: String,
+    pub reason: String,
+    pub parked: bool,
+}
+
+/// What a dry run would do with one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    pub queue: String,
+    pub message_id: String,
+    /// re-emit, park, leave (poison without a park queue) or skip (not selected).
+    pub action: String,
+    pub dedup_key: Option<String>,
+    pub event_type: Option<String>,
+    pub bus: Option<String>,
+    /// Rules on the destination bus whose patterns match the re-emitted event.
+    pub rules: Vec<String>,
+    pub reason: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrainOutcome {
+    pub run_id: String,
+    pub dry_run: bool,
+    pub counts: Counts,
+    pub failures: Vec<Failure>,
+    pub planned: Vec<Planned>,
+    pub stopped_because: String,
+    pub interrupted: bool,
+}
+
+/// Sees counts as they change (progress display).
+pub trait DrainObserver: Send + Sync {
+    fn progress(&self, counts: &Counts);
+    fn finish(&self);
+}
+
+/// Shows nothing.
+pub struct QuietDrain;
+impl DrainObserver for QuietDrain {
+    fn progress(&self, _: &Counts) {}
+    fn finish(&self) {}
+}
+
+/// The ports a drain works through.
+#[derive(Clone)]
+pub struct DrainPorts {
+    pub queue: Arc<dyn Queue>,
+    pub sink: Arc<dyn EventSink>,
+    pub ledger: Option<Arc<dyn Ledger>>,
+}
+
+#[derive(Default)]
+struct RunState {
+    counts: Counts,
+    seen: HashSet<String>,
+    /// Messages to make visible again at the end: id → (queue url, latest receipt handle).
+    held: HashMap<String, (String, String)>,
+    failures: Vec<Failure>,
+    planned: Vec<Planned>,
+    stop_reasons: Vec<String>,
+}
+
+struct Shared {
+    cfg: DrainConfig,
+    ports: DrainPorts,
+    hooks: Arc<dyn Hooks>,
+    observer: Arc<dyn DrainObserver>,
+    rate: Option<RateLimiter>,
+    started: Instant,
+    stop: AtomicBool,
+    state: Mutex<RunState>,
+}
+
+/// A candidate for re-emission.
+struct Candidate {
+    msg: ReceivedMessage,
+    key: String,
+    redrive: u32,
+    entry: PutEntry,
+    event_type: Option<String>,
+}
+
+enum Class {
+    Poison { reason: String, key: Option<String> },
+    Skip(String),
+    Emit(Box<Candidate>),
+}
+
+fn crashed(step: Step) -> AppError {
+    AppError::Io(format!("simulated crash {step:?} (test hook)"))
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().expect("drain state")
+    }
+
+    fn hold(&self, url: &str, m: &ReceivedMessage) {
+        self.lock().held.insert(
+            m.message_id.clone(),
+            (url.to_string(), m.receipt_handle.clone()),
+        );
+    }
+
+    fn fail(
+        &self,
+        q: &QueueRef,
+        m: &ReceivedMessage,
+        key: Option<String>,
+        code: &str,
+        reason: String,
+        parked: bool,
+    ) {
+        let mut st = self.lock();
+        if parked {
+            st.counts.parked += 1;
+        } else {
+            st.counts.failed += 1;
+        }
+        st.failures.push(Failure {
+            queue: q.name.clone(),
+            message_id: m.message_id.clone(),
+            dedup_key: key,
+            code: code.into(),
+            reason,
+            parked,
+        });
+    }
+
+    fn stop_reason(&self) -> Option<String> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Some("stopped".into());
+        }
+        if let Some(max) = self.cfg.max_duration
+            && self.started.elapsed() >= max
+        {
+            return Some(format!(
+                "--max-duration {} reached",
+                humantime::format_duration(max)
+            ));
+        }
+        if let Some(max) = self.cfg.max_messages
+            && self.lock().counts.received >= max
+        {
+            return Some(format!("--max-messages {max} reached"));
+        }
+        None
+    }
+
+    fn note_stop(&self, reason: String) {
+        let mut st = self.lock();
+        if !st.stop_reasons.contains(&reason) {
+            st.stop_reasons.push(reason);
+        }
+    }
+
+    /// Marks messages seen; answers the ones new to this run (within --max-messages).
+    fn admit(&self, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Vec<ReceivedMessage> {
+        let mut st = self.lock();
+        let mut fresh = Vec::new();
+        for m in msgs {
+            if !st.seen.insert(m.message_id.clone()) {
+                // Seen before in this run: keep only its newest receipt handle, if held.
+                if let Some(h) = st.held.get_mut(&m.message_id) {
+                    h.1 = m.receipt_handle.clone();
+                } else {
+                    st.held.insert(
+                        m.message_id.clone(),
+                        (q.url.clone(), m.receipt_handle.clone()),
+                    );
+                }
+                continue;
+            }
+            let over = self
+                .cfg
+                .max_messages
+                .is_some_and(|max| st.counts.received >= max);
+            if over {
+                st.seen.remove(&m.message_id);
+                st.held.insert(
+                    m.message_id.clone(),
+                    (q.url.clone(), m.receipt_handle.clone()),
+                );
+                continue;
+            }
+            st.counts.received += 1;
+            fresh.push(m);
+        }
+        fresh
+    }
+
+    fn classify(&self, q: &QueueRef, m: &ReceivedMessage, now: DateTime<Utc>) -> Class {
+        let env: Envelope = match parse(&m.body) {
+            Ok(e) => e,
+            Err(reason) => return Class::Poison { reason, key: None },
+        };
+        if let Some(why) = self
+            .cfg
+            .selection
+            .rejects(&env, &m.attributes, m.sent_at, now)
+        {
+            return Class::Skip(why);
+        }
+        let key = match dedup_key(&env, &self.cfg.dedup) {
+            Ok(k) => k,
+            Err(reason) => return Class::Poison { reason, key: None },
+        };
+        let redrive = redrive_of(&env);
+        if redrive > self.cfg.max_redrives {
+            return Class::Poison {
+                reason: format!(
+                    "redriven {} times already, more than --max-redrives {}",
+                    redrive - 1,
+                    self.cfg.max_redrives
+                ),
+                key: Some(key),
+            };
+        }
+        let rule_arn = m.attributes.get("RULE_ARN").cloned();
+        let bus = match self
+            .cfg
+            .to_bus
+            .clone()
+            .or_else(|| rule_arn.as_deref().and_then(bus_of_rule_arn))
+        {
+            Some(b) => b,
+            None => {
+                return Class::Poison {
+                    reason: "no RULE_ARN attribute names the destination bus; pass --to-bus".into(),
+                    key: Some(key),
+                };
+            }
+        };
+        let origin = Origin {
+            queue: q.name.clone(),
+            rule_arn,
+            error_code: m.attributes.get("ERROR_CODE").cloned(),
+            run_id: self.cfg.run_id.clone(),
+        };
+        let e = entry(&env, &key, redrive, &bus, &origin);
+        if e.size() > self.cfg.size_limit {
+            return Class::Poison {
+                reason: format!(
+                    "the entry is {} bytes, over the PutEvents limit of {} bytes",
+                    e.size(),
+                    self.cfg.size_limit
+                ),
+                key: Some(key),
+            };
+        }
+        Class::Emit(Box::new(Candidate {
+            event_type: self.cfg.selection.event_type(&env).map(str::to_string),
+            msg: m.clone(),
+            key,
+            redrive,
+            entry: e,
+        }))
+    }
+
+    fn blast_radius(&self, c: &Candidate) -> Vec<String> {
+        let Some(rules) = self.cfg.blast_rules.get(&c.entry.bus) else {
+            return Vec::new();
+        };
+        let env = parse(&c.msg.body).ok();
+        let account = env
+            .as_ref()
+            .and_then(|e| e.value.get("account"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let region = env
+            .as_ref()
+            .and_then(|e| e.value.get("region"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        let delivered = as_delivered(&c.entry, account, region);
+        rules
+            .iter()
+            .filter(|(_, p)| p.matches(&delivered))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}
+
+/// Jittered exponential backoff: 100 ms doubling to 5 s, plus up to the same again.
+fn backoff(attempt: u32) -> Duration {
+    let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5000);
+    let jitter = u64::from_str_radix(&crate::ids::random_hex(8), 16).unwrap_or(0) % (base + 1);
+    Duration::from_millis(base + jitter)
+}
+
+async fn retry<T, F, Fut>(what: &str, mut f: F) -> Result<T, PortError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PortError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Err(e) if e.is_retryable() && attempt < 5 => {
+                tracing::warn!(error = %e, attempt, "{what} failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Extends the visibility of messages still in flight once half their timeout has passed.
+async fn keep_alive(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage], since: &mut Instant) {
+    if since.elapsed() < sh.cfg.visibility / 2 || msgs.is_empty() {
+        return;
+    }
+    for chunk in msgs.chunks(10) {
+        let entries: Vec<BatchEntry> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| BatchEntry {
+                id: i.to_string(),
+                receipt_handle: m.receipt_handle.clone(),
+            })
+            .collect();
+        if let Err(e) = sh
+            .ports
+            .queue
+            .change_visibility_batch(&q.url, &entries, sh.cfg.visibility)
+            .await
+        {
+            tracing::warn!(queue = %q.name, error = %e, "could not extend visibility");
+        }
+    }
+    *since = Instant::now();
+}
+
+/// Puts every candidate, retrying only retryable failures. One result per candidate.
+async fn put_all(
+    sh: &Shared,
+    q: &QueueRef,
+    cands: &[Candidate],
+    since: &mut Instant,
+) -> Vec<Result<String, (String, String)>> {
+    let mut results: Vec<Option<Result<String, (String, String)>>> = vec![None; cands.len()];
+    let mut last_error: Vec<(String, String)> = vec![(String::new(), String::new()); cands.len()];
+    let mut pending: Vec<usize> = (0..cands.len()).collect();
+    let mut attempt = 0;
+    while !pending.is_empty() && attempt < sh.cfg.max_put_attempts {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt - 1)).await;
+            let in_flight: Vec<&ReceivedMessage> = pending.iter().map(|&i| &cands[i].msg).collect();
+            keep_alive(sh, q, &in_flight, since).await;
+        }
+        attempt += 1;
+        let entries: Vec<&PutEntry> = pending.iter().map(|&i| &cands[i].entry).collect();
+        let mut again = Vec::new();
+        for call in pack(&entries, sh.cfg.size_limit) {
+            let idx: Vec<usize> = call.iter().map(|&j| pending[j]).collect();
+            if let Some(rate) = &sh.rate {
+                rate.acquire(idx.len()).await;
+            }
+            let batch: Vec<PutEntry> = idx.iter().map(|&i| cands[i].entry.clone()).collect();
+            match sh.ports.sink.put_events(&batch).await {
+                Ok(outcomes) => {
+                    for (&i, o) in idx.iter().zip(outcomes) {
+                        match o {
+                            PutOutcome::Accepted { event_id } => results[i] = Some(Ok(event_id)),
+                            ref r @ PutOutcome::Rejected {
+                                ref code,
+                                ref message,
+                            } => {
+                                if r.is_retryable() {
+                                    last_error[i] = (code.clone(), message.clone());
+                                    again.push(i);
+                                } else {
+                                    results[i] = Some(Err((code.clone(), message.clone())));
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.is_retryable() => {
+                    if matches!(e, PortError::Transient(_)) {
+                        // The call may have been applied with its answer lost.
+                        sh.lock().counts.possible_duplicates += idx.len() as u64;
+                    }
+                    tracing::warn!(error = %e, entries = idx.len(), "PutEvents failed; retrying");
+                    for &i in &idx {
+                        last_error[i] = ("CallFailed".into(), e.to_string());
+                        again.push(i);
+                    }
+                }
+                Err(e) => {
+                    for &i in &idx {
+                        results[i] = Some(Err(("CallFailed".into(), e.to_string())));
+                    }
+                }
+            }
+        }
+        again.sort_unstable();
+        pending = again;
+    }
+    for i in pending {
+        let (code, msg) = last_error[i].clone();
+        results[i] = Some(Err((
+            code,
+            format!("{msg} (still failing after {attempt} attempts)"),
+        )));
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every candidate answered"))
+        .collect()
+}
+
+/// Deletes messages in batches of 10, retrying entries that failed for the service's sake.
+async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
+    for chunk in msgs.chunks(10) {
+        let mut entries: Vec<BatchEntry> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| BatchEntry {
+                id: i.to_string(),
+                receipt_handle: m.receipt_handle.clone(),
+            })
+            .collect();
+        let mut attempt = 0;
+        while !entries.is_empty() {
+            match sh.ports.queue.delete_batch(&q.url, &entries).await {
+                Ok(failed) => {
+                    let ok = entries.len() - failed.len();
+                    sh.lock().counts.deleted += ok as u64;
+                    let mut again = Vec::new();
+                    for f in failed {
+                        let e = entries.iter().find(|e| e.id == f.id).cloned();
+                        if f.sender_fault || attempt >= 3 {
+                            sh.lock().counts.delete_failed += 1;
+                            tracing::warn!(queue = %q.name, code = %f.code, "could not delete a re-emitted message; the ledger dedups it on the next run");
+                        } else if let Some(e) = e {
+                            again.push(e);
+                        }
+                    }
+                    entries = again;
+                }
+                Err(e) if e.is_retryable() && attempt < 3 => {
+                    tracing::warn!(queue = %q.name, error = %e, "DeleteMessageBatch failed; retrying");
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %q.name, error = %e, "DeleteMessageBatch failed");
+                    sh.lock().counts.delete_failed += entries.len() as u64;
+                    entries.clear();
+                }
+            }
+            if !entries.is_empty() {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Result<(), AppError> {
+    let now = Utc::now();
+    let mut since = Instant::now();
+    let mut cands = Vec::new();
+    let mut to_delete: Vec<ReceivedMessage> = Vec::new();
+    for m in msgs {
+        match sh.classify(q, &m, now) {
+            Class::Skip(why) => {
+                sh.hold(&q.url, &m);
+                let mut st = sh.lock();
+                st.counts.filtered += 1;
+                if sh.cfg.dry_run {
+                    st.planned.push(Planned {
+                        queue: q.name.clone(),
+                        message_id: m.message_id.clone(),
+                        action: "skip".into(),
+                        dedup_key: None,
+                        event_type: None,
+                        bus: None,
+                        rules: vec![],
+                        reason: Some(why),
+                    });
+                }
+            }
+            Class::Poison { reason, key } => {
+                if sh.cfg.dry_run {
+                    sh.hold(&q.url, &m);
+                    let action = if sh.cfg.park_queue.is_some() {
+                        "park"
+                    } else {
+                        "leave"
+                    };
+                    let mut st = sh.lock();
+                    if sh.cfg.park_queue.is_some() {
+                        st.counts.parked += 1;
+                    } else {
+                        st.counts.failed += 1;
+                    }
+                    st.planned.push(Planned {
+                        queue: q.name.clone(),
+                        message_id: m.message_id.clone(),
+                        action: action.into(),
+                        dedup_key: key,
+                        event_type: None,
+                        bus: None,
+                        rules: vec![],
+                        reason: Some(reason),
+                    });
+                    continue;
+                }
+                match &sh.cfg.park_queue {
+                    Some(park) => {
+                        let mut attrs = m.attributes.clone();
+                        attrs.insert(PARK_REASON_ATTRIBUTE.into(), reason.clone());
+                        attrs.insert(PARK_SOURCE_ATTRIBUTE.into(), q.arn.clone());
+                        match retry("SendMessage (park)", || {
+                            sh.ports.queue.send(&park.url, &m.body, &attrs)
+                        })
+                        .await
+                        {
+                            Ok(_) => {
+                                sh.fail(q, &m, key, "PARKED", reason, true);
+                                to_delete.push(m);
+                            }
+                            Err(e) => {
+                                sh.hold(&q.url, &m);
+                                sh.fail(
+                                    q,
+                                    &m,
+                                    key,
+                                    "PARK_FAILED",
+                                    format!("{reason}; parking failed: {e}"),
+                                    false,
+                                );
+                            }
+                        }
+                    }
+                    None => {
+                        sh.hold(&q.url, &m);
+                        sh.fail(q, &m, key, "POISON", reason, false);
+                    }
+                }
+            }
+            Class::Emit(c) => cands.push(*c),
+        }
+    }
+
+    if sh.cfg.dry_run {
+        for c in cands {
+            let rules = sh.blast_radius(&c);
+            sh.hold(&q.url, &c.msg);
+            let mut st = sh.lock();
+            st.counts.reemitted += 1;
+            st.planned.push(Planned {
+                queue: q.name.clone(),
+                message_id: c.msg.message_id.clone(),
+                action: "re-emit".into(),
+                dedup_key: Some(c.key.clone()),
+                event_type: c.event_type.clone(),
+                bus: Some(c.entry.bus.clone()),
+                rules,
+                reason: None,
+            });
+        }
+        return Ok(());
+    }
+
+    // Claim.
+    let mut to_put = Vec::new();
+    match &sh.ports.ledger {
+        None => to_put = cands,
+        Some(ledger) => {
+            let claims: Vec<Claim> = cands
+                .iter()
+                .map(|c| Claim {
+                    key: c.key.clone(),
+                    run_id: sh.cfg.run_id.clone(),
+                    redrive: c.redrive,
+                    now,
+                    in_progress_for: sh.cfg.claim_for,
+                    ttl: sh.cfg.ledger_ttl,
+                })
+                .collect();
+            let outcomes = if claims.is_empty() {
+                Vec::new()
+            } else {
+                match retry("ledger claim", || ledger.claim(&claims)).await {
+                    Ok(o) => o,
+                    Err(e) => {
+                        for c in &cands {
+                            sh.hold(&q.url, &c.msg);
+                        }
+                        return Err(AppError::Port(e));
+                    }
+                }
+            };
+            for (c, o) in cands.into_iter().zip(outcomes) {
+                match o {
+                    ClaimOutcome::Claimed => to_put.push(c),
+                    ClaimOutcome::Done(_) => {
+                        sh.lock().counts.duplicates += 1;
+                        to_delete.push(c.msg);
+                    }
+                    ClaimOutcome::Held(r) => {
+                        sh.hold(&q.url, &c.msg);
+                        sh.lock().counts.held_elsewhere += 1;
+                        tracing::info!(key = %c.key, holder = %r.run_id, "key claimed by another run; left in the queue");
+                    }
+                }
+            }
+        }
+    }
+    if sh.hooks.crash_at(Step::AfterClaim) {
+        return Err(crashed(Step::AfterClaim));
+    }
+
+    // Put.
+    let results = put_all(sh, q, &to_put, &mut since).await;
+    if sh.hooks.crash_at(Step::AfterPut) {
+        return Err(crashed(Step::AfterPut));
+    }
+
+    // Mark done, or release the claim of what failed for sure.
+    let mut done = Vec::new();
+    let mut released = Vec::new();
+    for (c, r) in to_put.iter().zip(&results) {
+        match r {
+            Ok(event_id) => done.push(Finished {
+                key: c.key.clone(),
+                event_id: event_id.clone(),
+            }),
+            Err((code, msg)) => {
+                released.push(c.key.clone());
+                sh.hold(&q.url, &c.msg);
+                sh.fail(q, &c.msg, Some(c.key.clone()), code, msg.clone(), false);
+            }
+        }
+    }
+    if let Some(ledger) = &sh.ports.ledger {
+        if !done.is_empty() {
+            match retry("ledger mark-done", || {
+                ledger.mark_done(&sh.cfg.run_id, &done, Utc::now())
+            })
+            .await
+            {
+                Ok(owned) => {
+                    let lost = owned.iter().filter(|o| !**o).count() as u64;
+                    sh.lock().counts.possible_duplicates += lost;
+                }
+                Err(e) => {
+                    // The events are on the bus; without DONE a later run may put them once
+                    // more after the claim expires (the documented window). Delete anyway.
+                    tracing::warn!(error = %e, "could not mark keys done in the ledger");
+                    sh.lock().counts.possible_duplicates += done.len() as u64;
+                }
+            }
+        }
+        if !released.is_empty()
+            && let Err(e) = ledger.release(&sh.cfg.run_id, &released).await
+        {
+            tracing::warn!(error = %e, "could not release failed claims; they expire by themselves");
+        }
+    }
+    sh.lock().counts.reemitted += done.len() as u64;
+    if sh.hooks.crash_at(Step::AfterDone) {
+        return Err(crashed(Step::AfterDone));
+    }
+
+    // Delete what was re-emitted, found done, or parked.
+    let mut deletable: Vec<&ReceivedMessage> = to_delete.iter().collect();
+    deletable.extend(
+        to_put
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(c, _)| &c.msg),
+    );
+    delete_all(sh, q, &deletable).await;
+    if sh.hooks.crash_at(Step::AfterDelete) {
+        return Err(crashed(Step::AfterDelete));
+    }
+    Ok(())
+}
+
+async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
+    loop {
+        if let Some(reason) = sh.stop_reason() {
+            sh.note_stop(reason);
+            return Ok(());
+        }
+        let want = match sh.cfg.max_messages {
+            Some(max) => (max.saturating_sub(sh.lock().counts.received)).clamp(1, 10) as u8,
+            None => 10,
+        };
+        let msgs = retry("ReceiveMessage", || {
+            sh.ports
+                .queue
+                .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
+        })
+        .await
+        .map_err(|e| match e {
+            PortError::NotFound(m) => AppError::Port(PortError::NotFound(format!(
+                "{m}: queue {} disappeared during the drain",
+                q.name
+            ))),
+            other => AppError::Port(other),
+        })?;
+        if msgs.is_empty() {
+            sh.note_stop(format!("{} is empty", q.name));
+            return Ok(());
+        }
+        let fresh = sh.admit(&q, msgs);
+        if fresh.is_empty() {
+            sh.note_stop(format!(
+                "{}: only messages already seen in this run",
+                q.name
+            ));
+            return Ok(());
+        }
+        process(&sh, &q, fresh).await?;
+        let counts = sh.lock().counts;
+        sh.observer.progress(&counts);
+    }
+}
+
+/// Makes held messages visible again.
+async fn release_held(sh: &Shared) {
+    let held: Vec<(String, String)> = sh.lock().held.drain().map(|(_, v)| v).collect();
+    let mut by_queue: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (url, handle) in held {
+        by_queue.entry(url).or_default().push(handle);
+    }
+    for (url, handles) in by_queue {
+        for chunk in handles.chunks(10) {
+            let entries: Vec<BatchEntry> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, h)| BatchEntry {
+                    id: i.to_string(),
+                    receipt_handle: h.clone(),
+                })
+                .collect();
+            match sh
+                .ports
+                .queue
+                .change_visibility_batch(&url, &entries, Duration::ZERO)
+                .await
+            {
+                Ok(failed) => sh.lock().counts.released += (entries.len() - failed.len()) as u64,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not release messages; they reappear after their visibility timeout")
+                }
+            }
+        }
+    }
+}
+
+/// Runs a drain to its end. On `interrupt` the workers finish their current batch.
+pub async fn drain<I: Future<Output = ()> + Send + 'static>(
+    cfg: DrainConfig,
+    ports: DrainPorts,
+    hooks: Arc<dyn Hooks>,
+    observer: Arc<dyn DrainObserver>,
+    interrupt: I,
+) -> Result<DrainOutcome, AppError> {
+    let mut total = 0;
+    for q in &cfg.queues {
+        if let Ok(d) = ports.queue.depth(&q.url).await {
+            total += d.visible;
+        }
+    }
+    let sh = Arc::new(Shared {
+        rate: cfg.rate.map(RateLimiter::new),
+        cfg,
+        ports,
+        hooks,
+        observer,
+        started: Instant::now(),
+        stop: AtomicBool::new(false),
+        state: Mutex::new(RunState::default()),
+    });
+    sh.lock().counts.total_estimate = total;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let sh = sh.clone();
+        let flag = interrupted.clone();
+        tokio::spawn(async move {
+            interrupt.await;
+            flag.store(true, Ordering::Relaxed);
+            sh.stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let mut result = Ok(());
+    for q in sh.cfg.queues.clone() {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..sh.cfg.concurrency.max(1) {
+            set.spawn(worker(sh.clone(), q.clone()));
+        }
+        while let Some(joined) = set.join_next().await {
+            let r =
+                joined.unwrap_or_else(|e| Err(AppError::Io(format!("drain worker failed: {e}"))));
+            if let Err(e) = r {
+                sh.stop.store(true, Ordering::Relaxed);
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        if result.is_err() || sh.stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    watcher.abort();
+    sh.observer.finish();
+    if let Err(e) = result {
+        if !e.to_string().contains("(test hook)") {
+            release_held(&sh).await;
+        }
+        return Err(e);
+    }
+    release_held(&sh).await;
+    let was_interrupted = interrupted.load(Ordering::Relaxed);
+    let st = std::mem::take(&mut *sh.lock());
+    let stopped_because = if was_interrupted {
+        "interrupted".to_string()
+    } else {
+        st.stop_reasons.join("; ")
+    };
+    Ok(DrainOutcome {
+        run_id: sh.cfg.run_id.clone(),
+        dry_run: sh.cfg.dry_run,
+        counts: st.counts,
+        failures: st.failures,
+        planned: st.planned,
+        stopped_because,
+        interrupted: was_interrupted,
+    })
+}

@@ -1,0 +1,412 @@
+//! A dead-lettered event: parsing the DLQ body as an EventBridge envelope, choosing its
+//! dedup key, and building the PutEvents entry that re-emits it with `nexus_replay`
+//! metadata in its detail.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::ports::sink::PutEntry;
+
+/// The object added to a re-emitted event's `detail`.
+pub const META_FIELD: &str = "nexus_replay";
+
+/// A DLQ message body read as an EventBridge event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The whole body.
+    pub value: Value,
+    pub id: Option<String>,
+    pub source: String,
+    pub detail_type: String,
+    pub time: Option<DateTime<Utc>>,
+    pub resources: Vec<String>,
+    /// The detail without any earlier `nexus_replay` object.
+    pub detail: Map<String, Value>,
+    /// The `nexus_replay` object of an earlier re-emit, if any.
+    pub meta: Option<Map<String, Value>>,
+}
+
+/// Why a body cannot be re-emitted.
+pub fn parse(body: &str) -> Result<Envelope, String> {
+    let value: Value = serde_json::from_str(body).map_err(|e| format!("body is not JSON ({e})"))?;
+    let obj = value
+        .as_object()
+        .ok_or("body is JSON but not an object, so not an EventBridge event")?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let source = text("source").ok_or("body is not an EventBridge event: no string \"source\"")?;
+    let detail_type =
+        text("detail-type").ok_or("body is not an EventBridge event: no string \"detail-type\"")?;
+    let mut detail = obj
+        .get("detail")
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or("body is not an EventBridge event: \"detail\" is missing or not an object")?;
+    let meta = match detail.remove(META_FIELD) {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let time = match obj.get("time") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|_| format!("\"time\" {t:?} is not an RFC 3339 time"))?
+                .with_timezone(&Utc),
+        ),
+        Some(_) => return Err("\"time\" is not a string".into()),
+    };
+    let resources = match obj.get("resources") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|r| {
+                r.as_str()
+                    .map(str::to_string)
+                    .ok_or("\"resources\" holds a non-string")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("\"resources\" is not a list".into()),
+    };
+    Ok(Envelope {
+        id: text("id"),
+        source,
+        detail_type,
+        time,
+        resources,
+        detail,
+        meta,
+        value,
+    })
+}
+
+/// How the dedup key is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupSpec {
+    /// `detail.id` when it is a string (Stripe event ids), else the envelope `id`.
+    Default,
+    /// A dotted path into the envelope (`detail.data.object.id`).
+    Path(Vec<String>),
+    /// SHA-256 of canonical source, detail-type and detail.
+    Hash,
+}
+
+impl DedupSpec {
+    pub fn parse(s: &str) -> Result<DedupSpec, String> {
+        match s {
+            "" => Err("--dedup-key needs a dotted path (detail.id) or hash".into()),
+            "hash" => Ok(DedupSpec::Hash),
+            "default" => Ok(DedupSpec::Default),
+            path => {
+                let parts: Vec<String> = path.split('.').map(str::to_string).collect();
+                if parts.iter().any(String::is_empty) {
+                    return Err(format!(
+                        "--dedup-key {path:?}: empty segment in the dotted path"
+                    ));
+                }
+                Ok(DedupSpec::Path(parts))
+            }
+        }
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, seg| cur.get(seg))
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The dedup key: an earlier re-emit's key is kept; otherwise by `spec`.
+pub fn dedup_key(env: &Envelope, spec: &DedupSpec) -> Result<String, String> {
+    if let Some(k) = env
+        .meta
+        .as_ref()
+        .and_then(|m| m.get("dedup_key"))
+        .and_then(Value::as_str)
+    {
+        return Ok(k.to_string());
+    }
+    match spec {
+        DedupSpec::Default => env
+            .detail
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| env.id.clone())
+            .ok_or_else(|| "no dedup key: the event has neither a string detail.id nor an id; use --dedup-key PATH or hash".into()),
+        DedupSpec::Path(path) => {
+            let mut with_clean_detail = env.value.clone();
+            with_clean_detail["detail"] = Value::Object(env.detail.clone());
+            lookup(&with_clean_detail, path)
+                .and_then(scalar)
+                .ok_or_else(|| format!("no dedup key: {} is missing or not a string or number", path.join(".")))
+        }
+        DedupSpec::Hash => Ok(hash_key(env)),
+    }
+}
+
+/// JSON text with object keys sorted at every level (serde_json may keep insertion order).
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// `sha256:` + hex of canonical JSON (sorted keys) of source, detail-type and detail.
+pub fn hash_key(env: &Envelope) -> String {
+    let mut text = String::new();
+    canonical(
+        &json!({
+            "detail": Value::Object(env.detail.clone()),
+            "detail-type": env.detail_type,
+            "source": env.source,
+        }),
+        &mut text,
+    );
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// The redrive generation this re-emit will be: one more than the event carries.
+pub fn redrive_of(env: &Envelope) -> u32 {
+    env.meta
+        .as_ref()
+        .and_then(|m| m.get("redrive"))
+        .and_then(Value::as_u64)
+        .map(|n| n as u32 + 1)
+        .unwrap_or(1)
+}
+
+/// Where a re-emit came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub queue: String,
+    pub rule_arn: Option<String>,
+    pub error_code: Option<String>,
+    pub run_id: String,
+}
+
+/// The bus named in a rule ARN (`...:rule/BUS/NAME`, or `...:rule/NAME` for `default`).
+pub fn bus_of_rule_arn(arn: &str) -> Option<String> {
+    let (_, path) = arn.split_once(":rule/")?;
+    Some(match path.split_once('/') {
+        Some((bus, _)) => bus.to_string(),
+        None => "default".to_string(),
+    })
+}
+
+/// The re-emit entry: source, detail-type, resources and the original time are kept; the
+/// detail gains `nexus_replay`.
+pub fn entry(env: &Envelope, key: &str, redrive: u32, bus: &str, origin: &Origin) -> PutEntry {
+    let first = |field: &str, fallback: Value| {
+        env.meta
+            .as_ref()
+            .and_then(|m| m.get(field))
+            .cloned()
+            .unwrap_or(fallback)
+    };
+    let meta = json!({
+        "dedup_key": key,
+        "original_id": first("original_id", env.id.clone().map(Value::String).unwrap_or(Value::Null)),
+        "original_time": first("original_time", env.time.map(|t| Value::String(t.to_rfc3339())).unwrap_or(Value::Null)),
+        "queue": origin.queue,
+        "rule_arn": origin.rule_arn,
+        "error_code": origin.error_code,
+        "redrive": redrive,
+        "run_id": origin.run_id,
+    });
+    let mut detail = env.detail.clone();
+    detail.insert(META_FIELD.into(), meta);
+    PutEntry {
+        bus: bus.to_string(),
+        source: env.source.clone(),
+        detail_type: env.detail_type.clone(),
+        detail: Value::Object(detail).to_string(),
+        resources: env.resources.clone(),
+        time: env.time,
+    }
+}
+
+/// The event as a rule on the destination bus would see it (for the dry-run blast radius).
+pub fn as_delivered(entry: &PutEntry, account: &str, region: &str) -> Value {
+    json!({
+        "version": "0",
+        "account": account,
+        "region": region,
+        "source": entry.source,
+        "detail-type": entry.detail_type,
+        "resources": entry.resources,
+        "time": entry.time.map(|t| t.to_rfc3339()),
+        "detail": serde_json::from_str::<Value>(&entry.detail).unwrap_or(Value::Null),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = r#"{"version":"0","id":"env-1","detail-type":"Stripe Webhook Event","source":"stripe.webhook",
+        "account":"123456789012","time":"2025-09-08T14:05:00Z","region":"us-east-2","resources":["arn:r"],
+        "detail":{"id":"evt_123","type":"customer.subscription.updated","data":{"object":{"id":"sub_9","n":7}}}}"#;
+
+    fn origin() -> Origin {
+        Origin {
+            queue: "q-dlq".into(),
+            rule_arn: Some("arn:aws:events:us-east-2:123456789012:rule/bus-a/r1".into()),
+            error_code: Some("ERROR_FROM_TARGET".into()),
+            run_id: "run-1".into(),
+        }
+    }
+
+    #[test]
+    fn parses_an_envelope() {
+        let e = parse(BODY).unwrap();
+        assert_eq!(e.source, "stripe.webhook");
+        assert_eq!(e.detail_type, "Stripe Webhook Event");
+        assert_eq!(e.id.as_deref(), Some("env-1"));
+        assert_eq!(e.resources, ["arn:r"]);
+        assert_eq!(e.time.unwrap().to_rfc3339(), "2025-09-08T14:05:00+00:00");
+        assert!(e.meta.is_none());
+    }
+
+    #[test]
+    fn malformed_bodies_say_why() {
+        for (body, why) in [
+            ("not json", "not JSON"),
+            ("[1,2]", "not an object"),
+            (r#"{"detail-type":"x","detail":{}}"#, "\"source\""),
+            (r#"{"source":"s","detail":{}}"#, "\"detail-type\""),
+            (
+                r#"{"source":"s","detail-type":"x","detail":"str"}"#,
+                "\"detail\"",
+            ),
+            (
+                r#"{"source":"s","detail-type":"x","detail":{},"time":"yesterday"}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"source":"s","detail-type":"x","detail":{},"resources":[1]}"#,
+                "non-string",
+            ),
+        ] {
+            let e = parse(body).unwrap_err();
+            assert!(e.contains(why), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn dedup_keys() {
+        let e = parse(BODY).unwrap();
+        assert_eq!(dedup_key(&e, &DedupSpec::Default).unwrap(), "evt_123");
+        let no_detail_id =
+            parse(r#"{"id":"env-2","source":"s","detail-type":"x","detail":{"n":1}}"#).unwrap();
+        assert_eq!(
+            dedup_key(&no_detail_id, &DedupSpec::Default).unwrap(),
+            "env-2"
+        );
+        let path = DedupSpec::parse("detail.data.object.id").unwrap();
+        assert_eq!(dedup_key(&e, &path).unwrap(), "sub_9");
+        assert_eq!(
+            dedup_key(&e, &DedupSpec::parse("detail.data.object.n").unwrap()).unwrap(),
+            "7"
+        );
+        assert!(
+            dedup_key(&e, &DedupSpec::parse("detail.nope").unwrap())
+                .unwrap_err()
+                .contains("detail.nope")
+        );
+        let h = dedup_key(&e, &DedupSpec::Hash).unwrap();
+        assert!(h.starts_with("sha256:") && h.len() == 71);
+        // Key order and the envelope id do not change the hash.
+        let reordered = parse(r#"{"id":"other","source":"stripe.webhook","detail-type":"Stripe Webhook Event",
+            "detail":{"type":"customer.subscription.updated","data":{"object":{"n":7,"id":"sub_9"}},"id":"evt_123"}}"#).unwrap();
+        assert_eq!(hash_key(&reordered), h);
+        assert!(DedupSpec::parse("a..b").is_err());
+    }
+
+    #[test]
+    fn the_entry_keeps_the_event_and_adds_metadata() {
+        let e = parse(BODY).unwrap();
+        let entry = entry(&e, "evt_123", 1, "bus-a", &origin());
+        assert_eq!(entry.bus, "bus-a");
+        assert_eq!(entry.source, "stripe.webhook");
+        assert_eq!(entry.resources, ["arn:r"]);
+        assert_eq!(entry.time, e.time);
+        let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+        assert_eq!(detail["id"], "evt_123");
+        let m = &detail[META_FIELD];
+        assert_eq!(m["dedup_key"], "evt_123");
+        assert_eq!(m["original_id"], "env-1");
+        assert_eq!(m["original_time"], "2025-09-08T14:05:00+00:00");
+        assert_eq!(m["queue"], "q-dlq");
+        assert_eq!(
+            m["rule_arn"],
+            "arn:aws:events:us-east-2:123456789012:rule/bus-a/r1"
+        );
+        assert_eq!(m["error_code"], "ERROR_FROM_TARGET");
+        assert_eq!(m["redrive"], 1);
+        assert_eq!(m["run_id"], "run-1");
+    }
+
+    #[test]
+    fn a_second_redrive_keeps_key_and_origin_and_counts_up() {
+        let e = parse(BODY).unwrap();
+        let first = entry(&e, "evt_123", 1, "bus-a", &origin());
+        // The re-emitted event failed again and came back through the DLQ.
+        let mut again: Value = serde_json::from_str(BODY).unwrap();
+        again["id"] = json!("env-2");
+        again["detail"] = serde_json::from_str(&first.detail).unwrap();
+        let e2 = parse(&again.to_string()).unwrap();
+        assert_eq!(redrive_of(&e2), 2);
+        assert_eq!(dedup_key(&e2, &DedupSpec::Hash).unwrap(), "evt_123");
+        let second = entry(&e2, "evt_123", 2, "bus-a", &origin());
+        let d: Value = serde_json::from_str(&second.detail).unwrap();
+        assert_eq!(d[META_FIELD]["redrive"], 2);
+        assert_eq!(d[META_FIELD]["original_id"], "env-1");
+        assert!(d[META_FIELD].get(META_FIELD).is_none());
+    }
+
+    #[test]
+    fn rule_arns_name_their_bus() {
+        assert_eq!(
+            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/my-bus/r").as_deref(),
+            Some("my-bus")
+        );
+        assert_eq!(
+            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/r").as_deref(),
+            Some("default")
+        );
+        assert_eq!(bus_of_rule_arn("arn:aws:sqs:us-east-2:1:q"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! Draining rule dead-letter queues back onto their buses, with dedup keys, losing nothing.
+
+pub mod browse;
+pub mod display;
+pub mod engine;
+pub mod event;
+pub mod pack;
+pub mod rate;
+pub mod select;
+
+#[cfg(test)]
+mod tests;

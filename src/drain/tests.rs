@@ -1,0 +1,527 @@
+//! Engine tests over the in-memory fakes: failures AWS produces and emulators do not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::engine::*;
+use crate::memory::eventbridge::MemoryEventBridge;
+use crate::memory::ledger::MemoryLedger;
+use crate::memory::sqs::MemoryQueue;
+use crate::ports::PortError;
+use crate::ports::queue::QueueRef;
+
+const RULE_ARN: &str = "arn:aws:events:us-east-2:123456789012:rule/billing/subscription-rule";
+
+fn body(i: usize) -> String {
+    json!({
+        "version": "0", "id": format!("env-{i}"), "detail-type": "Stripe Webhook Event",
+        "source": "stripe.webhook", "account": "123456789012", "time": "2025-09-08T14:00:00Z",
+        "region": "us-east-2", "resources": [],
+        "detail": {"id": format!("evt_{i}"), "type": "customer.subscription.updated"}
+    })
+    .to_string()
+}
+
+fn attrs() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("RULE_ARN".into(), RULE_ARN.into()),
+        (
+            "TARGET_ARN".into(),
+            "arn:aws:lambda:us-east-2:123456789012:function:f".into(),
+        ),
+        ("ERROR_CODE".into(), "ERROR_FROM_TARGET".into()),
+        ("RETRY_ATTEMPTS".into(), "185".into()),
+    ])
+}
+
+struct World {
+    sqs: MemoryQueue,
+    eb: MemoryEventBridge,
+    ledger: MemoryLedger,
+    dlq: QueueRef,
+}
+
+fn world(n: usize) -> World {
+    let sqs = MemoryQueue::new();
+    let dlq = sqs.create("subs-dlq");
+    for i in 0..n {
+        sqs.push("subs-dlq", &body(i), attrs());
+    }
+    World {
+        sqs,
+        eb: MemoryEventBridge::new(),
+        ledger: MemoryLedger::new(),
+        dlq,
+    }
+}
+
+impl World {
+    fn cfg(&self) -> DrainConfig {
+        let mut c = DrainConfig::new(
+            vec![self.dlq.clone()],
+            format!("run-{}", crate::ids::random_hex(6)),
+        );
+        c.receive_wait = Duration::ZERO;
+        c
+    }
+
+    fn ports(&self, with_ledger: bool) -> DrainPorts {
+        DrainPorts {
+            queue: Arc::new(self.sqs.clone()),
+            sink: Arc::new(self.eb.clone()),
+            ledger: with_ledger
+                .then(|| Arc::new(self.ledger.clone()) as Arc<dyn crate::ports::ledger::Ledger>),
+        }
+    }
+
+    async fn run(&self, cfg: DrainConfig) -> DrainOutcome {
+        self.run_with(cfg, Arc::new(NoHooks)).await.unwrap()
+    }
+
+    async fn run_with(
+        &self,
+        cfg: DrainConfig,
+        hooks: Arc<dyn Hooks>,
+    ) -> Result<DrainOutcome, crate::error::AppError> {
+        drain(
+            cfg,
+            self.ports(true),
+            hooks,
+            Arc::new(QuietDrain),
+            std::future::pending(),
+        )
+        .await
+    }
+
+    /// Dedup keys of every accepted put, with repeats.
+    fn put_keys(&self) -> Vec<String> {
+        self.eb
+            .accepted()
+            .iter()
+            .map(|e| {
+                let d: Value = serde_json::from_str(&e.detail).unwrap();
+                d["nexus_replay"]["dedup_key"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    fn distinct_keys(&self) -> BTreeSet<String> {
+        self.put_keys().into_iter().collect()
+    }
+
+    fn left(&self) -> usize {
+        self.sqs.messages("subs-dlq").len()
+    }
+}
+
+fn all_keys(n: usize) -> BTreeSet<String> {
+    (0..n).map(|i| format!("evt_{i}")).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn drains_everything_once_with_batched_calls() {
+    let w = world(95);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.received, 95);
+    assert_eq!(out.counts.reemitted, 95);
+    assert_eq!(out.counts.deleted, 95);
+    assert_eq!(w.left(), 0);
+    assert_eq!(w.put_keys().len(), 95);
+    assert_eq!(w.distinct_keys(), all_keys(95));
+    // Full batches: 10 receives + 10 puts + 10 deletes for 95 messages, plus the empty receives.
+    assert_eq!(w.eb.put_calls(), 10);
+    assert_eq!(w.sqs.calls("delete"), 10);
+    let e = &w.eb.accepted()[0];
+    assert_eq!(e.bus, "billing");
+    assert_eq!(e.time.unwrap().to_rfc3339(), "2025-09-08T14:00:00+00:00");
+    // A second run finds nothing.
+    let again = w.run(w.cfg()).await;
+    assert_eq!(again.counts.received, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn non_retryable_entry_failures_stay_in_the_dlq_with_their_code() {
+    let w = world(20);
+    w.eb.set_entry_fault(Box::new(|e| {
+        e.detail
+            .contains("\"evt_3\"")
+            .then(|| "MalformedDetail".to_string())
+    }));
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 19);
+    assert_eq!(out.counts.failed, 1);
+    assert_eq!(out.failures[0].code, "MalformedDetail");
+    assert_eq!(out.failures[0].dedup_key.as_deref(), Some("evt_3"));
+    assert_eq!(w.left(), 1);
+    assert!(w.sqs.messages("subs-dlq")[0].0.contains("evt_3"));
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0, "released for a later run");
+    // Its claim was released, so the next run tries again.
+    assert!(w.ledger.records().iter().all(|r| r.key != "evt_3"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_entry_failures_and_throttling_are_retried() {
+    let w = world(30);
+    let n = Arc::new(AtomicUsize::new(0));
+    let counter = n.clone();
+    w.eb.set_entry_fault(Box::new(move |_| {
+        // Every third entry fails on its first attempts.
+        let k = counter.fetch_add(1, Ordering::Relaxed);
+        match k % 3 {
+            0 if k < 40 => Some("ThrottlingException".into()),
+            1 if k < 40 => Some("InternalFailure".into()),
+            _ => None,
+        }
+    }));
+    w.eb.fail_next_put_calls(vec![PortError::Throttled("Rate exceeded".into())]);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 30, "{:?}", out.failures);
+    assert_eq!(out.counts.failed, 0);
+    assert_eq!(w.distinct_keys(), all_keys(30));
+    assert_eq!(w.put_keys().len(), 30, "retried entries are not put twice");
+    assert_eq!(
+        out.counts.possible_duplicates, 0,
+        "a throttled call was not applied"
+    );
+    assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_are_bounded() {
+    let w = world(3);
+    w.eb.set_entry_fault(Box::new(|_| Some("ThrottlingException".into())));
+    let mut cfg = w.cfg();
+    cfg.max_put_attempts = 4;
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.failed, 3);
+    assert_eq!(w.eb.put_calls(), 4);
+    assert!(
+        out.failures[0].reason.contains("after 4 attempts"),
+        "{}",
+        out.failures[0].reason
+    );
+    assert_eq!(w.left(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_put_response_is_counted_as_a_possible_duplicate() {
+    let w = world(10);
+    w.eb.lose_next_put_responses(1);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 10);
+    assert_eq!(out.counts.possible_duplicates, 10);
+    assert_eq!(
+        w.put_keys().len(),
+        20,
+        "applied twice: the lost answer and the retry"
+    );
+    assert_eq!(w.distinct_keys(), all_keys(10));
+    assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_deliveries_are_put_once() {
+    let w = world(10);
+    w.sqs.duplicate_next_deliveries(4);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(w.put_keys().len(), 10);
+    assert_eq!(w.distinct_keys(), all_keys(10));
+    assert_eq!(out.counts.reemitted, 10);
+    assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_receipt_handles_are_deduplicated_by_the_next_run() {
+    let w = world(10);
+    // The deletes of the first batch fail: handles expired before the delete.
+    struct ExpireBeforeDelete(MemoryQueue);
+    impl Hooks for ExpireBeforeDelete {
+        fn crash_at(&self, step: Step) -> bool {
+            if step == Step::AfterDone {
+                self.0.expire_receipt_handles();
+                self.0.make_all_visible();
+            }
+            false
+        }
+    }
+    let out = w
+        .run_with(w.cfg(), Arc::new(ExpireBeforeDelete(w.sqs.clone())))
+        .await
+        .unwrap();
+    assert_eq!(out.counts.reemitted, 10);
+    assert_eq!(out.counts.delete_failed, 10);
+    assert_eq!(w.left(), 10);
+    let again = w.run(w.cfg()).await;
+    assert_eq!(again.counts.duplicates, 10);
+    assert_eq!(again.counts.reemitted, 0);
+    assert_eq!(w.left(), 0);
+    assert_eq!(w.put_keys().len(), 10, "no second put");
+}
+
+#[tokio::test(start_paused = true)]
+async fn partial_delete_failures_are_retried() {
+    let w = world(10);
+    w.sqs.fail_next_delete_entries(3);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.deleted, 10);
+    assert_eq!(out.counts.delete_failed, 0);
+    assert_eq!(w.left(), 0);
+}
+
+struct CrashOnce {
+    at: Step,
+    done: AtomicUsize,
+}
+
+impl Hooks for CrashOnce {
+    fn crash_at(&self, step: Step) -> bool {
+        step == self.at && self.done.fetch_add(1, Ordering::Relaxed) == 0
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_at_any_step_loses_nothing_and_duplicates_only_after_put() {
+    for at in [
+        Step::AfterClaim,
+        Step::AfterPut,
+        Step::AfterDone,
+        Step::AfterDelete,
+    ] {
+        let w = world(25);
+        let mut cfg = w.cfg();
+        cfg.concurrency = 1;
+        // Claims are compared on the wall clock: a zero window means the crashed run's
+        // claims have expired by the time the rerun comes (in production, after 5 min).
+        cfg.claim_for = Duration::ZERO;
+        let hooks = Arc::new(CrashOnce {
+            at,
+            done: AtomicUsize::new(0),
+        });
+        assert!(w.run_with(cfg.clone(), hooks).await.is_err(), "{at:?}");
+        // The process is gone: its in-flight messages reappear after their visibility timeout.
+        assert!(
+            w.sqs.in_flight("subs-dlq") > 0 || at == Step::AfterDelete,
+            "{at:?}: no cleanup after a crash"
+        );
+        w.sqs.make_all_visible();
+        std::thread::sleep(Duration::from_millis(5));
+        let mut rerun = cfg.clone();
+        rerun.run_id = format!("rerun-{at:?}");
+        w.run(rerun).await;
+        assert_eq!(w.left(), 0, "{at:?}: nothing left in the DLQ");
+        assert_eq!(w.distinct_keys(), all_keys(25), "{at:?}: every key arrived");
+        let extra = w.put_keys().len() - 25;
+        match at {
+            Step::AfterPut => assert_eq!(extra, 10, "{at:?}: exactly the crashed batch again"),
+            _ => assert_eq!(extra, 0, "{at:?}: no key put twice"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unexpired_claim_of_a_crashed_run_holds_the_key() {
+    let w = world(10);
+    let mut cfg = w.cfg();
+    cfg.concurrency = 1;
+    let hooks = Arc::new(CrashOnce {
+        at: Step::AfterClaim,
+        done: AtomicUsize::new(0),
+    });
+    assert!(w.run_with(cfg.clone(), hooks).await.is_err());
+    w.sqs.make_all_visible();
+    cfg.run_id = "second".into();
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.held_elsewhere, 10);
+    assert_eq!(w.put_keys().len(), 0);
+    assert_eq!(w.left(), 10, "left for a run after the claim expires");
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_messages_are_parked_with_their_reason_or_left() {
+    for park in [false, true] {
+        let w = world(5);
+        w.sqs.push("subs-dlq", "not json at all", attrs());
+        w.sqs.push("subs-dlq", r#"{"hello": "world"}"#, attrs());
+        let park_q = w.sqs.create("parked");
+        let mut cfg = w.cfg();
+        if park {
+            cfg.park_queue = Some(park_q.clone());
+        }
+        let out = w.run(cfg).await;
+        assert_eq!(out.counts.reemitted, 5);
+        if park {
+            assert_eq!(out.counts.parked, 2);
+            assert_eq!(w.left(), 0);
+            let parked = w.sqs.messages("parked");
+            assert_eq!(parked.len(), 2);
+            assert!(
+                parked.iter().all(
+                    |(_, a)| a.contains_key(PARK_REASON_ATTRIBUTE) && a["RULE_ARN"] == RULE_ARN
+                )
+            );
+            assert!(parked[0].1[PARK_REASON_ATTRIBUTE].contains("not JSON"));
+        } else {
+            assert_eq!(out.counts.failed, 2);
+            assert_eq!(w.left(), 2);
+            assert!(out.failures.iter().all(|f| f.code == "POISON"));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn too_many_redrives_and_oversized_entries_are_poison() {
+    let w = world(0);
+    let mut b: Value = serde_json::from_str(&body(1)).unwrap();
+    b["detail"]["nexus_replay"] = json!({"dedup_key": "evt_1", "redrive": 3});
+    w.sqs.push("subs-dlq", &b.to_string(), attrs());
+    let mut big: Value = serde_json::from_str(&body(2)).unwrap();
+    big["detail"]["blob"] = json!("x".repeat(300 * 1024));
+    w.sqs.push("subs-dlq", &big.to_string(), attrs());
+    let mut ok: Value = serde_json::from_str(&body(3)).unwrap();
+    ok["detail"]["nexus_replay"] =
+        json!({"dedup_key": "evt_3", "redrive": 2, "original_id": "first"});
+    w.sqs.push("subs-dlq", &ok.to_string(), attrs());
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.failed, 2);
+    let reasons: Vec<&str> = out.failures.iter().map(|f| f.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("--max-redrives 3")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("over the PutEvents limit")),
+        "{reasons:?}"
+    );
+    let put: Value = serde_json::from_str(&w.eb.accepted()[0].detail).unwrap();
+    assert_eq!(put["nexus_replay"]["redrive"], 3);
+    assert_eq!(put["nexus_replay"]["original_id"], "first");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unselected_messages_stay_untouched_and_visible() {
+    let w = world(6);
+    let mut other: Value = serde_json::from_str(&body(99)).unwrap();
+    other["detail"]["type"] = json!("invoice.payment_failed");
+    w.sqs.push("subs-dlq", &other.to_string(), attrs());
+    let mut cfg = w.cfg();
+    cfg.selection.event_types = vec!["customer.subscription.updated".into()];
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 6);
+    assert_eq!(out.counts.filtered, 1);
+    assert_eq!(w.left(), 1);
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0);
+    assert_eq!(out.counts.released, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_changes_nothing_and_shows_the_blast_radius() {
+    let w = world(4);
+    w.sqs.push("subs-dlq", "garbage", attrs());
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    cfg.blast_rules.insert(
+        "billing".into(),
+        vec![
+            (
+                "subs".into(),
+                crate::pattern::Pattern::parse(
+                    r#"{"detail":{"type":[{"prefix":"customer.subscription."}]}}"#,
+                )
+                .unwrap(),
+            ),
+            (
+                "payments".into(),
+                crate::pattern::Pattern::parse(r#"{"detail":{"type":["invoice.paid"]}}"#).unwrap(),
+            ),
+        ],
+    );
+    let out = w.run(cfg).await;
+    assert!(out.dry_run);
+    assert_eq!(w.eb.put_calls(), 0);
+    assert_eq!(w.left(), 5);
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0, "every message released");
+    assert!(w.ledger.records().is_empty());
+    let emits: Vec<&Planned> = out
+        .planned
+        .iter()
+        .filter(|p| p.action == "re-emit")
+        .collect();
+    assert_eq!(emits.len(), 4);
+    assert_eq!(emits[0].rules, ["subs"]);
+    assert!(out.planned.iter().any(|p| p.action == "leave"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_ledger_every_selected_message_is_put() {
+    let w = world(12);
+    let out = drain(
+        w.cfg(),
+        w.ports(false),
+        Arc::new(NoHooks),
+        Arc::new(QuietDrain),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.counts.reemitted, 12);
+    assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_messages_and_only_seen_messages_end_the_run() {
+    let w = world(30);
+    let mut cfg = w.cfg();
+    cfg.max_messages = Some(12);
+    cfg.concurrency = 1;
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.received, 12);
+    assert_eq!(w.left(), 18);
+    assert!(
+        out.stopped_because.contains("--max-messages 12"),
+        "{}",
+        out.stopped_because
+    );
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0);
+
+    // Everything filtered and re-received: the run still ends.
+    let w = world(5);
+    let mut cfg = w.cfg();
+    cfg.selection.sources = vec!["nothing.matches".into()];
+    cfg.visibility = Duration::ZERO;
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.filtered, 5);
+    assert!(
+        out.stopped_because.contains("already seen"),
+        "{}",
+        out.stopped_because
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_queue_stops_the_run_with_a_clear_error() {
+    let w = world(5);
+    w.sqs.delete_queue("subs-dlq");
+    let err = w.run_with(w.cfg(), Arc::new(NoHooks)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("disappeared during the drain"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_drainers_sharing_a_ledger_put_each_key_once() {
+    let w = world(60);
+    let a = w.cfg();
+    let mut b = w.cfg();
+    b.run_id = "other-drainer".into();
+    let (ra, rb) = tokio::join!(w.run(a), w.run(b));
+    assert_eq!(ra.counts.reemitted + rb.counts.reemitted, 60);
+    assert_eq!(w.put_keys().len(), 60);
+    assert_eq!(w.left(), 0);
+}

@@ -1,0 +1,200 @@
+//! One conformance suite for every ledger backend: the same claims, the same answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::ports::ledger::{Claim, ClaimOutcome, Finished, Ledger, LedgerState};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 9, 8, 14, 0, 0).unwrap()
+}
+
+fn claim(key: &str, run: &str, redrive: u32, now: DateTime<Utc>) -> Claim {
+    Claim {
+        key: key.into(),
+        run_id: run.into(),
+        redrive,
+        now,
+        in_progress_for: Duration::from_secs(300),
+        ttl: Duration::from_secs(7 * 86400),
+    }
+}
+
+fn secs(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
+}
+
+async fn one(l: &dyn Ledger, c: Claim) -> ClaimOutcome {
+    l.claim(&[c]).await.unwrap().remove(0)
+}
+
+async fn done(l: &dyn Ledger, run: &str, key: &str, at: DateTime<Utc>) -> bool {
+    l.mark_done(
+        run,
+        &[Finished {
+            key: key.into(),
+            event_id: format!("ev-{key}"),
+        }],
+        at,
+    )
+    .await
+    .unwrap()[0]
+}
+
+/// Runs every case against ledgers made by `make` (each case gets a fresh one).
+pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
+    // A new key is claimed; a second claimer is held off.
+    let l = make();
+    assert_eq!(
+        one(&l, claim("k", "run-a", 1, t0())).await,
+        ClaimOutcome::Claimed
+    );
+    assert!(
+        matches!(one(&l, claim("k", "run-b", 1, t0())).await, ClaimOutcome::Held(r) if r.run_id == "run-a")
+    );
+
+    // Done is final for the same generation, for anyone.
+    assert!(done(&l, "run-a", "k", t0() + secs(1)).await);
+    match one(&l, claim("k", "run-b", 1, t0() + secs(2))).await {
+        ClaimOutcome::Done(r) => {
+            assert_eq!(r.state, LedgerState::Done);
+            assert_eq!(r.event_id.as_deref(), Some("ev-k"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // ...even after the in-progress expiry has passed.
+    assert!(matches!(
+        one(&l, claim("k", "run-b", 1, t0() + secs(3600))).await,
+        ClaimOutcome::Done(_)
+    ));
+    // A newer redrive generation is a new failure: it may be claimed.
+    assert_eq!(
+        one(&l, claim("k", "run-c", 2, t0() + secs(10))).await,
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(l.get("k").await.unwrap().unwrap().redrive, 2);
+
+    // Takeover after the in-progress expiry; the old owner can no longer mark it done.
+    let l = make();
+    assert_eq!(
+        one(&l, claim("k", "run-a", 1, t0())).await,
+        ClaimOutcome::Claimed
+    );
+    assert!(matches!(
+        one(&l, claim("k", "run-b", 1, t0() + secs(299))).await,
+        ClaimOutcome::Held(_)
+    ));
+    assert_eq!(
+        one(&l, claim("k", "run-b", 1, t0() + secs(301))).await,
+        ClaimOutcome::Claimed
+    );
+    assert!(!done(&l, "run-a", "k", t0() + secs(302)).await);
+    assert!(done(&l, "run-b", "k", t0() + secs(303)).await);
+
+    // Release drops only one's own in-progress claim.
+    let l = make();
+    one(&l, claim("k", "run-a", 1, t0())).await;
+    l.release("run-b", &["k".into()]).await.unwrap();
+    assert!(matches!(
+        one(&l, claim("k", "run-b", 1, t0())).await,
+        ClaimOutcome::Held(_)
+    ));
+    l.release("run-a", &["k".into()]).await.unwrap();
+    assert_eq!(
+        one(&l, claim("k", "run-b", 1, t0())).await,
+        ClaimOutcome::Claimed
+    );
+
+    // The TTL: set on every record, and past it the key is free again; prune removes it.
+    let l = make();
+    one(&l, claim("k", "run-a", 1, t0())).await;
+    done(&l, "run-a", "k", t0()).await;
+    let r = l.get("k").await.unwrap().unwrap();
+    assert_eq!(r.expires_at, t0() + secs(7 * 86400));
+    let later = t0() + secs(7 * 86400 + 1);
+    assert_eq!(l.stats(later).await.unwrap().expired, 1);
+    assert_eq!(l.prune(later).await.unwrap(), 1);
+    assert_eq!(l.get("k").await.unwrap(), None);
+    one(&l, claim("k2", "run-a", 1, t0())).await;
+    done(&l, "run-a", "k2", t0()).await;
+    assert_eq!(
+        one(&l, claim("k2", "run-b", 1, later)).await,
+        ClaimOutcome::Claimed
+    );
+
+    // Stats count by state.
+    let l = make();
+    one(&l, claim("a", "r", 1, t0())).await;
+    one(&l, claim("b", "r", 1, t0())).await;
+    done(&l, "r", "a", t0()).await;
+    let s = l.stats(t0()).await.unwrap();
+    assert_eq!((s.in_progress, s.done, s.expired), (1, 1, 0));
+
+    // Batches answer in order.
+    let l = make();
+    one(&l, claim("held", "other", 1, t0())).await;
+    let out = l
+        .claim(&[claim("new", "r", 1, t0()), claim("held", "r", 1, t0())])
+        .await
+        .unwrap();
+    assert_eq!(out[0], ClaimOutcome::Claimed);
+    assert!(matches!(out[1], ClaimOutcome::Held(_)));
+
+    // Concurrent claimers of one key: exactly one wins.
+    let l = Arc::new(make());
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            l.claim(&[claim("contended", &format!("run-{i}"), 1, t0())])
+                .await
+                .unwrap()
+                .remove(0)
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap() == ClaimOutcome::Claimed {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_ledger_conforms() {
+    run(crate::memory::ledger::MemoryLedger::new).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_ledger_conforms() {
+    let dir = std::env::temp_dir().join(format!("nr-ledger-{}", crate::ids::random_hex(8)));
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    run(|| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        super::sqlite::SqliteLedger::open(&dir.join(format!("l{n}.sqlite3"))).unwrap()
+    })
+    .await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_redrive_generation_survives_reopening() {
+    let dir = std::env::temp_dir().join(format!("nr-ledger-{}", crate::ids::random_hex(8)));
+    let path = dir.join("l.sqlite3");
+    {
+        let l = super::sqlite::SqliteLedger::open(&path).unwrap();
+        one(&l, claim("k", "run-a", 2, t0())).await;
+        done(&l, "run-a", "k", t0()).await;
+    }
+    let l = super::sqlite::SqliteLedger::open(&path).unwrap();
+    let r = l.get("k").await.unwrap().unwrap();
+    assert_eq!((r.redrive, r.state), (2, LedgerState::Done));
+    assert!(matches!(
+        one(&l, claim("k", "run-b", 2, t0())).await,
+        ClaimOutcome::Done(_)
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,250 @@
+//! The embedded dedup ledger: SQLite (bundled) in the state dir. One machine, any number
+//! of processes: each batch is one IMMEDIATE transaction, so a claim's read-and-write is
+//! atomic across processes; WAL and a busy timeout keep concurrent drainers moving.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::ports::PortError;
+use crate::ports::ledger::{
+    Claim, ClaimOutcome, Finished, Ledger, LedgerRecord, LedgerState, LedgerStats,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dedup (
+    key                   TEXT PRIMARY KEY,
+    state                 TEXT NOT NULL,
+    in_progress_expiry_ms INTEGER NOT NULL,
+    redrive               INTEGER NOT NULL,
+    event_id              TEXT,
+    run_id                TEXT NOT NULL,
+    created_at_ms         INTEGER NOT NULL,
+    updated_at_ms         INTEGER NOT NULL,
+    expires_at            INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_expires_at ON dedup (expires_at);
+";
+
+const COLUMNS: &str = "key, state, in_progress_expiry_ms, redrive, event_id, run_id, created_at_ms, updated_at_ms, expires_at";
+
+/// A SQLite ledger file.
+#[derive(Clone)]
+pub struct SqliteLedger {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db_err(what: &str, e: impl std::fmt::Display) -> PortError {
+    let text = e.to_string();
+    if text.contains("locked") || text.contains("busy") {
+        PortError::Transient(format!("ledger {what}: {text}"))
+    } else {
+        PortError::Other(format!("ledger {what}: {text}"))
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn row_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRecord> {
+    let state: String = row.get(1)?;
+    Ok(LedgerRecord {
+        key: row.get(0)?,
+        state: LedgerState::parse(&state).unwrap_or(LedgerState::InProgress),
+        in_progress_expiry: from_ms(row.get(2)?),
+        redrive: row.get(3)?,
+        event_id: row.get(4)?,
+        run_id: row.get(5)?,
+        created_at: from_ms(row.get(6)?),
+        updated_at: from_ms(row.get(7)?),
+        expires_at: Utc
+            .timestamp_opt(row.get(8)?, 0)
+            .single()
+            .unwrap_or_default(),
+    })
+}
+
+impl SqliteLedger {
+    /// Opens (creating if needed) the ledger file.
+    pub fn open(path: &Path) -> Result<SqliteLedger, PortError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| db_err("open", format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| db_err("open", format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| db_err("open", e))?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .map_err(|e| db_err("open", e))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")
+            .map_err(|e| db_err("open", e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
+        Ok(SqliteLedger {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, PortError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn
+                .lock()
+                .map_err(|_| db_err(what, "connection poisoned"))?;
+            f(&mut c).map_err(|e| db_err(what, e))
+        })
+        .await
+        .map_err(|e| db_err(what, e))?
+    }
+}
+
+fn read(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<Option<LedgerRecord>> {
+    tx.query_row(
+        &format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"),
+        params![key],
+        row_record,
+    )
+    .optional()
+}
+
+#[async_trait]
+impl Ledger for SqliteLedger {
+    async fn claim(&self, claims: &[Claim]) -> Result<Vec<ClaimOutcome>, PortError> {
+        let claims = claims.to_vec();
+        self.blocking("claim", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(claims.len());
+            for claim in &claims {
+                match read(&tx, &claim.key)? {
+                    Some(existing) if !claim.may_replace(&existing) => out.push(match existing.state {
+                        LedgerState::Done => ClaimOutcome::Done(existing),
+                        LedgerState::InProgress => ClaimOutcome::Held(existing),
+                    }),
+                    _ => {
+                        let r = claim.record();
+                        tx.execute(
+                            &format!("INSERT OR REPLACE INTO dedup ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"),
+                            params![
+                                r.key,
+                                r.state.as_str(),
+                                ms(r.in_progress_expiry),
+                                r.redrive,
+                                r.run_id,
+                                ms(r.created_at),
+                                ms(r.updated_at),
+                                r.expires_at.timestamp()
+                            ],
+                        )?;
+                        out.push(ClaimOutcome::Claimed);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn mark_done(
+        &self,
+        run_id: &str,
+        done: &[Finished],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError> {
+        let done = done.to_vec();
+        let run_id = run_id.to_string();
+        self.blocking("mark done", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(done.len());
+            for f in &done {
+                let n = tx.execute(
+                    "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'",
+                    params![f.event_id, ms(now), f.key, run_id],
+                )?;
+                out.push(n == 1);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn release(&self, run_id: &str, keys: &[String]) -> Result<(), PortError> {
+        let keys = keys.to_vec();
+        let run_id = run_id.to_string();
+        self.blocking("release", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for k in &keys {
+                tx.execute(
+                    "DELETE FROM dedup WHERE key = ?1 AND run_id = ?2 AND state = 'IN_PROGRESS'",
+                    params![k, run_id],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, PortError> {
+        let key = key.to_string();
+        self.blocking("get", move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"),
+                params![key],
+                row_record,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn stats(&self, now: DateTime<Utc>) -> Result<LedgerStats, PortError> {
+        let now_s = now.timestamp();
+        self.blocking("stats", move |c| {
+            c.query_row(
+                "SELECT
+                    COALESCE(SUM(CASE WHEN expires_at >= ?1 AND state = 'IN_PROGRESS' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN expires_at >= ?1 AND state = 'DONE' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN expires_at < ?1 THEN 1 ELSE 0 END), 0)
+                 FROM dedup",
+                params![now_s],
+                |r| {
+                    Ok(LedgerStats {
+                        in_progress: r.get::<_, i64>(0)? as u64,
+                        done: r.get::<_, i64>(1)? as u64,
+                        expired: r.get::<_, i64>(2)? as u64,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64, PortError> {
+        let now_s = now.timestamp();
+        self.blocking("prune", move |c| {
+            c.execute("DELETE FROM dedup WHERE expires_at < ?1", params![now_s])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+}

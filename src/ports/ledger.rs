@@ -1,0 +1,143 @@
+//! The dedup-ledger port: claim a dedup key before re-emitting, mark it done after, so a
+//! rerun (or a second drainer) never puts the same event twice outside the crash window.
+//!
+//! Records carry the redrive generation: the first re-emit of an event is generation 1, and
+//! an event that fails again after being re-emitted comes back carrying `redrive = 1`, so
+//! its next re-emit is generation 2. A DONE record dedups claims of its own or an older
+//! generation only; a newer generation is a new failure and may be claimed.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::PortError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LedgerState {
+    InProgress,
+    Done,
+}
+
+impl LedgerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerState::InProgress => "IN_PROGRESS",
+            LedgerState::Done => "DONE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LedgerState> {
+        match s {
+            "IN_PROGRESS" => Some(LedgerState::InProgress),
+            "DONE" => Some(LedgerState::Done),
+            _ => None,
+        }
+    }
+}
+
+/// One dedup key's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerRecord {
+    pub key: String,
+    pub state: LedgerState,
+    /// An IN_PROGRESS claim older than this may be taken over.
+    pub in_progress_expiry: DateTime<Utc>,
+    /// The redrive generation of the claim.
+    pub redrive: u32,
+    /// The EventBridge event id PutEvents answered (DONE only).
+    pub event_id: Option<String>,
+    pub run_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// After this the record is forgotten (the TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A claim to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub key: String,
+    pub run_id: String,
+    pub redrive: u32,
+    pub now: DateTime<Utc>,
+    /// How long the IN_PROGRESS claim protects the key.
+    pub in_progress_for: Duration,
+    /// How long the record is kept.
+    pub ttl: Duration,
+}
+
+impl Claim {
+    pub fn record(&self) -> LedgerRecord {
+        LedgerRecord {
+            key: self.key.clone(),
+            state: LedgerState::InProgress,
+            in_progress_expiry: self.now
+                + chrono::Duration::from_std(self.in_progress_for).unwrap_or_default(),
+            redrive: self.redrive,
+            event_id: None,
+            run_id: self.run_id.clone(),
+            created_at: self.now,
+            updated_at: self.now,
+            expires_at: self.now + chrono::Duration::from_std(self.ttl).unwrap_or_default(),
+        }
+    }
+
+    /// Whether `existing` lets this claim through (the one rule every backend applies).
+    pub fn may_replace(&self, existing: &LedgerRecord) -> bool {
+        existing.expires_at < self.now
+            || (existing.state == LedgerState::Done && existing.redrive < self.redrive)
+            || (existing.state == LedgerState::InProgress && existing.in_progress_expiry < self.now)
+    }
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ClaimOutcome {
+    /// This run owns the key now.
+    Claimed,
+    /// Already re-emitted at this generation or a newer one: do not put again.
+    Done(LedgerRecord),
+    /// Another claim (another run, or another copy of the message) is in progress.
+    Held(LedgerRecord),
+}
+
+/// A key this run finished, with the event id PutEvents answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub key: String,
+    pub event_id: String,
+}
+
+/// Counts by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerStats {
+    pub in_progress: u64,
+    pub done: u64,
+    /// Records past their TTL not yet removed.
+    pub expired: u64,
+}
+
+/// Where dedup keys are claimed.
+#[async_trait]
+pub trait Ledger: Send + Sync {
+    /// Claims each key, atomically per key; one outcome per claim, in order.
+    async fn claim(&self, claims: &[Claim]) -> Result<Vec<ClaimOutcome>, PortError>;
+    /// Marks keys DONE if `run_id` still owns their claim; false where it does not.
+    async fn mark_done(
+        &self,
+        run_id: &str,
+        done: &[Finished],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, PortError>;
+    /// Drops this run's IN_PROGRESS claims (the put failed for sure), so a later run may retry.
+    async fn release(&self, run_id: &str, keys: &[String]) -> Result<(), PortError>;
+    async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, PortError>;
+    async fn stats(&self, now: DateTime<Utc>) -> Result<LedgerStats, PortError>;
+    /// Removes expired records; answers how many.
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64, PortError>;
+    /// A name for logs and reports (`sqlite:/path`, `memory`).
+    fn describe(&self) -> String;
+}

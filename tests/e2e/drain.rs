@@ -1,0 +1,656 @@
+//! Issue 4: draining DLQs on moto. moto never writes to rule DLQs, so the tests seed them in
+//! the real EventBridge dead-letter format; a catch-all rule on a capture bus forwards every
+//! re-emitted event to a capture queue, where each dedup key is checked.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use serde_json::{Value, json};
+
+use crate::support::{BUS, Sandbox, TempDir, block_on};
+
+const CAPTURE_BUS: &str = "capture-bus";
+/// moto serves requests on threads and its `Queue.delete_message` rebuilds the message list
+/// from a snapshot without a lock, so concurrent DeleteMessageBatch calls on one queue can
+/// resurrect each other's deletions. Multi-message moto drains therefore run one pipeline;
+/// concurrency is covered by the engine tests over the in-memory fakes.
+const ONE_PIPELINE: [&str; 2] = ["--concurrency", "1"];
+const RULE_ARN: &str = "arn:aws:events:us-east-2:123456789012:rule/ai-nexus-dev-stripe-event-bus/ai-nexus-dev-stripe-subscription_events-rule";
+
+struct Capture {
+    queue_url: String,
+    /// Shard capture queues (see `capture_sharded`).
+    shards: Vec<String>,
+}
+
+fn capture_rule(sb: &Sandbox, name: &str, pattern: &str, queue: &str) -> String {
+    let (eb, sqs) = sb.clients();
+    block_on(async {
+        let url = sqs
+            .create_queue()
+            .queue_name(queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        eb.put_rule()
+            .name(name)
+            .event_bus_name(CAPTURE_BUS)
+            .event_pattern(pattern)
+            .send()
+            .await
+            .unwrap();
+        eb.put_targets()
+            .rule(name)
+            .event_bus_name(CAPTURE_BUS)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("q")
+                    .arn(format!("arn:aws:sqs:us-east-2:123456789012:{queue}"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        url
+    })
+}
+
+/// A bus whose one catch-all rule forwards everything to a queue.
+fn capture(sb: &Sandbox) -> Capture {
+    let (eb, _) = sb.clients();
+    block_on(async {
+        eb.create_event_bus()
+            .name(CAPTURE_BUS)
+            .send()
+            .await
+            .unwrap()
+    });
+    Capture {
+        queue_url: capture_rule(
+            sb,
+            "capture-all",
+            r#"{"source": [{"prefix": ""}]}"#,
+            "capture",
+        ),
+        shards: Vec::new(),
+    }
+}
+
+/// A capture bus with one rule per shard (`detail.data.object.shard`), each to its own
+/// queue: moto's SQS costs O(queue length) per received message, so four queues of 500
+/// are read far faster than one of 2,000.
+fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
+    let (eb, _) = sb.clients();
+    block_on(async {
+        eb.create_event_bus()
+            .name(CAPTURE_BUS)
+            .send()
+            .await
+            .unwrap()
+    });
+    let shards = (0..shards)
+        .map(|i| {
+            let pattern =
+                format!(r#"{{"detail": {{"data": {{"object": {{"shard": ["{i}"]}}}}}}}}"#);
+            capture_rule(
+                sb,
+                &format!("capture-{i}"),
+                &pattern,
+                &format!("capture-{i}"),
+            )
+        })
+        .collect();
+    Capture {
+        queue_url: String::new(),
+        shards,
+    }
+}
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// Puts `bodies` on a queue with the DLQ attributes EventBridge sets.
+fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        let url = sqs
+            .get_queue_url()
+            .queue_name(queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string();
+        for (c, chunk) in bodies.chunks(10).enumerate() {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(format!("{c}-{i}"))
+                        .message_body(b)
+                        .message_attributes("RULE_ARN", attr(RULE_ARN))
+                        .message_attributes("TARGET_ARN", attr("arn:aws:lambda:us-east-2:123456789012:function:update-subscription"))
+                        .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
+                        .message_attributes("ERROR_MESSAGE", attr("Task timed out"))
+                        .message_attributes("RETRY_ATTEMPTS", attr("185"))
+                        .message_attributes("EXHAUSTED_RETRY_CONDITION", attr("MaximumRetryAttempts"))
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let out = sqs
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.failed().is_empty());
+        }
+        url
+    })
+}
+
+fn stripe_body(i: usize) -> String {
+    sharded_body(i, 0)
+}
+
+fn sharded_body(i: usize, shard: usize) -> String {
+    json!({
+        "version": "0", "id": format!("0000-{i}"), "detail-type": "Stripe Webhook Event",
+        "source": "stripe.webhook", "account": "123456789012", "time": "2026-01-01T10:00:00Z",
+        "region": "us-east-2", "resources": [],
+        "detail": {"id": format!("evt_e2e_{i:05}"), "object": "event", "type": "customer.subscription.updated",
+                   "data": {"object": {"id": format!("sub_{i}"), "status": "active", "shard": shard.to_string(), "pad": "x".repeat(1200)}}}
+    })
+    .to_string()
+}
+
+fn malformed() -> Vec<String> {
+    vec![
+        "this is not json".to_string(),
+        r#"{"hello": "not an event"}"#.to_string(),
+        r#"{"source": "s", "detail-type": "t", "detail": "not an object"}"#.to_string(),
+    ]
+}
+
+/// Every message body on a queue: reads until empty, then makes them visible again.
+fn bodies(sb: &Sandbox, url: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        let mut out = Vec::new();
+        let mut handles = Vec::new();
+        loop {
+            let r = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            if r.messages().is_empty() {
+                break;
+            }
+            for m in r.messages() {
+                let attrs = m
+                    .message_attributes()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.clone(), v.string_value().unwrap_or("").to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((m.body().unwrap_or("").to_string(), attrs));
+                handles.push(m.receipt_handle().unwrap_or("").to_string());
+            }
+        }
+        for chunk in handles.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(h)
+                        .visibility_timeout(0)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            sqs.change_message_visibility_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap();
+        }
+        out
+    })
+}
+
+fn dedup_keys(bodies: &[(String, Vec<(String, String)>)]) -> Vec<String> {
+    bodies
+        .iter()
+        .map(|(b, _)| {
+            let v: Value = serde_json::from_str(b).unwrap();
+            v["detail"]["nexus_replay"]["dedup_key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn queue_url(sb: &Sandbox, name: &str) -> String {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        sqs.get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_string()
+    })
+}
+
+fn depth(sb: &Sandbox, url: &str) -> usize {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        let a = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send()
+            .await
+            .unwrap();
+        a.attributes()
+            .unwrap()
+            .values()
+            .map(|v| v.parse::<usize>().unwrap())
+            .sum()
+    })
+}
+
+const DLQS: [&str; 4] = [
+    "ai-nexus-dev-stripe-update-subscription-dlq",
+    "ai-nexus-dev-stripe-list-invoices-dlq",
+    "ai-nexus-dev-stripe-get-status-dlq",
+    "ai-nexus-dev-stripe-monitoring-logs-dlq",
+];
+
+#[test]
+fn two_thousand_messages_drain_once_and_only_malformed_stay() {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture_sharded(&sb, DLQS.len());
+    // 2,000 events over the bus's four DLQs, plus malformed messages in the first.
+    let mut urls = Vec::new();
+    for (shard, dlq) in DLQS.iter().enumerate() {
+        let mut bodies: Vec<String> = (0..500)
+            .map(|i| sharded_body(shard * 500 + i, shard))
+            .collect();
+        if shard == 0 {
+            bodies.extend(malformed());
+        }
+        urls.push(seed(&sb, dlq, &bodies));
+    }
+
+    let run = sb.run(&[
+        "drain",
+        "--bus",
+        BUS,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--yes",
+        "--output",
+        "json",
+        ONE_PIPELINE[0],
+        ONE_PIPELINE[1],
+    ]);
+    run.code(3); // the malformed ones failed
+    let doc = run.json();
+    assert_eq!(doc["counts"]["received"], 2003);
+    assert_eq!(doc["counts"]["reemitted"], 2000);
+    assert_eq!(doc["counts"]["deleted"], 2000);
+    assert_eq!(doc["counts"]["failed"], 3);
+    assert_eq!(doc["queues"].as_array().unwrap().len(), 4);
+    assert!(doc["run_id"].as_str().unwrap().starts_with("nexus-"));
+    let failures = doc["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().all(|f| f["code"] == "POISON"),
+        "{failures:?}"
+    );
+
+    let mut keys = Vec::new();
+    let mut first = None;
+    for url in &cap.shards {
+        let captured = bodies(&sb, url);
+        assert_eq!(captured.len(), 500);
+        first.get_or_insert_with(|| captured[0].0.clone());
+        keys.extend(dedup_keys(&captured));
+    }
+    let distinct: BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), 2000, "each key exactly once");
+    assert_eq!(distinct.len(), 2000);
+    assert!(distinct.contains(&"evt_e2e_01999".to_string()));
+    let first: Value = serde_json::from_str(&first.unwrap()).unwrap();
+    let meta = &first["detail"]["nexus_replay"];
+    assert_eq!(meta["queue"], DLQS[0]);
+    assert_eq!(meta["rule_arn"], RULE_ARN);
+    assert_eq!(meta["error_code"], "ERROR_FROM_TARGET");
+    assert_eq!(meta["redrive"], 1);
+    assert_eq!(
+        first["time"], "2026-01-01T10:00:00Z",
+        "the original time is kept"
+    );
+    assert_eq!(first["source"], "stripe.webhook");
+
+    let mut left_bodies: Vec<String> = bodies(&sb, &urls[0]).into_iter().map(|(b, _)| b).collect();
+    left_bodies.sort();
+    let mut want = malformed();
+    want.sort();
+    assert_eq!(
+        left_bodies, want,
+        "the DLQ holds only the malformed messages"
+    );
+    for url in &urls[1..] {
+        assert_eq!(depth(&sb, url), 0);
+    }
+
+    // A second run re-emits nothing.
+    let again = sb.run(&[
+        "drain",
+        "--bus",
+        BUS,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--yes",
+        "--output",
+        "json",
+        "--receive-wait",
+        "1s",
+        ONE_PIPELINE[0],
+        ONE_PIPELINE[1],
+    ]);
+    again.code(3);
+    let doc = again.json();
+    assert_eq!(doc["counts"]["reemitted"], 0);
+    assert_eq!(doc["counts"]["failed"], 3);
+    for url in &cap.shards {
+        assert_eq!(depth(&sb, url), 500, "nothing new arrived");
+    }
+}
+
+#[test]
+fn a_park_queue_empties_the_dlq_and_keeps_the_reason() {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture(&sb);
+    let dlq = "ai-nexus-dev-stripe-update-subscription-dlq";
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        sqs.create_queue()
+            .queue_name("parked")
+            .send()
+            .await
+            .unwrap()
+    });
+    let mut all: Vec<String> = (0..50).map(stripe_body).collect();
+    all.extend(malformed());
+    let dlq_url = seed(&sb, dlq, &all);
+
+    let run = sb.run(&[
+        "drain",
+        "--queue",
+        dlq,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--park-queue",
+        "parked",
+        "--yes",
+        "--output",
+        "json",
+        ONE_PIPELINE[0],
+        ONE_PIPELINE[1],
+    ]);
+    run.code(3);
+    let doc = run.json();
+    assert_eq!(doc["counts"]["parked"], 3);
+    assert_eq!(doc["counts"]["reemitted"], 50);
+    assert_eq!(depth(&sb, &dlq_url), 0, "the DLQ is empty");
+    let parked = bodies(&sb, &queue_url(&sb, "parked"));
+    assert_eq!(parked.len(), 3);
+    for (_, attrs) in &parked {
+        let reason = attrs
+            .iter()
+            .find(|(k, _)| k == "NEXUS_REPLAY_PARK_REASON")
+            .map(|(_, v)| v.clone());
+        assert!(reason.is_some_and(|r| !r.is_empty()), "{attrs:?}");
+        assert!(attrs.iter().any(|(k, v)| k == "RULE_ARN" && v == RULE_ARN));
+    }
+    assert_eq!(dedup_keys(&bodies(&sb, &cap.queue_url)).len(), 50);
+}
+
+#[test]
+fn drain_by_bus_discovers_every_dlq_and_dry_run_changes_nothing() {
+    let sb = Sandbox::new(0, 4);
+    let dlq_names = [
+        "ai-nexus-dev-stripe-update-subscription-dlq",
+        "ai-nexus-dev-stripe-list-invoices-dlq",
+        "ai-nexus-dev-stripe-get-status-dlq",
+        "ai-nexus-dev-stripe-monitoring-logs-dlq",
+    ];
+    let dry = sb.run(&["drain", "--bus", BUS, "--dry-run", "--output", "json"]);
+    dry.code(0);
+    let doc = dry.json();
+    let planned = doc["planned"].as_array().unwrap();
+    assert_eq!(planned.len(), 16);
+    let sub = planned.iter().find(|p| p["queue"] == dlq_names[0]).unwrap();
+    let rules: Vec<&str> = sub["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"ai-nexus-dev-stripe-subscription_events-rule"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&"ai-nexus-dev-stripe-all_events_monitoring-rule"),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"ai-nexus-dev-stripe-payment_events-rule"),
+        "{rules:?}"
+    );
+    for n in dlq_names {
+        assert_eq!(
+            depth(&sb, &queue_url(&sb, n)),
+            4,
+            "{n}: dry run changed nothing"
+        );
+    }
+
+    let run = sb.run(&["drain", "--bus", BUS, "--yes", "--output", "json"]);
+    run.code(0);
+    assert_eq!(run.json()["counts"]["reemitted"], 16);
+    for n in dlq_names {
+        assert_eq!(depth(&sb, &queue_url(&sb, n)), 0, "{n} drained");
+    }
+    // The dry run's blast radius predicted exactly what the subscription target received.
+    let predicted: BTreeSet<String> = planned
+        .iter()
+        .filter(|p| {
+            p["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "ai-nexus-dev-stripe-subscription_events-rule")
+        })
+        .map(|p| p["dedup_key"].as_str().unwrap().to_string())
+        .collect();
+    let target = bodies(
+        &sb,
+        &queue_url(&sb, "ai-nexus-dev-stripe-update-subscription"),
+    );
+    let received: BTreeSet<String> = dedup_keys(
+        &target
+            .into_iter()
+            .filter(|(b, _)| b.contains("nexus_replay"))
+            .collect::<Vec<_>>(),
+    )
+    .into_iter()
+    .collect();
+    assert!(predicted.len() >= 4, "{predicted:?}");
+    assert_eq!(received, predicted);
+}
+
+#[test]
+fn filters_leave_unselected_messages_and_bad_input_changes_nothing() {
+    let sb = Sandbox::new(0, 0);
+    capture(&sb);
+    let dlq = "ai-nexus-dev-stripe-update-subscription-dlq";
+    let mut other: Value = serde_json::from_str(&stripe_body(7)).unwrap();
+    other["detail"]["type"] = json!("customer.subscription.deleted");
+    let dlq_url = seed(
+        &sb,
+        dlq,
+        &[stripe_body(1), stripe_body(2), other.to_string()],
+    );
+    for (args, want) in [
+        (
+            vec!["drain", "--queue", dlq, "--pattern", "{bad json", "--yes"],
+            "--pattern",
+        ),
+        (
+            vec!["drain", "--queue", "no-such-queue", "--yes"],
+            "does not exist",
+        ),
+        (
+            vec!["drain", "--queue", dlq, "--ledger", "redis://x", "--yes"],
+            "not a ledger",
+        ),
+        (
+            vec!["drain", "--queue", dlq, "--concurrency", "0", "--yes"],
+            "--concurrency",
+        ),
+        (
+            vec!["drain", "--queue", dlq, "--max-duration", "soon", "--yes"],
+            "duration",
+        ),
+        (
+            vec!["drain", "--queue", dlq, "--park-queue", dlq, "--yes"],
+            "must not be one of",
+        ),
+        (vec!["drain", "--queue", dlq], "pass --yes"),
+    ] {
+        let run = sb.run(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(depth(&sb, &dlq_url), 3);
+
+    let run = sb.run(&[
+        "drain",
+        "--queue",
+        dlq,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--event-type",
+        "customer.subscription.updated",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    run.code(0);
+    let doc = run.json();
+    assert_eq!(doc["counts"]["reemitted"], 2);
+    assert_eq!(doc["counts"]["filtered"], 1);
+    let left = bodies(&sb, &dlq_url);
+    assert_eq!(left.len(), 1);
+    assert!(left[0].0.contains("customer.subscription.deleted"));
+}
+
+#[test]
+fn peek_export_and_reemit_consume_nothing_and_dedup() {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture(&sb);
+    let dlq = "ai-nexus-dev-stripe-update-subscription-dlq";
+    let dlq_url = seed(&sb, dlq, &(0..12).map(stripe_body).collect::<Vec<_>>());
+
+    let peek = sb
+        .run(&["dlq", "peek", "--queue", dlq, "--output", "json"])
+        .code(0)
+        .json();
+    assert_eq!(peek["looked_at"], 12);
+    assert_eq!(peek["by_event_type"]["customer.subscription.updated"], 12);
+    assert_eq!(peek["by_error_code"]["ERROR_FROM_TARGET"], 12);
+    assert_eq!(depth(&sb, &dlq_url), 12);
+
+    let dir = TempDir::new("export");
+    let file = dir.path().join("dlq.jsonl");
+    let f = file.to_str().unwrap();
+    let export = sb
+        .run(&[
+            "dlq", "export", "--queue", dlq, "--out", f, "--output", "json",
+        ])
+        .code(0)
+        .json();
+    assert_eq!(export["messages"], 12);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 12);
+    assert_eq!(depth(&sb, &dlq_url), 12, "export deletes nothing");
+    sb.run(&["dlq", "export", "--queue", dlq, "--out", f])
+        .code(2);
+
+    let re = sb
+        .run(&[
+            "reemit",
+            "--from",
+            f,
+            "--bus",
+            CAPTURE_BUS,
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .json();
+    assert_eq!(re["counts"]["reemitted"], 12);
+    let again = sb
+        .run(&[
+            "reemit",
+            "--from",
+            f,
+            "--bus",
+            CAPTURE_BUS,
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .json();
+    assert_eq!(again["counts"]["duplicates"], 12, "the ledger remembers");
+    assert_eq!(dedup_keys(&bodies(&sb, &cap.queue_url)).len(), 12);
+
+    std::fs::write(&file, "{\"not\": \"an export line\"}\n").unwrap();
+    let bad = sb.run(&["reemit", "--from", f, "--bus", CAPTURE_BUS, "--yes"]);
+    bad.code(2);
+    assert!(bad.stderr.contains(":1:"), "{}", bad.stderr);
+}
