@@ -118,6 +118,9 @@ pub enum Command {
     Drain(Box<DrainArgs>),
     /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
     Reemit(Box<ReemitArgs>),
+    /// Look into the dedup ledger
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Local emulator sandbox (used by the quickstart and tests)
     #[command(subcommand, hide = true)]
     Sandbox(SandboxCommand),
@@ -271,6 +274,38 @@ pub enum DlqCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// One dedup key's record (exit 3 when there is none)
+    Show {
+        key: String,
+        /// sqlite (default, in the state dir) or sqlite:PATH
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
+    },
+    /// Records by state
+    Stats {
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
+    },
+    /// Remove expired records
+    Prune {
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
+    },
+}
+
+/// Opens the ledger a `ledger` subcommand names; `none` makes no sense there.
+fn open_ledger(
+    settings: &Settings,
+    url: Option<&str>,
+) -> Result<std::sync::Arc<dyn crate::ports::ledger::Ledger>, AppError> {
+    let spec = crate::ledger::open::parse(url, &settings.state_dir)?;
+    crate::ledger::open::open(&spec)?.ok_or_else(|| {
+        AppError::usage("--ledger none has no records; name a ledger: sqlite or sqlite:PATH")
+    })
 }
 
 /// Options shared by drain and reemit: dedup, ledger and PutEvents limits.
@@ -671,6 +706,27 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                 crate::commands::reemit::reemit(&a.from, cfg, ports, drain_observer(settings))
                     .await?;
             print(settings, &report)
+        }
+        Command::Ledger(LedgerCommand::Show { key, ledger }) => {
+            let l = open_ledger(settings, ledger.as_deref())?;
+            print(
+                settings,
+                &crate::commands::ledger::show(l.as_ref(), &key).await?,
+            )
+        }
+        Command::Ledger(LedgerCommand::Stats { ledger }) => {
+            let l = open_ledger(settings, ledger.as_deref())?;
+            print(
+                settings,
+                &crate::commands::ledger::stats(l.as_ref(), now).await?,
+            )
+        }
+        Command::Ledger(LedgerCommand::Prune { ledger }) => {
+            let l = open_ledger(settings, ledger.as_deref())?;
+            print(
+                settings,
+                &crate::commands::ledger::prune(l.as_ref(), now).await?,
+            )
         }
         Command::Sandbox(SandboxCommand::Seed {
             events,

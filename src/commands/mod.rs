@@ -7,6 +7,7 @@ pub mod dlq_list;
 pub mod dlq_peek;
 pub mod doctor;
 pub mod drain;
+pub mod ledger;
 pub mod list;
 pub mod reemit;
 pub mod rules;

@@ -649,6 +649,27 @@ fn peek_export_and_reemit_consume_nothing_and_dedup() {
     assert_eq!(again["counts"]["duplicates"], 12, "the ledger remembers");
     assert_eq!(dedup_keys(&bodies(&sb, &cap.queue_url)).len(), 12);
 
+    // The ledger answers "was this event re-emitted?".
+    let shown = sb
+        .run(&["ledger", "show", "evt_e2e_00003", "--output", "json"])
+        .code(0)
+        .json();
+    assert_eq!(shown["record"]["state"], "DONE");
+    assert_eq!(shown["record"]["redrive"], 1);
+    assert!(shown["record"]["event_id"].is_string());
+    sb.run(&["ledger", "show", "evt_never_seen"]).code(3);
+    let stats = sb
+        .run(&["ledger", "stats", "--output", "json"])
+        .code(0)
+        .json();
+    assert_eq!(stats["done"], 12);
+    assert_eq!(stats["in_progress"], 0);
+    let pruned = sb
+        .run(&["ledger", "prune", "--output", "json"])
+        .code(0)
+        .json();
+    assert_eq!(pruned["removed"], 0, "nothing has expired yet");
+
     std::fs::write(&file, "{\"not\": \"an export line\"}\n").unwrap();
     let bad = sb.run(&["reemit", "--from", f, "--bus", CAPTURE_BUS, "--yes"]);
     bad.code(2);
