@@ -143,14 +143,7 @@ async fn sequential(queue: &dyn Queue, sink: &dyn EventSink, url: &str) -> u64 {
             })
             .collect();
         sink.put_events(&entries).await.unwrap();
-        let del: Vec<BatchEntry> = msgs
-            .iter()
-            .enumerate()
-            .map(|(i, m)| BatchEntry {
-                id: i.to_string(),
-                receipt_handle: m.receipt_handle.clone(),
-            })
-            .collect();
+        let del = BatchEntry::for_handles(msgs.iter().map(|m| m.receipt_handle.as_str()));
         queue.delete_batch(url, &del).await.unwrap();
         n += msgs.len() as u64;
     }

@@ -804,7 +804,12 @@ fn confirm(settings: &Settings, plan: &ReplayPlan) -> Result<bool, AppError> {
             plan.name
         )));
     }
-    eprint!("Start replay {}? [y/N] ", plan.name);
+    ask(&format!("Start replay {}?", plan.name))
+}
+
+/// Asks a yes/no question on the terminal; only y or yes is yes.
+fn ask(question: &str) -> Result<bool, AppError> {
+    eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -864,13 +869,7 @@ fn confirm_change(settings: &Settings, what: &str) -> Result<(), AppError> {
             "refusing to change anything without confirmation ({what}): stdin is not a terminal; pass --yes"
         )));
     }
-    eprint!("{what}? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| AppError::Io(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    if ask(&format!("{what}?"))? {
         Ok(())
     } else {
         Err(AppError::usage("not confirmed; nothing was changed"))

@@ -48,14 +48,7 @@ pub async fn browse(
 /// Makes messages visible again (best effort: they reappear after their timeout anyway).
 pub async fn release(queue: &dyn Queue, url: &str, msgs: &[ReceivedMessage]) {
     for chunk in msgs.chunks(10) {
-        let entries: Vec<BatchEntry> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, m)| BatchEntry {
-                id: i.to_string(),
-                receipt_handle: m.receipt_handle.clone(),
-            })
-            .collect();
+        let entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
         if let Err(e) = queue
             .change_visibility_batch(url, &entries, Duration::ZERO)
             .await

@@ -461,14 +461,7 @@ async fn keep_alive(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage], since:
         return;
     }
     for chunk in msgs.chunks(10) {
-        let entries: Vec<BatchEntry> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, m)| BatchEntry {
-                id: i.to_string(),
-                receipt_handle: m.receipt_handle.clone(),
-            })
-            .collect();
+        let entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
         if let Err(e) = sh
             .ports
             .queue
@@ -563,14 +556,7 @@ async fn put_all(
 /// Deletes messages in batches of 10, retrying entries that failed for the service's sake.
 async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
     for chunk in msgs.chunks(10) {
-        let mut entries: Vec<BatchEntry> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, m)| BatchEntry {
-                id: i.to_string(),
-                receipt_handle: m.receipt_handle.clone(),
-            })
-            .collect();
+        let mut entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
         let mut attempt = 0;
         while !entries.is_empty() {
             match sh.ports.queue.delete_batch(&q.url, &entries).await {
@@ -880,14 +866,7 @@ async fn release_held(sh: &Shared) {
     }
     for (url, handles) in by_queue {
         for chunk in handles.chunks(10) {
-            let entries: Vec<BatchEntry> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, h)| BatchEntry {
-                    id: i.to_string(),
-                    receipt_handle: h.clone(),
-                })
-                .collect();
+            let entries = BatchEntry::for_handles(chunk.iter().map(String::as_str));
             match sh
                 .ports
                 .queue

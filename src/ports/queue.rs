@@ -45,6 +45,20 @@ pub struct BatchEntry {
     pub receipt_handle: String,
 }
 
+impl BatchEntry {
+    /// Entries for up to 10 receipt handles, with their positions as ids.
+    pub fn for_handles<'a>(handles: impl IntoIterator<Item = &'a str>) -> Vec<BatchEntry> {
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| BatchEntry {
+                id: i.to_string(),
+                receipt_handle: h.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// A failed entry of a batch call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BatchFailure {
