@@ -261,7 +261,7 @@ fn main() {
     }
     let me = std::env::current_exe().unwrap();
     println!(
-        "| messages | latency | mode | messages/s | API calls/message | peak RSS MiB | RSS over seeded data MiB |"
+        "| messages | latency | mode | messages/s | API calls/message | peak RSS MiB | RSS growth after seeding MiB |"
     );
     println!("|---:|---:|---|---:|---:|---:|---:|");
     let mut scenarios: Vec<(usize, u64, String)> = Vec::new();
