@@ -374,7 +374,7 @@ pub struct DrainArgs {
     /// Stop after this long
     #[arg(long, value_name = "DUR", value_parser = duration)]
     pub max_duration: Option<Duration>,
-    /// Pipelines per queue
+    /// Pipelines per queue (default 8, chosen in docs/benchmarks.md)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Copy poison messages here (with the reason) before deleting them

@@ -309,7 +309,8 @@ impl Report for DrainReport {
         ];
         for (name, n, note) in rows {
             if note.is_empty() || n > 0 {
-                s.push_str(&format!("  {name:<20} {n:>7}  {note}\n"));
+                s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
+                s.push('\n');
             }
         }
         if !o.failures.is_empty() {
