@@ -121,6 +121,9 @@ pub enum Command {
     /// Look into the dedup ledger
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Declarative recovery procedures: replay, drain, verify (see playbooks/README.md)
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
     /// Local emulator sandbox (used by the quickstart and tests)
     #[command(subcommand, hide = true)]
     Sandbox(SandboxCommand),
@@ -274,6 +277,50 @@ pub enum DlqCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// The shipped playbooks and yours ($XDG_CONFIG_HOME/nexus-replay/playbooks)
+    List,
+    /// A playbook as a runbook: when to use it, parameters, steps
+    Show {
+        /// Playbook name or path to a .toml file
+        name: String,
+    },
+    /// Check playbooks (all known ones when none is named); every problem with file and line; exit 2 if any
+    Validate {
+        /// Playbook names or paths to .toml files
+        files: Vec<String>,
+    },
+    /// Resolve every step against the account: exact UTC windows, rules, queues (changes nothing)
+    Plan(Box<PlaybookRunArgs>),
+    /// Run a playbook; stops at the first failed step and says how to resume
+    Run(Box<PlaybookRunArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct PlaybookRunArgs {
+    /// Playbook name or path to a .toml file
+    pub name: String,
+    /// Set a parameter (repeatable), e.g. --set since=4h
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = key_value)]
+    pub sets: Vec<(String, String)>,
+    /// Start at this step (1-based); earlier steps' outputs and parameters come from the run record
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub from_step: Option<u32>,
+    /// The run to resume with --from-step (default: this playbook's latest run)
+    #[arg(long, value_name = "RUN_ID", requires = "from_step")]
+    pub resume: Option<String>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "{s:?} is not NAME=VALUE; write e.g. --set since=4h"
+        )),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -728,6 +775,7 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                 &crate::commands::ledger::prune(l.as_ref(), now).await?,
             )
         }
+        Command::Playbook(cmd) => playbook(cmd, settings).await,
         Command::Sandbox(SandboxCommand::Seed {
             events,
             dlq_messages,
@@ -873,5 +921,174 @@ fn confirm_change(settings: &Settings, what: &str) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::usage("not confirmed; nothing was changed"))
+    }
+}
+
+async fn playbook(cmd: PlaybookCommand, settings: &Settings) -> Result<u8, AppError> {
+    use crate::commands::playbook as report;
+    use crate::playbook::{catalog, exec};
+    let user_dir = catalog::user_dir();
+    let user = user_dir.as_deref();
+    match cmd {
+        PlaybookCommand::List => {
+            let found = catalog::all(user)?;
+            print(
+                settings,
+                &report::list(&found, user_dir.map(|d| d.display().to_string())),
+            )
+        }
+        PlaybookCommand::Show { name } => {
+            let found = catalog::find(&name, user)?;
+            let playbook = catalog::open(&found)?;
+            print(
+                settings,
+                &report::ShowReport {
+                    playbook,
+                    source: found.text,
+                },
+            )
+        }
+        PlaybookCommand::Validate { files } => {
+            let found = report::found_or_all(&files, user)?;
+            print(settings, &report::validate(&found))
+        }
+        PlaybookCommand::Plan(a) => {
+            let found = catalog::find(&a.name, user)?;
+            let pb = catalog::open(&found)?;
+            let opts = run_options(settings, &a, String::new());
+            let (mut scope, _) = exec::prepare_run(&pb, &opts)?;
+            let c = Clients::load(&settings.aws).await?;
+            let ports = playbook_ports(settings, &c);
+            let plan =
+                exec::plan(&pb, &mut scope, &ports, opts.from_step, chrono::Utc::now()).await?;
+            print(settings, &plan)
+        }
+        PlaybookCommand::Run(a) => {
+            let found = catalog::find(&a.name, user)?;
+            let pb = catalog::open(&found)?;
+            let opts = run_options(settings, &a, run_id());
+            let (scope, previous) = exec::prepare_run(&pb, &opts)?;
+            if let Some(p) = &previous {
+                tracing::info!(
+                    "resuming run {} of {} at step {}: its parameters and earlier outputs are reused",
+                    p.run_id,
+                    p.playbook,
+                    opts.from_step
+                );
+            }
+            let c = Clients::load(&settings.aws).await?;
+            let ports = playbook_ports(settings, &c);
+            let plan = exec::plan(
+                &pb,
+                &mut scope.clone(),
+                &ports,
+                opts.from_step,
+                chrono::Utc::now(),
+            )
+            .await?;
+            if settings.verbosity >= 0 {
+                eprint!("{}", plan.human());
+                eprintln!();
+            }
+            confirm_change(
+                settings,
+                &format!(
+                    "Run playbook {} from step {} of {}",
+                    pb.name,
+                    opts.from_step,
+                    pb.steps.len()
+                ),
+            )?;
+            let mut ui = CliInteract { settings };
+            let record =
+                exec::run(&pb, &plan, scope, previous.as_ref(), &ports, &mut ui, &opts).await?;
+            print(settings, &record)
+        }
+    }
+}
+
+fn run_options(
+    settings: &Settings,
+    a: &PlaybookRunArgs,
+    run_id: String,
+) -> crate::playbook::exec::RunOptions {
+    crate::playbook::exec::RunOptions {
+        sets: a.sets.clone(),
+        yes: settings.yes,
+        from_step: a.from_step.unwrap_or(1) as usize,
+        resume: a.resume.clone(),
+        invoked_as: a.name.clone(),
+        state_dir: settings.state_dir.clone(),
+        run_id,
+    }
+}
+
+fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playbook::exec::Ports {
+    use std::sync::Arc;
+    let state_dir = settings.state_dir.clone();
+    crate::playbook::exec::Ports {
+        cat: Arc::new(c.eventbridge.clone()),
+        ctl: Arc::new(c.eventbridge.clone()),
+        queue: Arc::new(c.sqs.clone()),
+        sink: Arc::new(c.eventbridge.clone()),
+        ledger: Box::new(move |url| {
+            let spec = crate::ledger::open::parse(url, &state_dir)?;
+            crate::ledger::open::open(&spec)
+        }),
+        journal: Journal::in_dir(&settings.state_dir),
+        started_by: started_by(),
+    }
+}
+
+/// The terminal side of a playbook run: prompts, progress, each step's report.
+struct CliInteract<'a> {
+    settings: &'a Settings,
+}
+
+impl crate::playbook::exec::Interact for CliInteract<'_> {
+    fn confirm(&mut self, question: &str) -> Result<bool, AppError> {
+        if !std::io::stdin().is_terminal() {
+            return Err(AppError::usage(format!(
+                "a confirm step asks {question:?} but stdin is not a terminal; pass --yes to skip confirm steps"
+            )));
+        }
+        ask(question)
+    }
+
+    fn watch_observer(&mut self) -> Box<dyn WatchObserver> {
+        observer(self.settings)
+    }
+
+    fn drain_observer(&mut self) -> std::sync::Arc<dyn crate::drain::engine::DrainObserver> {
+        drain_observer(self.settings)
+    }
+
+    fn interrupt(&mut self) -> crate::playbook::exec::Interrupt {
+        Box::pin(interrupt())
+    }
+
+    fn step_started(&mut self, step: &crate::playbook::load::Step, total: usize) {
+        if self.settings.verbosity >= 0 {
+            eprintln!(
+                "==> step {}/{total}: {}{}",
+                step.number,
+                step.kind.name(),
+                step.title
+                    .as_ref()
+                    .map(|t| format!(" - {t}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
+    fn step_finished(&mut self, record: &crate::playbook::exec::StepRecord, human: &str) {
+        if self.settings.output == OutputMode::Human && !human.is_empty() {
+            print!("--- step {} ({}):\n{human}", record.number, record.kind);
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        if let Some(e) = &record.error {
+            tracing::error!("step {} ({}) failed: {e}", record.number, record.kind);
+        }
     }
 }

@@ -23,6 +23,7 @@ pub mod logging;
 pub mod memory;
 pub mod output;
 pub mod pattern;
+pub mod playbook;
 pub mod ports;
 pub mod replay;
 pub mod settings;

@@ -18,6 +18,8 @@ pub const BUS: &str = "ai-nexus-dev-stripe-event-bus";
 pub const ARCHIVE: &str = "ai-nexus-dev-stripe-event-archive";
 pub const PARTNER_SOURCE: &str = "aws.partner/stripe.com/ed_test_61SANDBOXnexusReplay";
 pub const WEBHOOK_SOURCE: &str = "stripe.webhook";
+/// Where drains park poison messages (the nightly playbook's default).
+pub const PARK_QUEUE: &str = "ai-nexus-dev-stripe-dlq-park";
 
 /// One rule of the topology and its stand-in Lambda queue.
 pub struct RuleSpec {
@@ -106,6 +108,7 @@ pub struct SandboxReport {
     pub bus_arn: String,
     pub archive: String,
     pub rules: Vec<SandboxRule>,
+    pub park_queue: String,
     pub events_put: usize,
     pub dlq_messages: usize,
 }
@@ -124,6 +127,7 @@ impl crate::output::Report for SandboxReport {
         for r in &self.rules {
             s.push_str(&format!("  rule {}\n    dlq {}\n", r.name, r.dlq_url));
         }
+        s.push_str(&format!("  park queue {}\n", self.park_queue));
         s
     }
 }
@@ -311,6 +315,7 @@ pub async fn seed(
         });
     }
 
+    create_queue(sqs, PARK_QUEUE).await?;
     put_events(eb, opts.events).await?;
     for (spec, rule) in RULES.iter().zip(&rules) {
         seed_dlq(sqs, spec, rule, opts, &account).await?;
@@ -322,6 +327,7 @@ pub async fn seed(
         bus_arn,
         archive: ARCHIVE.into(),
         rules,
+        park_queue: PARK_QUEUE.into(),
         events_put: opts.events,
         dlq_messages: opts.dlq_messages,
     })

@@ -15,17 +15,18 @@ pub fn counts_line(c: &Counts) -> String {
     )
 }
 
-/// Plain lines, at most one per interval.
+/// Plain lines, at most one per interval, and the final counts when a line was shown.
 pub struct DrainLines {
     every: Duration,
-    last: Mutex<Option<Instant>>,
+    /// When a line was last printed, and the counts not printed since.
+    last: Mutex<(Option<Instant>, Option<Counts>)>,
 }
 
 impl DrainLines {
     pub fn new(every: Duration) -> DrainLines {
         DrainLines {
             every,
-            last: Mutex::new(None),
+            last: Mutex::new((None, None)),
         }
     }
 }
@@ -33,13 +34,19 @@ impl DrainLines {
 impl DrainObserver for DrainLines {
     fn progress(&self, c: &Counts) {
         let mut last = self.last.lock().expect("lines");
-        if last.is_none_or(|t| t.elapsed() >= self.every) {
-            *last = Some(Instant::now());
+        if last.0.is_none_or(|t| t.elapsed() >= self.every) {
+            *last = (Some(Instant::now()), None);
             eprintln!("drain: {}", counts_line(c));
+        } else {
+            last.1 = Some(*c);
         }
     }
 
-    fn finish(&self) {}
+    fn finish(&self) {
+        if let Some(c) = self.last.lock().expect("lines").1.take() {
+            eprintln!("drain: {}", counts_line(&c));
+        }
+    }
 }
 
 /// A bar over the approximate queue depth.

@@ -9,4 +9,4 @@ pub mod rate;
 pub mod select;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -14,9 +14,10 @@ use crate::memory::sqs::MemoryQueue;
 use crate::ports::PortError;
 use crate::ports::queue::QueueRef;
 
-const RULE_ARN: &str = "arn:aws:events:us-east-2:123456789012:rule/billing/subscription-rule";
+pub(crate) const RULE_ARN: &str =
+    "arn:aws:events:us-east-2:123456789012:rule/billing/subscription-rule";
 
-fn body(i: usize) -> String {
+pub(crate) fn body(i: usize) -> String {
     json!({
         "version": "0", "id": format!("env-{i}"), "detail-type": "Stripe Webhook Event",
         "source": "stripe.webhook", "account": "123456789012", "time": "2025-09-08T14:00:00Z",
@@ -26,7 +27,7 @@ fn body(i: usize) -> String {
     .to_string()
 }
 
-fn attrs() -> BTreeMap<String, String> {
+pub(crate) fn attrs() -> BTreeMap<String, String> {
     BTreeMap::from([
         ("RULE_ARN".into(), RULE_ARN.into()),
         (

@@ -119,7 +119,7 @@ fn attr(v: &str) -> MessageAttributeValue {
 }
 
 /// Puts `bodies` on a queue with the DLQ attributes EventBridge sets.
-fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
+pub(crate) fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
     let (_, sqs) = sb.clients();
     block_on(async {
         let url = sqs
@@ -162,7 +162,7 @@ fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
     })
 }
 
-fn stripe_body(i: usize) -> String {
+pub(crate) fn stripe_body(i: usize) -> String {
     sharded_body(i, 0)
 }
 
@@ -254,7 +254,7 @@ fn dedup_keys(bodies: &[(String, Vec<(String, String)>)]) -> Vec<String> {
         .collect()
 }
 
-fn queue_url(sb: &Sandbox, name: &str) -> String {
+pub(crate) fn queue_url(sb: &Sandbox, name: &str) -> String {
     let (_, sqs) = sb.clients();
     block_on(async {
         sqs.get_queue_url()
@@ -268,7 +268,7 @@ fn queue_url(sb: &Sandbox, name: &str) -> String {
     })
 }
 
-fn depth(sb: &Sandbox, url: &str) -> usize {
+pub(crate) fn depth(sb: &Sandbox, url: &str) -> usize {
     let (_, sqs) = sb.clients();
     block_on(async {
         let a = sqs
@@ -289,7 +289,7 @@ fn depth(sb: &Sandbox, url: &str) -> usize {
     })
 }
 
-const DLQS: [&str; 4] = [
+pub(crate) const DLQS: [&str; 4] = [
     "ai-nexus-dev-stripe-update-subscription-dlq",
     "ai-nexus-dev-stripe-list-invoices-dlq",
     "ai-nexus-dev-stripe-get-status-dlq",

@@ -1,0 +1,11 @@
+//! Playbooks: declarative recovery procedures (TOML) that read as runbooks and run as
+//! one reviewed command. `load` reads and checks a file, `catalog` finds playbooks,
+//! `exec` plans and runs them, `template` resolves `${...}` references.
+
+pub mod catalog;
+pub mod exec;
+pub mod load;
+pub mod template;
+
+#[cfg(test)]
+mod tests;

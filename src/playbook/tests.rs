@@ -1,0 +1,680 @@
+//! Playbook tests: every malformed-playbook error names its line and the fix; runs over the
+//! in-memory fakes stop at the failing step, record it, and resume with --from-step.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::exec::*;
+use super::load::{Diagnostic, load};
+use crate::drain::tests::{RULE_ARN, attrs, body};
+use crate::error::AppError;
+use crate::memory::eventbridge::MemoryEventBridge;
+use crate::memory::ledger::MemoryLedger;
+use crate::memory::sqs::MemoryQueue;
+use crate::ports::bus::{ArchiveInfo, RuleInfo, TargetInfo};
+use crate::ports::replay::{ReplayState, ReplayStatus};
+use crate::replay::journal::Journal;
+
+// ---- malformed playbooks ------------------------------------------------------------
+
+const HEAD: &str = r#"name = "t"
+description = "d"
+when = "w"
+
+[[params]]
+name = "since"
+type = "when"
+default = "2h"
+help = "start"
+"#;
+
+/// Loads HEAD + `rest`; answers the problems (the playbook must not load).
+fn problems(rest: &str) -> Vec<Diagnostic> {
+    let src = format!("{HEAD}{rest}");
+    match load("pb.toml", &src) {
+        Ok(_) => panic!("loaded:\n{src}"),
+        Err(d) => d,
+    }
+}
+
+/// The one problem, checked for its line and words in the message and the fix.
+fn one(rest: &str, line: usize, message: &str, fix: &str) {
+    let d = problems(rest);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    let d = &d[0];
+    assert_eq!(d.file, "pb.toml");
+    assert_eq!(d.line, line, "{d}");
+    assert!(d.message.contains(message), "message: {d}");
+    assert!(d.hint.contains(fix), "fix: {d}");
+}
+
+const L: usize = 10; // the first line after HEAD
+
+#[test]
+fn toml_syntax_error_names_the_line() {
+    one(
+        "\n[[steps]]\nkind = \"doctor\nbus = \"b\"\n",
+        L + 2,
+        "TOML syntax error",
+        "syntax",
+    );
+}
+
+#[test]
+fn unknown_step_kind_suggests_the_closest() {
+    one(
+        "[[steps]]\nkind = \"replya\"\nsince = \"1h\"\n",
+        L + 1,
+        "unknown step kind \"replya\"",
+        "did you mean kind = \"replay\"",
+    );
+}
+
+#[test]
+fn missing_parameter_reference_suggests_the_declared_one() {
+    one(
+        "[[steps]]\nkind = \"replay\"\nsince = \"${sinec}\"\n",
+        L + 2,
+        "${sinec} names no parameter",
+        "did you mean ${since}",
+    );
+}
+
+#[test]
+fn bad_duration_literal_says_how_to_write_one() {
+    one(
+        "[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nmin_age = \"fifteen\"\n",
+        L + 3,
+        "cannot read min_age \"fifteen\" as a duration",
+        "\"30m\"",
+    );
+}
+
+#[test]
+fn bad_time_literal_names_the_accepted_forms() {
+    one(
+        "[[steps]]\nkind = \"replay\"\nsince = \"yesterday-ish\"\n",
+        L + 2,
+        "cannot read since \"yesterday-ish\" as a time",
+        "RFC 3339",
+    );
+}
+
+#[test]
+fn bad_parameter_default_is_checked_against_its_type() {
+    one(
+        "[[params]]\nname = \"age\"\ntype = \"duration\"\ndefault = \"soon\"\nhelp = \"h\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nmin_age = \"${age}\"\n",
+        L + 3,
+        "cannot read default \"soon\"",
+        "30m",
+    );
+}
+
+#[test]
+fn missing_step_output_lists_the_outputs_of_that_kind() {
+    one(
+        "[[steps]]\nid = \"r\"\nkind = \"replay\"\nsince = \"1h\"\n[[steps]]\nkind = \"verify\"\nreplay_completed = \"${steps.r.nme}\"\n",
+        L + 6,
+        "a replay step has no output `nme`",
+        "replay steps output: name, arn, state",
+    );
+}
+
+#[test]
+fn reference_to_a_later_step_says_to_reorder() {
+    one(
+        "[[steps]]\nkind = \"verify\"\nreplay_completed = \"${steps.r.name}\"\n[[steps]]\nid = \"r\"\nkind = \"replay\"\nsince = \"1h\"\n",
+        L + 2,
+        "refers to step 2, which runs later",
+        "reorder",
+    );
+}
+
+#[test]
+fn reference_to_a_missing_step_id_lists_the_ids() {
+    one(
+        "[[steps]]\nid = \"replay\"\nkind = \"replay\"\nsince = \"1h\"\n[[steps]]\nkind = \"verify\"\nreplay_completed = \"${steps.rep.name}\"\n",
+        L + 6,
+        "no step has id `rep`",
+        "earlier step ids: replay",
+    );
+}
+
+#[test]
+fn unknown_field_suggests_the_closest() {
+    one(
+        "[[steps]]\nkind = \"replay\"\nsince = \"1h\"\nevnet_types = [\"a\"]\n",
+        L + 3,
+        "unknown field `evnet_types`",
+        "did you mean `event_types`",
+    );
+}
+
+#[test]
+fn missing_required_field_shows_an_example() {
+    one(
+        "[[steps]]\nkind = \"replay\"\nbus = \"b\"\n",
+        L,
+        "step 1 (replay) needs `since`",
+        "add since = \"2h\"",
+    );
+}
+
+#[test]
+fn wrong_value_type_shows_the_right_one() {
+    one(
+        "[[steps]]\nkind = \"replay\"\nsince = \"1h\"\nall_rules = \"yes\"\n",
+        L + 3,
+        "`all_rules` must be a bool",
+        "all_rules = true",
+    );
+}
+
+#[test]
+fn parameter_of_the_wrong_type_for_the_field() {
+    one(
+        "[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nmin_age = \"${since}\"\n",
+        L + 3,
+        "parameter `since` is a when",
+        "type = \"duration\"",
+    );
+}
+
+#[test]
+fn duplicate_step_ids_and_missing_kind() {
+    let d = problems(
+        "[[steps]]\nid = \"a\"\nkind = \"doctor\"\nbus = \"b\"\n[[steps]]\nid = \"a\"\nkind = \"doctor\"\nbus = \"b\"\n[[steps]]\nbus = \"b\"\n",
+    );
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert_eq!(d[0].line, L + 4);
+    assert!(d[0].message.contains("id `a` is used by an earlier step"));
+    assert_eq!(d[1].line, L + 8);
+    assert!(d[1].message.contains("step 3 has no `kind`"));
+    assert!(d[1].hint.contains("doctor, replay, drain"));
+}
+
+#[test]
+fn structural_mistakes_each_get_a_fix() {
+    one("", 1, "the playbook has no steps", "[[steps]]");
+    // After a [[params]] table, a stray key belongs to that parameter.
+    one(
+        "colour = \"red\"\n[[steps]]\nkind = \"doctor\"\nbus = \"b\"\n",
+        L,
+        "unknown parameter key `colour`",
+        "allowed here: name, type, default, help",
+    );
+    let d = load(
+        "pb.toml",
+        "colour = \"red\"\nname = \"t\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"doctor\"\nbus = \"b\"\n",
+    )
+    .unwrap_err();
+    assert_eq!((d.len(), d[0].line), (1, 1), "{d:#?}");
+    assert!(d[0].message.contains("unknown top-level key `colour`"));
+    assert!(d[0].hint.contains("allowed here: name, description"));
+    one(
+        "[[steps]]\nkind = \"verify\"\nwithin = \"1m\"\n",
+        L,
+        "checks nothing",
+        "queues_empty",
+    );
+    one(
+        "[[steps]]\nkind = \"drain\"\nmin_age = \"1m\"\n",
+        L,
+        "names no queue",
+        "queues = [",
+    );
+    one(
+        "[[steps]]\nkind = \"doctor\"\nbus = \"b\"\nallow = [\"pass\", \"ok\"]\n",
+        L + 3,
+        "\"ok\", which is not an outcome",
+        "pass, warn, fail",
+    );
+    one(
+        "[[params]]\nname = \"x\"\ntype = \"text\"\nhelp = \"h\"\n[[steps]]\nkind = \"doctor\"\nbus = \"${x}\"\n",
+        L + 2,
+        "unknown type",
+        "\"duration\"",
+    );
+    one(
+        "[[steps]]\nkind = \"confirm\"\nmessage = \"go ${since\"\n",
+        L + 2,
+        "unclosed `${`",
+        "",
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_line_order() {
+    let d = problems(
+        "[[steps]]\nkind = \"replya\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nmin_age = \"x\"\n[[steps]]\nkind = \"verify\"\nreplay_completed = \"${steps.nope.name}\"\n",
+    );
+    let lines: Vec<usize> = d.iter().map(|x| x.line).collect();
+    assert_eq!(lines, vec![L + 1, L + 5, L + 8], "{d:#?}");
+    let text = super::catalog::describe("pb.toml", &d);
+    assert!(text.starts_with("pb.toml: 3 problems (nothing was run):"));
+    assert!(text.contains(&format!("pb.toml:{}: ", L + 5)));
+}
+
+// ---- parameters ---------------------------------------------------------------------
+
+#[test]
+fn set_values_are_checked_and_required_parameters_named() {
+    let src = format!(
+        "{HEAD}[[params]]\nname = \"dlq\"\ntype = \"string\"\nhelp = \"the DLQ\"\n[[params]]\nname = \"n\"\ntype = \"int\"\ndefault = 5\nhelp = \"count\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"${{dlq}}\"]\nmax_messages = \"${{n}}\"\n"
+    );
+    let pb = load("pb.toml", &src).unwrap();
+    let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let e = resolve_params(&pb, &[], None).unwrap_err().to_string();
+    assert!(
+        e.contains("needs parameter `dlq` (the DLQ): pass --set dlq=VALUE"),
+        "{e}"
+    );
+    let e = resolve_params(&pb, &set("dql", "x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no parameter `dql`; its parameters: since, dlq, n"),
+        "{e}"
+    );
+    let mut s = set("dlq", "q");
+    s.extend(set("n", "many"));
+    let e = resolve_params(&pb, &s, None).unwrap_err().to_string();
+    assert!(e.contains("`n` is a int (write a whole number)"), "{e}");
+    let mut s = set("dlq", "q");
+    s.extend(set("since", "last tuesday"));
+    assert!(resolve_params(&pb, &s, None).is_err());
+    let p = resolve_params(&pb, &set("dlq", "q"), None).unwrap();
+    assert_eq!(p["n"], super::load::Value::Int(5));
+    assert_eq!(p["since"], super::load::Value::Str("2h".into()));
+}
+
+// ---- runs over fakes ----------------------------------------------------------------
+
+struct World {
+    eb: MemoryEventBridge,
+    sqs: MemoryQueue,
+    ledger: MemoryLedger,
+    state: PathBuf,
+}
+
+fn push_dlq(sqs: &MemoryQueue, n: usize) {
+    for i in 0..n {
+        sqs.push("subs-dlq", &body(i), attrs());
+    }
+}
+
+fn world(dlq_messages: usize, target_dlq: bool) -> World {
+    let eb = MemoryEventBridge::new();
+    let bus = eb.add_bus("billing");
+    let sqs = MemoryQueue::new();
+    let dlq = sqs.create("subs-dlq");
+    sqs.create("consumer");
+    push_dlq(&sqs, dlq_messages);
+    eb.add_rule(
+        "billing",
+        RuleInfo {
+            name: "subscription-rule".into(),
+            arn: RULE_ARN.into(),
+            state: "ENABLED".into(),
+            event_pattern: Some(
+                json!({"detail": {"type": [{"prefix": "customer.subscription."}]}}).to_string(),
+            ),
+            schedule_expression: None,
+            managed_by: None,
+            description: None,
+            targets: vec![TargetInfo {
+                id: "lambda".into(),
+                arn: "arn:aws:lambda:us-east-2:123456789012:function:subs".into(),
+                dlq_arn: target_dlq.then(|| dlq.arn.clone()),
+                retry_policy: None,
+                transforms_input: false,
+            }],
+        },
+    );
+    eb.add_archive(ArchiveInfo {
+        name: "billing-archive".into(),
+        arn: "arn:aws:events:us-east-2:123456789012:archive/billing-archive".into(),
+        source_arn: bus.arn,
+        state: "ENABLED".into(),
+        state_reason: None,
+        retention_days: Some(30),
+        event_count: 100,
+        size_bytes: 10_000,
+        creation_time: Some(Utc::now() - Duration::days(3)),
+        event_pattern: None,
+    });
+    eb.set_event_sources(Ok(Vec::new()));
+    let state = std::env::temp_dir().join(format!("nr-pb-run-{}", crate::ids::random_hex(8)));
+    World {
+        eb,
+        sqs,
+        ledger: MemoryLedger::new(),
+        state,
+    }
+}
+
+impl World {
+    fn ports(&self) -> Ports {
+        let ledger: Arc<dyn crate::ports::ledger::Ledger> = Arc::new(self.ledger.clone());
+        Ports {
+            cat: Arc::new(self.eb.clone()),
+            ctl: Arc::new(self.eb.clone()),
+            queue: Arc::new(self.sqs.clone()),
+            sink: Arc::new(self.eb.clone()),
+            ledger: Box::new(move |_| Ok(Some(ledger.clone()))),
+            journal: Journal::in_dir(&self.state),
+            started_by: "test@host".into(),
+        }
+    }
+
+    fn complete(&self, name: &str) {
+        self.eb.script_describe(
+            name,
+            vec![Ok(ReplayStatus {
+                name: name.into(),
+                arn: None,
+                description: None,
+                state: ReplayState::Completed,
+                state_reason: None,
+                archive_arn: None,
+                destination_arn: None,
+                filter_arns: Vec::new(),
+                event_start: None,
+                event_end: None,
+                event_last_replayed: None,
+                replay_start: Some(Utc::now()),
+                replay_end: Some(Utc::now()),
+            })],
+        );
+    }
+
+    fn opts(&self, from: usize, yes: bool) -> RunOptions {
+        RunOptions {
+            sets: Vec::new(),
+            yes,
+            from_step: from,
+            resume: None,
+            invoked_as: "recover".into(),
+            state_dir: self.state.clone(),
+            run_id: format!("run-{}", crate::ids::random_hex(4)),
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+#[derive(Default)]
+struct TestUi {
+    answers: VecDeque<bool>,
+    asked: Vec<String>,
+    started: Vec<usize>,
+}
+
+impl Interact for TestUi {
+    fn confirm(&mut self, question: &str) -> Result<bool, AppError> {
+        self.asked.push(question.to_string());
+        self.answers
+            .pop_front()
+            .ok_or_else(|| AppError::usage("nobody to ask"))
+    }
+    fn watch_observer(&mut self) -> Box<dyn crate::replay::watch::WatchObserver> {
+        Box::new(crate::replay::watch::Quiet)
+    }
+    fn drain_observer(&mut self) -> Arc<dyn crate::drain::engine::DrainObserver> {
+        Arc::new(crate::drain::engine::QuietDrain)
+    }
+    fn interrupt(&mut self) -> Interrupt {
+        Box::pin(std::future::pending())
+    }
+    fn step_started(&mut self, step: &super::load::Step, _: usize) {
+        self.started.push(step.number);
+    }
+    fn step_finished(&mut self, _: &StepRecord, _: &str) {}
+}
+
+const RECOVER: &str = r#"name = "recover"
+description = "replay, confirm, drain, verify"
+when = "tests"
+
+[[params]]
+name = "since"
+type = "when"
+default = "2h"
+help = "start"
+
+[[steps]]
+id = "doctor"
+kind = "doctor"
+bus = "billing"
+allow = ["pass", "warn", "fail"]
+
+[[steps]]
+id = "replay"
+kind = "replay"
+bus = "billing"
+since = "${since}"
+event_types = ["customer.subscription.updated"]
+name = "fixed-replay"
+poll = "1s"
+
+[[steps]]
+kind = "confirm"
+message = "Drain after ${steps.replay.name}?"
+
+[[steps]]
+id = "drain"
+kind = "drain"
+queues = ["subs-dlq"]
+receive_wait = "0s"
+
+[[steps]]
+kind = "verify"
+replay_completed = "${steps.replay.name}"
+queues_empty = ["subs-dlq"]
+"#;
+
+async fn run_it(
+    w: &World,
+    src: &str,
+    opts: &RunOptions,
+    ui: &mut TestUi,
+) -> Result<RunRecord, AppError> {
+    let pb = load("recover.toml", src).unwrap();
+    let ports = w.ports();
+    let (scope, previous) = prepare_run(&pb, opts)?;
+    let plan = plan(&pb, &mut scope.clone(), &ports, opts.from_step, Utc::now()).await?;
+    run(&pb, &plan, scope, previous.as_ref(), &ports, ui, opts).await
+}
+
+#[tokio::test]
+async fn a_run_replays_drains_and_verifies_in_order_and_records_it() {
+    let w = world(7, true);
+    w.complete("fixed-replay");
+    let mut ui = TestUi {
+        answers: VecDeque::from([true]),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, RECOVER, &w.opts(1, false), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Succeeded, "{rec:#?}");
+    assert_eq!(rec.exit_code, 0);
+    assert_eq!(ui.started, vec![1, 2, 3, 4, 5]);
+    assert_eq!(ui.asked, vec!["Drain after fixed-replay?"]);
+    let started = w.eb.started();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].filter_arns, vec![RULE_ARN.to_string()]);
+    assert_eq!(w.eb.accepted().len(), 7);
+    assert!(w.sqs.messages("subs-dlq").is_empty());
+    assert_eq!(rec.steps[3].outputs["reemitted"], json!(7));
+    assert_eq!(rec.steps[1].outputs["state"], json!("COMPLETED"));
+    // The record on disk is the one returned.
+    let disk: RunRecord =
+        serde_json::from_str(&std::fs::read_to_string(&rec.path).unwrap()).unwrap();
+    assert_eq!(disk.status, RunStatus::Succeeded);
+    assert_eq!(disk.steps.len(), 5);
+}
+
+#[tokio::test]
+async fn a_failed_step_stops_the_run_and_from_step_resumes_with_recorded_outputs() {
+    let w = world(4, true);
+    w.complete("fixed-replay");
+    let opts = w.opts(1, true);
+    let pb = load("recover.toml", RECOVER).unwrap();
+    let ports = w.ports();
+    let (scope, _) = prepare_run(&pb, &opts).unwrap();
+    let planned = plan(&pb, &mut scope.clone(), &ports, 1, Utc::now())
+        .await
+        .unwrap();
+    // The DLQ disappears after planning: the drain step fails, verify does not run.
+    w.sqs.delete_queue("subs-dlq");
+    let mut ui = TestUi::default();
+    let rec = run(&pb, &planned, scope, None, &ports, &mut ui, &opts)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Failed);
+    assert_eq!(rec.failed_step, Some(4));
+    assert_eq!(rec.exit_code, crate::exit_codes::USAGE, "{rec:#?}");
+    assert_eq!(rec.steps[2].status, StepStatus::Skipped);
+    assert_eq!(rec.steps[3].status, StepStatus::Failed);
+    assert!(rec.steps[3].error.as_deref().unwrap().contains("subs-dlq"));
+    assert_eq!(rec.steps[4].status, StepStatus::NotRun);
+    let hint = rec.resume.clone().unwrap();
+    assert_eq!(
+        hint,
+        format!(
+            "nexus-replay playbook run recover --from-step 4 --resume {} --yes",
+            rec.run_id
+        )
+    );
+    assert_eq!(w.eb.started().len(), 1);
+
+    // Fixed: the queue is back with its messages. Resume at step 4.
+    w.sqs.create("subs-dlq");
+    push_dlq(&w.sqs, 4);
+    let mut again = w.opts(4, true);
+    again.resume = Some(rec.run_id.clone());
+    let mut ui = TestUi::default();
+    let rec2 = run_it(&w, RECOVER, &again, &mut ui).await.unwrap();
+    assert_eq!(rec2.status, RunStatus::Succeeded, "{rec2:#?}");
+    assert_eq!(rec2.resumed_from.as_deref(), Some(rec.run_id.as_str()));
+    assert_eq!(ui.started, vec![4, 5]);
+    assert_eq!(w.eb.started().len(), 1, "the replay is not started again");
+    assert_eq!(rec2.steps[1].status, StepStatus::Resumed);
+    assert_eq!(rec2.steps[1].outputs["name"], json!("fixed-replay"));
+    assert_eq!(w.eb.accepted().len(), 4);
+}
+
+#[tokio::test]
+async fn from_step_without_the_outputs_it_needs_is_refused_before_anything_runs() {
+    let w = world(1, true);
+    let pb = load("recover.toml", RECOVER).unwrap();
+    let e = prepare_run(&pb, &w.opts(5, true)).unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("uses ${steps.replay.name} from step 2"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("no earlier run of recover is recorded"),
+        "{msg}"
+    );
+    let e = prepare_run(&pb, &w.opts(9, true)).unwrap_err().to_string();
+    assert!(e.contains("has 5 steps"), "{e}");
+}
+
+#[tokio::test]
+async fn declining_a_confirm_step_stops_before_the_drain() {
+    let w = world(3, true);
+    w.complete("fixed-replay");
+    let mut ui = TestUi {
+        answers: VecDeque::from([false]),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, RECOVER, &w.opts(1, false), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Declined);
+    assert_eq!(rec.exit_code, crate::exit_codes::FAILURE);
+    assert_eq!(rec.failed_step, Some(3));
+    assert_eq!(w.sqs.messages("subs-dlq").len(), 3, "nothing drained");
+    assert!(w.eb.accepted().is_empty());
+}
+
+#[tokio::test]
+async fn doctor_outcomes_outside_allow_fail_the_step_with_exit_3() {
+    // A target without a DLQ is a doctor FAIL.
+    let w = world(0, false);
+    let src = "name = \"d\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"doctor\"\nbus = \"billing\"\n[[steps]]\nkind = \"verify\"\nqueues_empty = [\"subs-dlq\"]\n";
+    let mut ui = TestUi::default();
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert_eq!(rec.exit_code, crate::exit_codes::PARTIAL);
+    assert_eq!(rec.failed_step, Some(1));
+    assert!(
+        rec.steps[0].error.as_deref().unwrap().contains("1 FAIL"),
+        "{rec:#?}"
+    );
+    let allowed = src.replace(
+        "bus = \"billing\"\n[[steps]]",
+        "bus = \"billing\"\nallow = [\"pass\", \"warn\", \"fail\"]\n[[steps]]",
+    );
+    let rec = run_it(&w, &allowed, &w.opts(1, true), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.exit_code, 0, "{rec:#?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn verify_retries_within_its_window_then_fails_with_the_counts() {
+    let w = world(2, true);
+    let src = "name = \"v\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"verify\"\nqueues_empty = [\"subs-dlq\"]\nwithin = \"30s\"\n";
+    let mut ui = TestUi::default();
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert_eq!(rec.exit_code, crate::exit_codes::PARTIAL);
+    let report = rec.steps[0].report.clone().unwrap();
+    assert!(report["attempts"].as_u64().unwrap() >= 6, "{report}");
+    let err = rec.steps[0].error.clone().unwrap();
+    assert!(err.contains("queue subs-dlq is empty (~2 visible"), "{err}");
+}
+
+#[tokio::test]
+async fn unique_keys_check_finds_a_key_delivered_twice_and_leaves_the_queue_as_it_was() {
+    let w = world(0, true);
+    let meta = |key: &str, run: &str| {
+        json!({"version": "0", "id": "x", "detail-type": "t", "source": "s", "time": "2025-09-08T14:00:00Z",
+               "region": "us-east-2", "resources": [],
+               "detail": {"id": key, "nexus_replay": {"dedup_key": key, "run_id": run}}})
+        .to_string()
+    };
+    for (k, run) in [
+        ("evt_1", "r1"),
+        ("evt_2", "r1"),
+        ("evt_1", "other"),
+        ("evt_3", "r1"),
+    ] {
+        w.sqs.push("consumer", &meta(k, run), BTreeMap::new());
+    }
+    let src = "name = \"u\"\ndescription = \"d\"\nwhen = \"w\"\n[[params]]\nname = \"run\"\ntype = \"string\"\ndefault = \"r1\"\nhelp = \"h\"\n[[steps]]\nkind = \"verify\"\nunique_keys_in = \"consumer\"\nunique_key = \"detail.id\"\nreemitted_by = \"${run}\"\n";
+    let mut ui = TestUi::default();
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert_eq!(rec.exit_code, 0, "only r1's events count: {rec:#?}");
+    w.sqs
+        .push("consumer", &meta("evt_2", "r1"), BTreeMap::new());
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert_eq!(rec.exit_code, crate::exit_codes::PARTIAL);
+    assert!(
+        rec.steps[0].error.as_deref().unwrap().contains("evt_2 x2"),
+        "{rec:#?}"
+    );
+    assert_eq!(w.sqs.messages("consumer").len(), 5);
+    assert_eq!(w.sqs.in_flight("consumer"), 0);
+}
