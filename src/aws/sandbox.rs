@@ -19,7 +19,7 @@ pub const ARCHIVE: &str = "ai-nexus-dev-stripe-event-archive";
 pub const PARTNER_SOURCE: &str = "aws.partner/stripe.com/ed_test_61SANDBOXnexusReplay";
 pub const WEBHOOK_SOURCE: &str = "stripe.webhook";
 /// Where drains park poison messages (the nightly playbook's default).
-pub const PARK_QUEUE: &str = "ai-nexus-dev-stripe-dlq-park";
+pub const PARK_QUEUE: &str = "ai-nexus-dev-stripe-parked";
 
 /// One rule of the topology and its stand-in Lambda queue.
 pub struct RuleSpec {
