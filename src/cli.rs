@@ -325,10 +325,15 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
+    /// Create the ledger: the SQLite file, or the DynamoDB table (on-demand, TTL on expires_at); safe to repeat
+    Init {
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
+    },
     /// One dedup key's record (exit 3 when there is none)
     Show {
         key: String,
-        /// sqlite (default, in the state dir) or sqlite:PATH
+        /// sqlite (default, in the state dir), sqlite:PATH or dynamodb://TABLE
         #[arg(long, value_name = "URL")]
         ledger: Option<String>,
     },
@@ -337,7 +342,7 @@ pub enum LedgerCommand {
         #[arg(long, value_name = "URL")]
         ledger: Option<String>,
     },
-    /// Remove expired records
+    /// Remove expired records (SQLite; DynamoDB expires them by TTL)
     Prune {
         #[arg(long, value_name = "URL")]
         ledger: Option<String>,
@@ -345,13 +350,19 @@ pub enum LedgerCommand {
 }
 
 /// Opens the ledger a `ledger` subcommand names; `none` makes no sense there.
-fn open_ledger(
+async fn open_ledger(
     settings: &Settings,
     url: Option<&str>,
 ) -> Result<std::sync::Arc<dyn crate::ports::ledger::Ledger>, AppError> {
     let spec = crate::ledger::open::parse(url, &settings.state_dir)?;
-    crate::ledger::open::open(&spec)?.ok_or_else(|| {
-        AppError::usage("--ledger none has no records; name a ledger: sqlite or sqlite:PATH")
+    let clients = match spec {
+        crate::ledger::open::LedgerSpec::DynamoDb(_) => Some(Clients::load(&settings.aws).await?),
+        _ => None,
+    };
+    crate::ledger::open::open(&spec, clients.as_ref())?.ok_or_else(|| {
+        AppError::usage(
+            "--ledger none has no records; name a ledger: sqlite, sqlite:PATH or dynamodb://TABLE",
+        )
     })
 }
 
@@ -361,7 +372,7 @@ pub struct EmitArgs {
     /// Dedup key: a dotted path (default: detail.id when a string, else id) or `hash`
     #[arg(long, value_name = "PATH|hash")]
     pub dedup_key: Option<String>,
-    /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, or none
+    /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none
     #[arg(long, value_name = "URL|none")]
     pub ledger: Option<String>,
     /// Park (or leave) events already redriven more than this many times
@@ -433,6 +444,9 @@ pub struct DrainArgs {
     /// Long-poll wait per receive (≤ 20s)
     #[arg(long, value_name = "DUR", value_parser = duration)]
     pub receive_wait: Option<Duration>,
+    /// How long a key's claim holds off other runs (default 5m; after a crash, the dead run's keys are retried after this)
+    #[arg(long, value_name = "DUR", value_parser = duration)]
+    pub claim_timeout: Option<Duration>,
     #[command(flatten)]
     pub emit: EmitArgs,
 }
@@ -709,6 +723,7 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                 size_limit: a.emit.size_limit,
                 visibility: a.visibility_timeout,
                 receive_wait: a.receive_wait,
+                claim_timeout: a.claim_timeout,
             };
             let c = Clients::load(&settings.aws).await?;
             let cfg =
@@ -754,22 +769,46 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                     .await?;
             print(settings, &report)
         }
+        Command::Ledger(LedgerCommand::Init { ledger }) => {
+            let spec = crate::ledger::open::parse(ledger.as_deref(), &settings.state_dir)?;
+            let report = match &spec {
+                crate::ledger::open::LedgerSpec::DynamoDb(table) => {
+                    let c = Clients::load(&settings.aws).await?;
+                    crate::commands::ledger::InitReport::from(
+                        c.dynamo_ledger(table)
+                            .init(Duration::from_secs(120))
+                            .await?,
+                    )
+                }
+                crate::ledger::open::LedgerSpec::Sqlite(path) => {
+                    let existed = path.exists();
+                    let l = open_ledger(settings, ledger.as_deref()).await?;
+                    crate::commands::ledger::InitReport::local(l.as_ref(), !existed)
+                }
+                crate::ledger::open::LedgerSpec::None => {
+                    return Err(AppError::usage(
+                        "--ledger none has nothing to create; name sqlite, sqlite:PATH or dynamodb://TABLE",
+                    ));
+                }
+            };
+            print(settings, &report)
+        }
         Command::Ledger(LedgerCommand::Show { key, ledger }) => {
-            let l = open_ledger(settings, ledger.as_deref())?;
+            let l = open_ledger(settings, ledger.as_deref()).await?;
             print(
                 settings,
                 &crate::commands::ledger::show(l.as_ref(), &key).await?,
             )
         }
         Command::Ledger(LedgerCommand::Stats { ledger }) => {
-            let l = open_ledger(settings, ledger.as_deref())?;
+            let l = open_ledger(settings, ledger.as_deref()).await?;
             print(
                 settings,
                 &crate::commands::ledger::stats(l.as_ref(), now).await?,
             )
         }
         Command::Ledger(LedgerCommand::Prune { ledger }) => {
-            let l = open_ledger(settings, ledger.as_deref())?;
+            let l = open_ledger(settings, ledger.as_deref()).await?;
             print(
                 settings,
                 &crate::commands::ledger::prune(l.as_ref(), now).await?,
@@ -887,7 +926,7 @@ fn drain_ports(
     let ledger = if emit.dry_run {
         None
     } else {
-        crate::ledger::open::open(&spec)?
+        crate::ledger::open::open(&spec, Some(c))?
     };
     Ok(crate::drain::engine::DrainPorts {
         queue: std::sync::Arc::new(c.sqs.clone()),
@@ -1026,6 +1065,7 @@ fn run_options(
 fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playbook::exec::Ports {
     use std::sync::Arc;
     let state_dir = settings.state_dir.clone();
+    let aws = c.clone();
     crate::playbook::exec::Ports {
         cat: Arc::new(c.eventbridge.clone()),
         ctl: Arc::new(c.eventbridge.clone()),
@@ -1033,7 +1073,7 @@ fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playbook::exec::Po
         sink: Arc::new(c.eventbridge.clone()),
         ledger: Box::new(move |url| {
             let spec = crate::ledger::open::parse(url, &state_dir)?;
-            crate::ledger::open::open(&spec)
+            crate::ledger::open::open(&spec, Some(&aws))
         }),
         journal: Journal::in_dir(&settings.state_dir),
         started_by: started_by(),

@@ -47,6 +47,7 @@ pub struct Clients {
     pub sqs: super::sqs::Sqs,
     pub raw_eventbridge: aws_sdk_eventbridge::Client,
     pub raw_sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Clients {
@@ -54,12 +55,37 @@ impl Clients {
         let config = load(opts).await?;
         let raw_eventbridge = aws_sdk_eventbridge::Client::new(&config);
         let raw_sqs = aws_sdk_sqs::Client::new(&config);
+        // The ledger is on every message's path: ride out throttling with more attempts
+        // (standard mode: exponential backoff with jitter) than the default three.
+        let retry = config
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(aws_config::retry::RetryConfig::standard);
+        let retry = if retry.max_attempts() < DYNAMODB_MIN_ATTEMPTS {
+            retry.with_max_attempts(DYNAMODB_MIN_ATTEMPTS)
+        } else {
+            retry
+        };
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config)
+                .retry_config(retry)
+                .build(),
+        );
         Ok(Clients {
             region: config.region().map(|r| r.to_string()).unwrap_or_default(),
             eventbridge: super::eventbridge::EventBridge::new(raw_eventbridge.clone()),
             sqs: super::sqs::Sqs::new(raw_sqs.clone()),
             raw_eventbridge,
             raw_sqs,
+            dynamodb,
         })
     }
+
+    /// The DynamoDB dedup ledger on `table`.
+    pub fn dynamo_ledger(&self, table: &str) -> super::dynamodb::DynamoLedger {
+        super::dynamodb::DynamoLedger::new(self.dynamodb.clone(), table)
+    }
 }
+
+/// Attempts per DynamoDB call (at least), for throttling.
+pub const DYNAMODB_MIN_ATTEMPTS: u32 = 8;

@@ -43,6 +43,8 @@ pub struct DrainRequest {
     pub size_limit: Option<usize>,
     pub visibility: Option<Duration>,
     pub receive_wait: Option<Duration>,
+    /// How long a claim protects a key from other runs (a dead run's keys wait this long).
+    pub claim_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,6 +194,16 @@ pub async fn prepare(
     }
     if let Some(w) = req.receive_wait {
         cfg.receive_wait = w;
+    }
+    if let Some(c) = req.claim_timeout {
+        if c < cfg.visibility {
+            return Err(AppError::usage(format!(
+                "--claim-timeout {} is shorter than the visibility timeout ({}): another run could take over a key this run is still re-emitting; raise it or lower --visibility-timeout",
+                humantime::format_duration(c),
+                humantime::format_duration(cfg.visibility)
+            )));
+        }
+        cfg.claim_for = c;
     }
     cfg.blast_rules = blast_rules;
     Ok(cfg)

@@ -21,6 +21,69 @@ pub struct StatsReport {
     pub stats: LedgerStats,
 }
 
+/// What `ledger init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    pub ledger: String,
+    /// The table (or file) was created by this call.
+    pub created: bool,
+    /// TTL was switched on by this call (DynamoDB).
+    pub ttl_enabled: bool,
+    pub status: String,
+    pub ttl_status: Option<String>,
+}
+
+impl InitReport {
+    /// The SQLite ledger: opening it created the file and schema if needed.
+    pub fn local(ledger: &dyn Ledger, created: bool) -> InitReport {
+        InitReport {
+            ledger: ledger.describe(),
+            created,
+            ttl_enabled: false,
+            status: "READY".into(),
+            ttl_status: None,
+        }
+    }
+}
+
+impl From<crate::aws::dynamodb::InitReport> for InitReport {
+    fn from(r: crate::aws::dynamodb::InitReport) -> InitReport {
+        InitReport {
+            ledger: r.ledger,
+            created: r.table_created,
+            ttl_enabled: r.ttl_enabled,
+            status: r.table_status,
+            ttl_status: Some(r.ttl_status),
+        }
+    }
+}
+
+impl Report for InitReport {
+    fn human(&self) -> String {
+        let mut s = format!(
+            "{}: {}{}\n",
+            self.ledger,
+            self.status,
+            if self.created {
+                " (created now)"
+            } else {
+                " (already there)"
+            }
+        );
+        if let Some(t) = &self.ttl_status {
+            s.push_str(&format!(
+                "  TTL on expires_at: {t}{}\n",
+                if self.ttl_enabled {
+                    " (enabled now)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        s
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PruneReport {
     pub ledger: String,

@@ -1,4 +1,5 @@
 //! One conformance suite for every ledger backend: the same claims, the same answers.
+//! Public (but hidden) so the end-to-end tests can run it against DynamoDB on moto.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,10 +44,12 @@ async fn done(l: &dyn Ledger, run: &str, key: &str, at: DateTime<Utc>) -> bool {
     .unwrap()[0]
 }
 
-/// Runs every case against ledgers made by `make` (each case gets a fresh one).
-pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
+/// Runs every case against ledgers made by `make` (each case gets a fresh one). `prunes`:
+/// the backend removes expired records on `prune` (SQLite); otherwise `prune` must refuse
+/// (DynamoDB expires them by TTL).
+pub async fn run<L: Ledger + 'static>(make: impl AsyncFn() -> L, prunes: bool) {
     // A new key is claimed; a second claimer is held off.
-    let l = make();
+    let l = make().await;
     assert_eq!(
         one(&l, claim("k", "run-a", 1, t0())).await,
         ClaimOutcome::Claimed
@@ -77,7 +80,7 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     assert_eq!(l.get("k").await.unwrap().unwrap().redrive, 2);
 
     // Takeover after the in-progress expiry; the old owner can no longer mark it done.
-    let l = make();
+    let l = make().await;
     assert_eq!(
         one(&l, claim("k", "run-a", 1, t0())).await,
         ClaimOutcome::Claimed
@@ -94,7 +97,7 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     assert!(done(&l, "run-b", "k", t0() + secs(303)).await);
 
     // Release drops only one's own in-progress claim.
-    let l = make();
+    let l = make().await;
     one(&l, claim("k", "run-a", 1, t0())).await;
     l.release("run-b", &["k".into()]).await.unwrap();
     assert!(matches!(
@@ -108,15 +111,22 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     );
 
     // The TTL: set on every record, and past it the key is free again; prune removes it.
-    let l = make();
+    let l = make().await;
     one(&l, claim("k", "run-a", 1, t0())).await;
     done(&l, "run-a", "k", t0()).await;
     let r = l.get("k").await.unwrap().unwrap();
     assert_eq!(r.expires_at, t0() + secs(7 * 86400));
     let later = t0() + secs(7 * 86400 + 1);
     assert_eq!(l.stats(later).await.unwrap().expired, 1);
-    assert_eq!(l.prune(later).await.unwrap(), 1);
-    assert_eq!(l.get("k").await.unwrap(), None);
+    if prunes {
+        assert_eq!(l.prune(later).await.unwrap(), 1);
+        assert_eq!(l.get("k").await.unwrap(), None);
+    } else {
+        assert!(matches!(
+            l.prune(later).await,
+            Err(crate::ports::PortError::Invalid(_))
+        ));
+    }
     one(&l, claim("k2", "run-a", 1, t0())).await;
     done(&l, "run-a", "k2", t0()).await;
     assert_eq!(
@@ -125,7 +135,7 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     );
 
     // Stats count by state.
-    let l = make();
+    let l = make().await;
     one(&l, claim("a", "r", 1, t0())).await;
     one(&l, claim("b", "r", 1, t0())).await;
     done(&l, "r", "a", t0()).await;
@@ -133,7 +143,7 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     assert_eq!((s.in_progress, s.done, s.expired), (1, 1, 0));
 
     // Batches answer in order.
-    let l = make();
+    let l = make().await;
     one(&l, claim("held", "other", 1, t0())).await;
     let out = l
         .claim(&[claim("new", "r", 1, t0()), claim("held", "r", 1, t0())])
@@ -143,7 +153,7 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     assert!(matches!(out[1], ClaimOutcome::Held(_)));
 
     // Concurrent claimers of one key: exactly one wins.
-    let l = Arc::new(make());
+    let l = Arc::new(make().await);
     let mut tasks = Vec::new();
     for i in 0..8 {
         let l = l.clone();
@@ -163,19 +173,42 @@ pub async fn run<L: Ledger + 'static>(make: impl Fn() -> L) {
     assert_eq!(winners, 1);
 }
 
+/// `first` and `second` are two handles on one store (two processes, two hosts): the
+/// redrive generation written through one survives and is honoured through the other.
+pub async fn redrive_survives(first: &dyn Ledger, second: &dyn Ledger) {
+    one(first, claim("gen", "run-a", 2, t0())).await;
+    assert!(done(first, "run-a", "gen", t0()).await);
+    let r = second.get("gen").await.unwrap().unwrap();
+    assert_eq!((r.redrive, r.state), (2, LedgerState::Done));
+    assert!(r.expires_at > t0(), "the TTL attribute is set");
+    assert!(matches!(
+        one(second, claim("gen", "run-b", 2, t0() + secs(5))).await,
+        ClaimOutcome::Done(_)
+    ));
+    assert_eq!(
+        one(second, claim("gen", "run-b", 3, t0() + secs(5))).await,
+        ClaimOutcome::Claimed
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_ledger_conforms() {
-    run(crate::memory::ledger::MemoryLedger::new).await;
+    run(async || crate::memory::ledger::MemoryLedger::new(), true).await;
+    let l = crate::memory::ledger::MemoryLedger::new();
+    redrive_survives(&l, &l.clone()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_ledger_conforms() {
     let dir = std::env::temp_dir().join(format!("nr-ledger-{}", crate::ids::random_hex(8)));
     let counter = std::sync::atomic::AtomicU32::new(0);
-    run(|| {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        super::sqlite::SqliteLedger::open(&dir.join(format!("l{n}.sqlite3"))).unwrap()
-    })
+    run(
+        async || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            super::sqlite::SqliteLedger::open(&dir.join(format!("l{n}.sqlite3"))).unwrap()
+        },
+        true,
+    )
     .await;
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -184,17 +217,8 @@ async fn sqlite_ledger_conforms() {
 async fn sqlite_redrive_generation_survives_reopening() {
     let dir = std::env::temp_dir().join(format!("nr-ledger-{}", crate::ids::random_hex(8)));
     let path = dir.join("l.sqlite3");
-    {
-        let l = super::sqlite::SqliteLedger::open(&path).unwrap();
-        one(&l, claim("k", "run-a", 2, t0())).await;
-        done(&l, "run-a", "k", t0()).await;
-    }
-    let l = super::sqlite::SqliteLedger::open(&path).unwrap();
-    let r = l.get("k").await.unwrap().unwrap();
-    assert_eq!((r.redrive, r.state), (2, LedgerState::Done));
-    assert!(matches!(
-        one(&l, claim("k", "run-b", 2, t0())).await,
-        ClaimOutcome::Done(_)
-    ));
+    let first = super::sqlite::SqliteLedger::open(&path).unwrap();
+    let second = super::sqlite::SqliteLedger::open(&path).unwrap();
+    redrive_survives(&first, &second).await;
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,6 +1,6 @@
 //! Dedup-ledger backends and the `--ledger` URL.
 
-#[cfg(test)]
-mod conformance;
+#[doc(hidden)]
+pub mod conformance;
 pub mod open;
 pub mod sqlite;

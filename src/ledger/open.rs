@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::aws::config::Clients;
 use crate::error::AppError;
 use crate::ports::ledger::Ledger;
 
@@ -42,10 +43,14 @@ pub fn parse(value: Option<&str>, state_dir: &Path) -> Result<LedgerSpec, AppErr
         return Ok(LedgerSpec::Sqlite(PathBuf::from(path)));
     }
     if let Some(table) = v.strip_prefix("dynamodb://") {
-        if table.is_empty() {
-            return Err(AppError::usage(
-                "--ledger dynamodb://TABLE needs a table name",
-            ));
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            return Err(AppError::usage(format!(
+                "--ledger dynamodb://{table}: a DynamoDB table name is 3-255 of A-Z a-z 0-9 _ . - (e.g. dynamodb://nexus-replay-ledger)"
+            )));
         }
         return Ok(LedgerSpec::DynamoDb(table.to_string()));
     }
@@ -54,14 +59,18 @@ pub fn parse(value: Option<&str>, state_dir: &Path) -> Result<LedgerSpec, AppErr
     )))
 }
 
-/// Opens the ledger; None for `none`.
-pub fn open(spec: &LedgerSpec) -> Result<Option<Arc<dyn Ledger>>, AppError> {
+/// Opens the ledger; None for `none`. DynamoDB needs the AWS clients (region, profile and
+/// endpoint of the global options).
+pub fn open(spec: &LedgerSpec, aws: Option<&Clients>) -> Result<Option<Arc<dyn Ledger>>, AppError> {
     match spec {
         LedgerSpec::None => Ok(None),
         LedgerSpec::Sqlite(path) => Ok(Some(Arc::new(SqliteLedger::open(path)?))),
-        LedgerSpec::DynamoDb(table) => Err(AppError::usage(format!(
-            "--ledger dynamodb://{table}: the shared DynamoDB ledger is not available in this version; use the embedded SQLite ledger (the default) or --ledger none"
-        ))),
+        LedgerSpec::DynamoDb(table) => match aws {
+            Some(c) => Ok(Some(Arc::new(c.dynamo_ledger(table)))),
+            None => Err(AppError::Io(format!(
+                "dynamodb://{table}: no AWS configuration was loaded for the ledger"
+            ))),
+        },
     }
 }
 
@@ -86,9 +95,23 @@ mod tests {
             LedgerSpec::Sqlite(PathBuf::from("/x/l.db"))
         );
         assert_eq!(
-            parse(Some("dynamodb://t"), d).unwrap(),
-            LedgerSpec::DynamoDb("t".into())
+            parse(Some("dynamodb://nexus-ledger"), d).unwrap(),
+            LedgerSpec::DynamoDb("nexus-ledger".into())
         );
+        for bad in [
+            "dynamodb://",
+            "dynamodb://t",
+            "dynamodb://a b c",
+            "dynamodb://x/y",
+        ] {
+            assert!(
+                parse(Some(bad), d)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("3-255 of A-Z"),
+                "{bad}"
+            );
+        }
         assert!(
             parse(Some("redis://x"), d)
                 .unwrap_err()

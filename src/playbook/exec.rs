@@ -383,6 +383,7 @@ fn drain_request(f: &mut Fields) -> Result<DrainRequest, AppError> {
         size_limit: f.int("size_limit")?.map(|n| n as usize),
         visibility: f.dur("visibility_timeout")?,
         receive_wait: f.dur("receive_wait")?,
+        claim_timeout: f.dur("claim_timeout")?,
     })
 }
 

@@ -216,6 +216,7 @@ impl Kind {
                 ("park_queue", String),
                 ("visibility_timeout", Duration),
                 ("receive_wait", Duration),
+                ("claim_timeout", Duration),
                 ("size_limit", Int),
             ],
             Kind::Reemit => &[

@@ -9,16 +9,16 @@ use serde_json::{Value, json};
 
 use crate::support::{BUS, Sandbox, TempDir, block_on};
 
-const CAPTURE_BUS: &str = "capture-bus";
+pub(crate) const CAPTURE_BUS: &str = "capture-bus";
 /// moto serves requests on threads and its `Queue.delete_message` rebuilds the message list
 /// from a snapshot without a lock, so concurrent DeleteMessageBatch calls on one queue can
 /// resurrect each other's deletions. Multi-message moto drains therefore run one pipeline;
 /// concurrency is covered by the engine tests over the in-memory fakes.
-const ONE_PIPELINE: [&str; 2] = ["--concurrency", "1"];
+pub(crate) const ONE_PIPELINE: [&str; 2] = ["--concurrency", "1"];
 const RULE_ARN: &str = "arn:aws:events:us-east-2:123456789012:rule/ai-nexus-dev-stripe-event-bus/ai-nexus-dev-stripe-subscription_events-rule";
 
-struct Capture {
-    queue_url: String,
+pub(crate) struct Capture {
+    pub(crate) queue_url: String,
     /// Shard capture queues (see `capture_sharded`).
     shards: Vec<String>,
 }
@@ -60,7 +60,7 @@ fn capture_rule(sb: &Sandbox, name: &str, pattern: &str, queue: &str) -> String 
 }
 
 /// A bus whose one catch-all rule forwards everything to a queue.
-fn capture(sb: &Sandbox) -> Capture {
+pub(crate) fn capture(sb: &Sandbox) -> Capture {
     let (eb, _) = sb.clients();
     block_on(async {
         eb.create_event_bus()
@@ -186,7 +186,7 @@ fn malformed() -> Vec<String> {
 }
 
 /// Every message body on a queue: reads until empty, then makes them visible again.
-fn bodies(sb: &Sandbox, url: &str) -> Vec<(String, Vec<(String, String)>)> {
+pub(crate) fn bodies(sb: &Sandbox, url: &str) -> Vec<(String, Vec<(String, String)>)> {
     let (_, sqs) = sb.clients();
     block_on(async {
         let mut out = Vec::new();
@@ -241,7 +241,7 @@ fn bodies(sb: &Sandbox, url: &str) -> Vec<(String, Vec<(String, String)>)> {
     })
 }
 
-fn dedup_keys(bodies: &[(String, Vec<(String, String)>)]) -> Vec<String> {
+pub(crate) fn dedup_keys(bodies: &[(String, Vec<(String, String)>)]) -> Vec<String> {
     bodies
         .iter()
         .map(|(b, _)| {

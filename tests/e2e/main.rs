@@ -3,6 +3,7 @@
 mod support;
 
 mod drain;
+mod ledger;
 mod playbook;
 mod readonly;
 mod replay;

@@ -171,6 +171,15 @@ impl Cmd {
         self.cmd.env(k, v);
         self
     }
+    /// Starts the binary without waiting (output discarded), e.g. to kill it mid-run.
+    pub fn spawn(mut self, args: &[&str]) -> Child {
+        self.cmd
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nexus-replay")
+    }
     pub fn run(mut self, args: &[&str]) -> Run {
         let out = self.cmd.args(args).output().expect("run nexus-replay");
         Run {
@@ -222,6 +231,11 @@ impl Sandbox {
         self.cmd().run(args)
     }
 
+    /// A DynamoDB client on the emulator.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        dynamodb_client(&self.moto.endpoint)
+    }
+
     /// SDK clients on the emulator, for checks independent of the binary.
     pub fn clients(&self) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
         let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
@@ -243,6 +257,19 @@ impl Sandbox {
             aws_sdk_sqs::Client::from_conf(sqs),
         )
     }
+}
+
+/// A DynamoDB client on an emulator endpoint.
+pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
 /// Runs a future to completion on a fresh runtime (tests are synchronous).
