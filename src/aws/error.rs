@@ -50,7 +50,10 @@ where
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             PortError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
         }
-        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
+        // A connection that broke after the request may have been sent (reset, closed
+        // before the answer): the call may have been applied. Only a request that could not
+        // be built is not.
+        SdkError::DispatchFailure(d) if !d.is_user() => {
             PortError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
         }
         _ => PortError::Other(format!("{what}: {}", DisplayErrorContext(&err))),

@@ -375,10 +375,18 @@ impl EventSink for EventBridge {
                     .build()
             })
             .collect();
+        // No SDK retries here: a retried PutEvents whose first answer was lost puts the
+        // events twice unseen. The drain engine retries instead, counting such calls as
+        // possible duplicates, and paces throttling across its pipelines.
         let out = self
             .client
             .put_events()
             .set_entries(Some(request))
+            .customize()
+            .config_override(
+                aws_sdk_eventbridge::config::Builder::default()
+                    .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| classify("PutEvents", e))?;

@@ -62,8 +62,12 @@ pub struct DrainConfig {
     /// How long an IN_PROGRESS claim protects a key.
     pub claim_for: Duration,
     pub ledger_ttl: Duration,
-    /// PutEvents attempts per entry (retryable codes only).
+    /// PutEvents attempts per entry that fail for the service's sake (InternalFailure, a
+    /// lost or 5xx answer).
     pub max_put_attempts: u32,
+    /// PutEvents attempts per entry that are throttled; throttling also slows every
+    /// pipeline down (a shared gate), so this budget is spent slowly.
+    pub max_throttled_attempts: u32,
     /// Rules of each destination bus, for the dry-run blast radius.
     pub blast_rules: BTreeMap<String, Vec<(String, Pattern)>>,
 }
@@ -90,6 +94,7 @@ impl DrainConfig {
             claim_for: Duration::from_secs(300),
             ledger_ttl: Duration::from_secs(7 * 86400),
             max_put_attempts: 6,
+            max_throttled_attempts: 30,
             blast_rules: BTreeMap::new(),
         }
     }
@@ -211,12 +216,20 @@ struct RunState {
     stop_reasons: Vec<String>,
 }
 
+/// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
+#[derive(Default)]
+struct Gate {
+    until: Option<tokio::time::Instant>,
+    streak: u32,
+}
+
 struct Shared {
     cfg: DrainConfig,
     ports: DrainPorts,
     hooks: Arc<dyn Hooks>,
     observer: Arc<dyn DrainObserver>,
     rate: Option<RateLimiter>,
+    gate: Mutex<Gate>,
     started: Instant,
     stop: AtomicBool,
     state: Mutex<RunState>,
@@ -244,6 +257,30 @@ fn crashed(step: Step) -> AppError {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
         self.state.lock().expect("drain state")
+    }
+
+    /// Waits while the throttling gate is closed.
+    async fn pass_gate(&self) {
+        let until = self.gate.lock().expect("gate").until;
+        if let Some(t) = until {
+            tokio::time::sleep_until(t).await;
+        }
+    }
+
+    /// Throttled: close the gate for a backoff that grows with consecutive throttles.
+    fn throttled(&self) {
+        let mut g = self.gate.lock().expect("gate");
+        let wait = backoff(g.streak);
+        g.streak = g.streak.saturating_add(1);
+        let until = tokio::time::Instant::now() + wait;
+        if g.until.is_none_or(|u| u < until) {
+            g.until = Some(until);
+        }
+    }
+
+    /// A call went through unthrottled: the next throttle starts from the shortest wait.
+    fn unthrottled(&self) {
+        self.gate.lock().expect("gate").streak = 0;
     }
 
     fn hold(&self, url: &str, m: &ReceivedMessage) {
@@ -477,33 +514,66 @@ async fn keep_alive(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage], since:
 }
 
 /// Puts every candidate, retrying only retryable failures. One result per candidate.
+/// Budgets per entry: `max_put_attempts` for failures on the service's side, with a jittered
+/// backoff between rounds; `max_throttled_attempts` for throttling, paced by the shared gate.
 async fn put_all(
     sh: &Shared,
     q: &QueueRef,
     cands: &[Candidate],
     since: &mut Instant,
 ) -> Vec<Result<String, (String, String)>> {
-    let mut results: Vec<Option<Result<String, (String, String)>>> = vec![None; cands.len()];
-    let mut last_error: Vec<(String, String)> = vec![(String::new(), String::new()); cands.len()];
-    let mut pending: Vec<usize> = (0..cands.len()).collect();
-    let mut attempt = 0;
-    while !pending.is_empty() && attempt < sh.cfg.max_put_attempts {
-        if attempt > 0 {
-            tokio::time::sleep(backoff(attempt - 1)).await;
-            let in_flight: Vec<&ReceivedMessage> = pending.iter().map(|&i| &cands[i].msg).collect();
-            keep_alive(sh, q, &in_flight, since).await;
+    let n = cands.len();
+    let mut results: Vec<Option<Result<String, (String, String)>>> = vec![None; n];
+    let mut failed = vec![0u32; n];
+    let mut throttled = vec![0u32; n];
+    let mut pending: Vec<usize> = (0..n).collect();
+    let mut backoff_next = false;
+    while !pending.is_empty() {
+        if backoff_next {
+            let worst = pending.iter().map(|&i| failed[i]).max().unwrap_or(1);
+            tokio::time::sleep(backoff(worst.saturating_sub(1))).await;
         }
-        attempt += 1;
+        backoff_next = false;
+        let in_flight: Vec<&ReceivedMessage> = pending.iter().map(|&i| &cands[i].msg).collect();
+        keep_alive(sh, q, &in_flight, since).await;
         let entries: Vec<&PutEntry> = pending.iter().map(|&i| &cands[i].entry).collect();
         let mut again = Vec::new();
+        // Counts one more try of entry `i`: Ok to go again, or the final error.
+        let mut retry_entry = |i: usize,
+                               throttle: bool,
+                               code: String,
+                               msg: String|
+         -> Result<(), (String, String)> {
+            let (used, budget) = if throttle {
+                throttled[i] += 1;
+                (throttled[i], sh.cfg.max_throttled_attempts)
+            } else {
+                failed[i] += 1;
+                (failed[i], sh.cfg.max_put_attempts)
+            };
+            if used < budget {
+                Ok(())
+            } else {
+                Err((
+                    code,
+                    format!(
+                        "{msg} (still failing after {} attempts, {} of them throttled)",
+                        failed[i] + throttled[i],
+                        throttled[i]
+                    ),
+                ))
+            }
+        };
         for call in pack(&entries, sh.cfg.size_limit) {
             let idx: Vec<usize> = call.iter().map(|&j| pending[j]).collect();
+            sh.pass_gate().await;
             if let Some(rate) = &sh.rate {
                 rate.acquire(idx.len()).await;
             }
             let batch: Vec<PutEntry> = idx.iter().map(|&i| cands[i].entry.clone()).collect();
             match sh.ports.sink.put_events(&batch).await {
                 Ok(outcomes) => {
+                    let mut any_throttle = false;
                     for (&i, o) in idx.iter().zip(outcomes) {
                         match o {
                             PutOutcome::Accepted { event_id } => results[i] = Some(Ok(event_id)),
@@ -512,24 +582,41 @@ async fn put_all(
                                 ref message,
                             } => {
                                 if r.is_retryable() {
-                                    last_error[i] = (code.clone(), message.clone());
-                                    again.push(i);
+                                    let throttle = code == "ThrottlingException";
+                                    any_throttle |= throttle;
+                                    backoff_next |= !throttle;
+                                    match retry_entry(i, throttle, code.clone(), message.clone())
+                                    {
+                                        Ok(()) => again.push(i),
+                                        Err(e) => results[i] = Some(Err(e)),
+                                    }
                                 } else {
                                     results[i] = Some(Err((code.clone(), message.clone())));
                                 }
                             }
                         }
                     }
+                    if any_throttle {
+                        sh.throttled();
+                    } else {
+                        sh.unthrottled();
+                    }
                 }
                 Err(e) if e.is_retryable() => {
-                    if matches!(e, PortError::Transient(_)) {
+                    let throttle = matches!(e, PortError::Throttled(_));
+                    if throttle {
+                        sh.throttled();
+                    } else {
                         // The call may have been applied with its answer lost.
                         sh.lock().counts.possible_duplicates += idx.len() as u64;
+                        backoff_next = true;
                     }
                     tracing::warn!(error = %e, entries = idx.len(), "PutEvents failed; retrying");
                     for &i in &idx {
-                        last_error[i] = ("CallFailed".into(), e.to_string());
-                        again.push(i);
+                        match retry_entry(i, throttle, "CallFailed".into(), e.to_string()) {
+                            Ok(()) => again.push(i),
+                            Err(err) => results[i] = Some(Err(err)),
+                        }
                     }
                 }
                 Err(e) => {
@@ -542,13 +629,6 @@ async fn put_all(
         again.sort_unstable();
         pending = again;
     }
-    for i in pending {
-        let (code, msg) = last_error[i].clone();
-        results[i] = Some(Err((
-            code,
-            format!("{msg} (still failing after {attempt} attempts)"),
-        )));
-    }
     results
         .into_iter()
         .map(|r| r.expect("every candidate answered"))
@@ -556,6 +636,11 @@ async fn put_all(
 }
 
 /// Deletes messages in batches of 10, retrying entries that failed for the service's sake.
+/// The message a batch entry (made by `BatchEntry::for_handles`) stands for.
+fn msg_of<'a>(chunk: &[&'a ReceivedMessage], e: &BatchEntry) -> Option<&'a ReceivedMessage> {
+    e.id.parse::<usize>().ok().and_then(|i| chunk.get(i)).copied()
+}
+
 async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
     for chunk in msgs.chunks(10) {
         let mut entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
@@ -571,6 +656,10 @@ async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
                         if f.sender_fault || attempt >= 3 {
                             sh.lock().counts.delete_failed += 1;
                             tracing::warn!(queue = %q.name, code = %f.code, "could not delete a re-emitted message; the ledger dedups it on the next run");
+                            // Visible again at the end, so the next run finds it at once.
+                            if let Some(m) = e.and_then(|e| msg_of(chunk, &e)) {
+                                sh.hold(&q.url, m);
+                            }
                         } else if let Some(e) = e {
                             again.push(e);
                         }
@@ -583,6 +672,9 @@ async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
                 Err(e) => {
                     tracing::warn!(queue = %q.name, error = %e, "DeleteMessageBatch failed");
                     sh.lock().counts.delete_failed += entries.len() as u64;
+                    for m in entries.iter().filter_map(|e| msg_of(chunk, e)) {
+                        sh.hold(&q.url, m);
+                    }
                     entries.clear();
                 }
             }
@@ -900,6 +992,7 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     }
     let sh = Arc::new(Shared {
         rate: cfg.rate.map(RateLimiter::new),
+        gate: Mutex::new(Gate::default()),
         cfg,
         ports,
         hooks,

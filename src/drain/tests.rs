@@ -193,19 +193,49 @@ async fn retryable_entry_failures_and_throttling_are_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_are_bounded() {
+    // Throttling has its own, larger budget...
     let w = world(3);
     w.eb.set_entry_fault(Box::new(|_| Some("ThrottlingException".into())));
     let mut cfg = w.cfg();
-    cfg.max_put_attempts = 4;
+    cfg.max_throttled_attempts = 4;
     let out = w.run(cfg).await;
     assert_eq!(out.counts.failed, 3);
     assert_eq!(w.eb.put_calls(), 4);
     assert!(
-        out.failures[0].reason.contains("after 4 attempts"),
+        out.failures[0]
+            .reason
+            .contains("after 4 attempts, 4 of them throttled"),
         "{}",
         out.failures[0].reason
     );
     assert_eq!(w.left(), 3);
+    // ...and failures on the service's side theirs.
+    let w = world(3);
+    w.eb.set_entry_fault(Box::new(|_| Some("InternalFailure".into())));
+    let mut cfg = w.cfg();
+    cfg.max_put_attempts = 3;
+    let out = w.run(cfg).await;
+    assert_eq!((out.counts.failed, w.eb.put_calls()), (3, 3));
+    assert!(out.failures[0].reason.contains("after 3 attempts, 0 of them throttled"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_closes_a_gate_for_every_pipeline() {
+    // Every call is throttled for the first 10 s of (paused) time: with 8 pipelines and a
+    // shared gate that doubles from 100 ms, the calls stay few; then everything goes out.
+    let w = world(80);
+    let start = tokio::time::Instant::now();
+    w.eb.set_entry_fault(Box::new(move |_| {
+        (start.elapsed() < Duration::from_secs(10)).then(|| "ThrottlingException".into())
+    }));
+    let mut cfg = w.cfg();
+    cfg.concurrency = 8;
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 80, "{:?}", out.failures);
+    assert_eq!(out.counts.failed, 0);
+    let calls = w.eb.put_calls();
+    // 8 pipelines retrying on their own every 100-200 ms would make hundreds of calls.
+    assert!(calls < 100, "{calls} PutEvents calls");
 }
 
 #[tokio::test(start_paused = true)]

@@ -20,7 +20,7 @@ const RULE_ARN: &str = "arn:aws:events:us-east-2:123456789012:rule/ai-nexus-dev-
 pub(crate) struct Capture {
     pub(crate) queue_url: String,
     /// Shard capture queues (see `capture_sharded`).
-    shards: Vec<String>,
+    pub(crate) shards: Vec<String>,
 }
 
 fn capture_rule(sb: &Sandbox, name: &str, pattern: &str, queue: &str) -> String {
@@ -83,7 +83,7 @@ pub(crate) fn capture(sb: &Sandbox) -> Capture {
 /// A capture bus with one rule per shard (`detail.data.object.shard`), each to its own
 /// queue: moto's SQS costs O(queue length) per received message, so four queues of 500
 /// are read far faster than one of 2,000.
-fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
+pub(crate) fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
     let (eb, _) = sb.clients();
     block_on(async {
         eb.create_event_bus()
@@ -166,7 +166,7 @@ pub(crate) fn stripe_body(i: usize) -> String {
     sharded_body(i, 0)
 }
 
-fn sharded_body(i: usize, shard: usize) -> String {
+pub(crate) fn sharded_body(i: usize, shard: usize) -> String {
     json!({
         "version": "0", "id": format!("0000-{i}"), "detail-type": "Stripe Webhook Event",
         "source": "stripe.webhook", "account": "123456789012", "time": "2026-01-01T10:00:00Z",

@@ -3,7 +3,9 @@
 mod support;
 
 mod drain;
+mod faults;
 mod ledger;
 mod playbook;
+mod proxy;
 mod readonly;
 mod replay;

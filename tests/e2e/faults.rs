@@ -1,0 +1,387 @@
+//! Issue 7: the drain and the replay watch on the wire, through the fault-injecting proxy
+//! between the binary and moto. Each drain scenario puts 1,000 messages over the bus's four
+//! DLQs (moto's SQS is O(queue length) per receive), re-emits them to a capture bus sharded
+//! into four capture queues, and checks that every dedup key arrived, that keys arrived
+//! more than once only through the ambiguous path (and no more often than the summary's
+//! "possible duplicates" says), and that the DLQs end empty.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::drain::{
+    CAPTURE_BUS, Capture, DLQS, bodies, capture_sharded, dedup_keys, depth, seed, sharded_body,
+};
+use crate::proxy::{Faults, OpFaults, Proxy};
+use crate::support::{BUS, Run, Sandbox};
+
+const PER_QUEUE: usize = 250;
+
+struct Scenario {
+    sb: Sandbox,
+    cap: Capture,
+    dlqs: Vec<String>,
+    proxy: Proxy,
+}
+
+fn scenario(seed_value: u64, faults: Faults) -> Scenario {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture_sharded(&sb, DLQS.len());
+    let dlqs = DLQS
+        .iter()
+        .enumerate()
+        .map(|(shard, dlq)| {
+            let msgs: Vec<String> = (0..PER_QUEUE)
+                .map(|i| sharded_body(shard * PER_QUEUE + i, shard))
+                .collect();
+            seed(&sb, dlq, &msgs)
+        })
+        .collect();
+    let proxy = Proxy::start(&sb.moto.endpoint, seed_value, faults);
+    Scenario {
+        sb,
+        cap,
+        dlqs,
+        proxy,
+    }
+}
+
+/// The drain arguments: every DLQ of the bus, to the capture bus, one pipeline per queue
+/// (moto's concurrent deletes on one queue are racy, see drain.rs).
+fn drain_args(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut a = vec![
+        "drain",
+        "--bus",
+        BUS,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--yes",
+        "--output",
+        "json",
+        "--receive-wait",
+        "1s",
+        "--concurrency",
+        "1",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+impl Scenario {
+    /// A drain through the proxy.
+    fn drain(&self, extra: &[&'static str]) -> Run {
+        self.sb
+            .cmd()
+            .env("NEXUS_REPLAY_ENDPOINT_URL", &self.proxy.endpoint)
+            .run(&drain_args(extra))
+    }
+
+    /// Finishes with a clean drain straight to moto, then checks the end state and that
+    /// extra copies are no more than the runs reported as possible duplicates. Answers the
+    /// number of extra copies.
+    fn finish_and_check(&self, faulty: &[&Run]) -> usize {
+        let (extra, possible) = self.finish(faulty);
+        assert!(
+            extra as u64 <= possible,
+            "{extra} extra copies arrived but only {possible} were reported as possible duplicates"
+        );
+        extra
+    }
+
+    /// Finishes and checks that nothing was lost; answers (extra copies, possible
+    /// duplicates reported by the runs).
+    fn finish(&self, faulty: &[&Run]) -> (usize, u64) {
+        for r in faulty {
+            assert!(
+                r.code == 0 || r.code == 3,
+                "a faulty run may leave failed entries (exit 3), nothing worse\nstdout:\n{}\nstderr:\n{}",
+                r.stdout,
+                r.stderr
+            );
+        }
+        let clean = self.sb.run(&drain_args(&[]));
+        clean.code(0);
+        for url in &self.dlqs {
+            assert_eq!(depth(&self.sb, url), 0, "the DLQs end empty");
+        }
+        let mut keys = Vec::new();
+        for url in &self.cap.shards {
+            keys.extend(dedup_keys(&bodies(&self.sb, url)));
+        }
+        let distinct: BTreeSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), DLQS.len() * PER_QUEUE, "nothing lost");
+        let extra = keys.len() - distinct.len();
+        let possible: u64 = faulty
+            .iter()
+            .chain([&&clean])
+            .map(|r| r.json()["counts"]["possible_duplicates"].as_u64().unwrap())
+            .sum();
+        (extra, possible)
+    }
+}
+
+fn put(f: OpFaults) -> Faults {
+    Faults::default().on("PutEvents", f)
+}
+
+#[test]
+fn server_errors_on_put_and_receive_lose_nothing_and_put_nothing_twice() {
+    let faults = put(OpFaults {
+        http_500: 0.2,
+        http_503: 0.2,
+        ..OpFaults::default()
+    })
+    .on(
+        "ReceiveMessage",
+        OpFaults {
+            http_500: 0.2,
+            ..OpFaults::default()
+        },
+    );
+    let sc = scenario(11, faults);
+    let run = sc.drain(&[]);
+    let stats = sc.proxy.stats();
+    assert!(stats.injected_of("PutEvents:500") > 5, "{:?}", stats.injected);
+    assert!(stats.injected_of("PutEvents:503") > 5);
+    assert!(stats.injected_of("ReceiveMessage:500") > 5);
+    // Errors answered before forwarding were never applied: nothing arrives twice.
+    assert_eq!(sc.finish_and_check(&[&run]), 0);
+    assert!(stats.keys_put_twice().is_empty());
+}
+
+#[test]
+fn putevents_partial_failures_retry_only_the_failed_slots() {
+    let sc = scenario(
+        12,
+        put(OpFaults {
+            partial_calls: 0.6,
+            partial_entries: 0.3,
+            ..OpFaults::default()
+        }),
+    );
+    let run = sc.drain(&[]);
+    let stats = sc.proxy.stats();
+    assert!(stats.injected_of("PutEvents:entry") > 50, "{:?}", stats.injected);
+    assert_eq!(sc.finish_and_check(&[&run]), 0);
+    assert!(
+        stats.keys_put_twice().is_empty(),
+        "an accepted slot was put again"
+    );
+    assert_eq!(run.json()["counts"]["possible_duplicates"], 0);
+}
+
+#[test]
+fn lost_putevents_answers_are_the_only_duplicates_and_are_counted() {
+    let sc = scenario(
+        13,
+        put(OpFaults {
+            drop_after_forward: 0.25,
+            ..OpFaults::default()
+        }),
+    );
+    let run = sc.drain(&[]);
+    let stats = sc.proxy.stats();
+    let dropped = stats.injected_of("PutEvents:dropped");
+    assert!(dropped > 5, "{:?}", stats.injected);
+    let extra = sc.finish_and_check(&[&run]);
+    assert!(extra > 0, "dropped answers of applied calls make duplicates");
+    // At most the entries of the calls whose answers were lost.
+    assert!(extra as u64 <= dropped * 10);
+    assert!(run.stdout.contains("possible_duplicates"));
+}
+
+#[test]
+fn delete_batch_failures_and_lost_delete_answers_put_nothing_twice() {
+    let sc = scenario(
+        14,
+        Faults::default().on(
+            "DeleteMessageBatch",
+            OpFaults {
+                delete_entry_failures: 0.3,
+                drop_after_forward: 0.2,
+                ..OpFaults::default()
+            },
+        ),
+    );
+    let run = sc.drain(&[]);
+    let stats = sc.proxy.stats();
+    assert!(stats.injected_of("DeleteMessageBatch:entry") > 20, "{:?}", stats.injected);
+    assert!(stats.injected_of("DeleteMessageBatch:dropped") > 3);
+    // Undeleted messages come back; the ledger has them DONE, so they are deleted unput.
+    assert_eq!(sc.finish_and_check(&[&run]), 0);
+    assert!(stats.keys_put_twice().is_empty());
+}
+
+#[test]
+fn every_fault_at_once_with_latency_loses_nothing() {
+    let all = OpFaults {
+        http_500: 0.1,
+        http_503: 0.05,
+        throttle: 0.1,
+        partial_calls: 0.3,
+        partial_entries: 0.3,
+        drop_after_forward: 0.1,
+        delete_entry_failures: 0.2,
+    };
+    let faults = Faults {
+        latency: Duration::from_millis(5),
+        jitter: Duration::from_millis(20),
+        ..Faults::default()
+    }
+    .on("PutEvents", all.clone())
+    .on(
+        "DeleteMessageBatch",
+        OpFaults {
+            delete_entry_failures: 0.2,
+            drop_after_forward: 0.1,
+            http_500: 0.05,
+            ..OpFaults::default()
+        },
+    )
+    .on(
+        "ReceiveMessage",
+        OpFaults {
+            http_500: 0.1,
+            throttle: 0.05,
+            ..OpFaults::default()
+        },
+    );
+    let sc = scenario(15, faults);
+    let run = sc.drain(&[]);
+    let stats = sc.proxy.stats();
+    for kind in [
+        "PutEvents:500",
+        "PutEvents:throttle",
+        "PutEvents:entry",
+        "PutEvents:dropped",
+        "DeleteMessageBatch:entry",
+        "ReceiveMessage:500",
+    ] {
+        assert!(stats.injected_of(kind) > 0, "{kind} never injected: {:?}", stats.injected);
+    }
+    let extra = sc.finish_and_check(&[&run]);
+    assert!(extra as u64 <= stats.injected_of("PutEvents:dropped") * 10);
+}
+
+#[test]
+fn sigkill_five_times_then_a_final_run_loses_nothing() {
+    let sc = scenario(16, Faults::default());
+    let kill_args = drain_args(&["--visibility-timeout", "10s", "--claim-timeout", "10s"]);
+    // Seeded kill points between 1 and 4 s into each run.
+    let mut state: u64 = 16;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis(1000 + (state >> 33) % 3000)
+    };
+    let mut kills = 0;
+    for _ in 0..5 {
+        let mut child = sc
+            .sb
+            .cmd()
+            .env("NEXUS_REPLAY_ENDPOINT_URL", &sc.proxy.endpoint)
+            .spawn(&kill_args);
+        let at = next();
+        let started = Instant::now();
+        while started.elapsed() < at {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 3, "the runs were killed mid-way ({kills} of 5)");
+    // The killed runs' messages come back after their visibility timeout, their claims
+    // expire with them; then the final run finishes.
+    std::thread::sleep(Duration::from_secs(11));
+    let last = sc.drain(&[]);
+    last.code(0);
+    // Killed runs report nothing: the bound is the crash window, counted at the wire.
+    let (extra, _) = sc.finish(&[&last]);
+    // Only the crash window (put accepted, DONE not yet written) repeats a key: at most one
+    // batch of 10 per pipeline (4) per kill.
+    let twice = sc.proxy.stats().keys_put_twice().len();
+    assert!(twice <= kills * 4 * 10, "{twice} keys put twice");
+    assert!(extra <= twice);
+}
+
+#[test]
+fn a_throttling_storm_slows_the_drain_which_recovers_within_its_retry_budget() {
+    let storm = put(OpFaults {
+        throttle: 0.5,
+        ..OpFaults::default()
+    });
+    let sc = scenario(17, storm);
+    let (run, storm_calls) = std::thread::scope(|s| {
+        let h = s.spawn(|| sc.drain(&[]));
+        std::thread::sleep(Duration::from_secs(10));
+        let during = sc.proxy.stats();
+        sc.proxy.set(Faults::default());
+        (h.join().unwrap(), during)
+    });
+    run.code(0);
+    let doc: Value = run.json();
+    assert_eq!(doc["counts"]["failed"], 0, "no entry ran out of retries");
+    assert_eq!(doc["counts"]["reemitted"], (DLQS.len() * PER_QUEUE) as u64);
+    let throttled = storm_calls.injected_of("PutEvents:throttle");
+    assert!(throttled > 5, "{:?}", storm_calls.injected);
+    // No busy loop: 4 pipelines behind one throttling gate (100 ms doubling to 5 s) make
+    // far fewer than the 400 calls of a 100 ms retry loop in 10 s.
+    assert!(
+        storm_calls.calls_of("PutEvents") < 150,
+        "{} PutEvents calls during the 10 s storm",
+        storm_calls.calls_of("PutEvents")
+    );
+    // The retry budget per entry: 6 failures + 30 throttles at most, and far fewer used.
+    let stats = sc.proxy.stats();
+    let worst = stats.put_attempts.values().max().copied().unwrap_or(0);
+    assert!(worst <= 36, "an entry was tried {worst} times");
+    assert_eq!(sc.finish_and_check(&[&run]), 0);
+}
+
+#[test]
+fn replay_tracking_survives_errors_and_throttling_on_describe_replay() {
+    let sb = Sandbox::new(20, 0);
+    let proxy = Proxy::start(
+        &sb.moto.endpoint,
+        18,
+        Faults::default().on(
+            "DescribeReplay",
+            OpFaults {
+                http_500: 0.35,
+                throttle: 0.35,
+                ..OpFaults::default()
+            },
+        ),
+    );
+    let run = sb
+        .cmd()
+        .env("NEXUS_REPLAY_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .run(&[
+            "start",
+            "--since",
+            "2h",
+            "--until",
+            "now",
+            "--event-type",
+            "customer.subscription.updated",
+            "--poll",
+            "1s",
+            "--yes",
+            "--output",
+            "json",
+        ]);
+    run.code(0);
+    assert_eq!(run.json()["final_state"], "COMPLETED");
+    let stats = proxy.stats();
+    let injected =
+        stats.injected_of("DescribeReplay:500") + stats.injected_of("DescribeReplay:throttle");
+    assert!(injected >= 1, "{:?}", stats);
+    assert!(stats.calls_of("DescribeReplay") > injected);
+}
