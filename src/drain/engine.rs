@@ -539,31 +539,28 @@ async fn put_all(
         let entries: Vec<&PutEntry> = pending.iter().map(|&i| &cands[i].entry).collect();
         let mut again = Vec::new();
         // Counts one more try of entry `i`: Ok to go again, or the final error.
-        let mut retry_entry = |i: usize,
-                               throttle: bool,
-                               code: String,
-                               msg: String|
-         -> Result<(), (String, String)> {
-            let (used, budget) = if throttle {
-                throttled[i] += 1;
-                (throttled[i], sh.cfg.max_throttled_attempts)
-            } else {
-                failed[i] += 1;
-                (failed[i], sh.cfg.max_put_attempts)
+        let mut retry_entry =
+            |i: usize, throttle: bool, code: String, msg: String| -> Result<(), (String, String)> {
+                let (used, budget) = if throttle {
+                    throttled[i] += 1;
+                    (throttled[i], sh.cfg.max_throttled_attempts)
+                } else {
+                    failed[i] += 1;
+                    (failed[i], sh.cfg.max_put_attempts)
+                };
+                if used < budget {
+                    Ok(())
+                } else {
+                    Err((
+                        code,
+                        format!(
+                            "{msg} (still failing after {} attempts, {} of them throttled)",
+                            failed[i] + throttled[i],
+                            throttled[i]
+                        ),
+                    ))
+                }
             };
-            if used < budget {
-                Ok(())
-            } else {
-                Err((
-                    code,
-                    format!(
-                        "{msg} (still failing after {} attempts, {} of them throttled)",
-                        failed[i] + throttled[i],
-                        throttled[i]
-                    ),
-                ))
-            }
-        };
         for call in pack(&entries, sh.cfg.size_limit) {
             let idx: Vec<usize> = call.iter().map(|&j| pending[j]).collect();
             sh.pass_gate().await;
@@ -585,8 +582,7 @@ async fn put_all(
                                     let throttle = code == "ThrottlingException";
                                     any_throttle |= throttle;
                                     backoff_next |= !throttle;
-                                    match retry_entry(i, throttle, code.clone(), message.clone())
-                                    {
+                                    match retry_entry(i, throttle, code.clone(), message.clone()) {
                                         Ok(()) => again.push(i),
                                         Err(e) => results[i] = Some(Err(e)),
                                     }
@@ -638,7 +634,10 @@ async fn put_all(
 /// Deletes messages in batches of 10, retrying entries that failed for the service's sake.
 /// The message a batch entry (made by `BatchEntry::for_handles`) stands for.
 fn msg_of<'a>(chunk: &[&'a ReceivedMessage], e: &BatchEntry) -> Option<&'a ReceivedMessage> {
-    e.id.parse::<usize>().ok().and_then(|i| chunk.get(i)).copied()
+    e.id.parse::<usize>()
+        .ok()
+        .and_then(|i| chunk.get(i))
+        .copied()
 }
 
 async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {

@@ -216,7 +216,11 @@ async fn retries_are_bounded() {
     cfg.max_put_attempts = 3;
     let out = w.run(cfg).await;
     assert_eq!((out.counts.failed, w.eb.put_calls()), (3, 3));
-    assert!(out.failures[0].reason.contains("after 3 attempts, 0 of them throttled"));
+    assert!(
+        out.failures[0]
+            .reason
+            .contains("after 3 attempts, 0 of them throttled")
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -142,7 +142,11 @@ fn server_errors_on_put_and_receive_lose_nothing_and_put_nothing_twice() {
     let sc = scenario(11, faults);
     let run = sc.drain(&[]);
     let stats = sc.proxy.stats();
-    assert!(stats.injected_of("PutEvents:500") > 5, "{:?}", stats.injected);
+    assert!(
+        stats.injected_of("PutEvents:500") > 5,
+        "{:?}",
+        stats.injected
+    );
     assert!(stats.injected_of("PutEvents:503") > 5);
     assert!(stats.injected_of("ReceiveMessage:500") > 5);
     // Errors answered before forwarding were never applied: nothing arrives twice.
@@ -162,7 +166,11 @@ fn putevents_partial_failures_retry_only_the_failed_slots() {
     );
     let run = sc.drain(&[]);
     let stats = sc.proxy.stats();
-    assert!(stats.injected_of("PutEvents:entry") > 50, "{:?}", stats.injected);
+    assert!(
+        stats.injected_of("PutEvents:entry") > 50,
+        "{:?}",
+        stats.injected
+    );
     assert_eq!(sc.finish_and_check(&[&run]), 0);
     assert!(
         stats.keys_put_twice().is_empty(),
@@ -185,7 +193,10 @@ fn lost_putevents_answers_are_the_only_duplicates_and_are_counted() {
     let dropped = stats.injected_of("PutEvents:dropped");
     assert!(dropped > 5, "{:?}", stats.injected);
     let extra = sc.finish_and_check(&[&run]);
-    assert!(extra > 0, "dropped answers of applied calls make duplicates");
+    assert!(
+        extra > 0,
+        "dropped answers of applied calls make duplicates"
+    );
     // At most the entries of the calls whose answers were lost.
     assert!(extra as u64 <= dropped * 10);
     assert!(run.stdout.contains("possible_duplicates"));
@@ -206,7 +217,11 @@ fn delete_batch_failures_and_lost_delete_answers_put_nothing_twice() {
     );
     let run = sc.drain(&[]);
     let stats = sc.proxy.stats();
-    assert!(stats.injected_of("DeleteMessageBatch:entry") > 20, "{:?}", stats.injected);
+    assert!(
+        stats.injected_of("DeleteMessageBatch:entry") > 20,
+        "{:?}",
+        stats.injected
+    );
     assert!(stats.injected_of("DeleteMessageBatch:dropped") > 3);
     // Undeleted messages come back; the ledger has them DONE, so they are deleted unput.
     assert_eq!(sc.finish_and_check(&[&run]), 0);
@@ -258,7 +273,11 @@ fn every_fault_at_once_with_latency_loses_nothing() {
         "DeleteMessageBatch:entry",
         "ReceiveMessage:500",
     ] {
-        assert!(stats.injected_of(kind) > 0, "{kind} never injected: {:?}", stats.injected);
+        assert!(
+            stats.injected_of(kind) > 0,
+            "{kind} never injected: {:?}",
+            stats.injected
+        );
     }
     let extra = sc.finish_and_check(&[&run]);
     assert!(extra as u64 <= stats.injected_of("PutEvents:dropped") * 10);
@@ -271,7 +290,9 @@ fn sigkill_five_times_then_a_final_run_loses_nothing() {
     // Seeded kill points between 1 and 4 s into each run.
     let mut state: u64 = 16;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         Duration::from_millis(1000 + (state >> 33) % 3000)
     };
     let mut kills = 0;

@@ -48,6 +48,8 @@ pub struct Faults {
     pub jitter: Duration,
     /// By operation name (`PutEvents`, `ReceiveMessage`, ...) or `*`.
     pub ops: BTreeMap<String, OpFaults>,
+    /// Do not parse PutEvents bodies for dedup keys (the benchmark: keep the proxy cheap).
+    pub skip_key_tracking: bool,
 }
 
 impl Faults {
@@ -236,17 +238,19 @@ fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
 }
 
 fn error(status: u16, code: &str) -> Response<Full<Bytes>> {
-    let mut r = reply(status, json!({"__type": code, "message": "injected by the fault proxy"}));
+    let mut r = reply(
+        status,
+        json!({"__type": code, "message": "injected by the fault proxy"}),
+    );
     // The SQS JSON protocol also reads the code from this header.
-    r.headers_mut()
-        .insert("x-amzn-query-error", format!("{code};Receiver").parse().unwrap());
+    r.headers_mut().insert(
+        "x-amzn-query-error",
+        format!("{code};Receiver").parse().unwrap(),
+    );
     r
 }
 
-async fn handle(
-    sh: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
     let op = parts
@@ -256,8 +260,14 @@ async fn handle(
         .and_then(|t| t.rsplit('.').next())
         .unwrap_or("Unknown")
         .to_string();
-    *sh.stats.lock().unwrap().calls.entry(op.clone()).or_default() += 1;
-    if op == "PutEvents" {
+    *sh.stats
+        .lock()
+        .unwrap()
+        .calls
+        .entry(op.clone())
+        .or_default() += 1;
+    let track = !sh.faults.lock().unwrap().skip_key_tracking;
+    if op == "PutEvents" && track {
         let mut st = sh.stats.lock().unwrap();
         for k in dedup_keys_of(&body) {
             *st.put_attempts.entry(k).or_default() += 1;
@@ -296,7 +306,7 @@ async fn handle(
             partial_delete(&sh, &parts, &body, f.delete_entry_failures).await?
         }
         _ => {
-            if op == "PutEvents" {
+            if op == "PutEvents" && track {
                 record_puts(&sh, &body);
             }
             forward(&sh, &parts, body).await?
@@ -368,7 +378,12 @@ async fn partial_put(
         record_puts(sh, &b);
         let resp = forward(sh, parts, b).await?;
         let status = resp.status();
-        let rb = resp.into_body().collect().await.map_err(|_| Dropped)?.to_bytes();
+        let rb = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| Dropped)?
+            .to_bytes();
         if status != StatusCode::OK {
             return Ok(Response::builder()
                 .status(status)
@@ -391,7 +406,10 @@ async fn partial_put(
         })
         .collect();
     let failed = fail.iter().filter(|f| **f).count() as u64 + upstream_failed;
-    Ok(reply(200, json!({"FailedEntryCount": failed, "Entries": merged})))
+    Ok(reply(
+        200,
+        json!({"FailedEntryCount": failed, "Entries": merged}),
+    ))
 }
 
 /// Forwards only the entries that do not fail; the rest are answered as failed.
@@ -403,8 +421,7 @@ async fn partial_delete(
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let mut req: Value = serde_json::from_slice(body).map_err(|_| Dropped)?;
     let entries = req["Entries"].as_array().cloned().unwrap_or_default();
-    let (fail, keep): (Vec<Value>, Vec<Value>) =
-        entries.into_iter().partition(|_| sh.roll() < p);
+    let (fail, keep): (Vec<Value>, Vec<Value>) = entries.into_iter().partition(|_| sh.roll() < p);
     for _ in &fail {
         sh.count("DeleteMessageBatch", "entry");
     }
@@ -417,7 +434,12 @@ async fn partial_delete(
         req["Entries"] = Value::Array(keep);
         let resp = forward(sh, parts, Bytes::from(req.to_string())).await?;
         let status = resp.status();
-        let rb = resp.into_body().collect().await.map_err(|_| Dropped)?.to_bytes();
+        let rb = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|_| Dropped)?
+            .to_bytes();
         if status != StatusCode::OK {
             return Ok(Response::builder()
                 .status(status)
@@ -428,7 +450,10 @@ async fn partial_delete(
         successful = v["Successful"].as_array().cloned().unwrap_or_default();
         failed.extend(v["Failed"].as_array().cloned().unwrap_or_default());
     }
-    Ok(reply(200, json!({"Successful": successful, "Failed": failed})))
+    Ok(reply(
+        200,
+        json!({"Successful": successful, "Failed": failed}),
+    ))
 }
 
 async fn forward(
@@ -445,9 +470,13 @@ async fn forward(
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut b = Request::builder()
-        .method(parts.method.clone())
-        .uri(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut b = Request::builder().method(parts.method.clone()).uri(
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/"),
+    );
     for (k, v) in &parts.headers {
         if k == "host" || k == "content-length" || k == "transfer-encoding" {
             continue;
