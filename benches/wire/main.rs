@@ -275,7 +275,7 @@ fn main() {
             let url = emu.queue_url(QUEUE);
             let mut results = Vec::new();
             let modes: Vec<&str> = if n == 20_000 || quick {
-                vec!["seq", "ceiling", "default", "1", "4", "8", "16"]
+                vec!["seq", "ceiling", "default", "1", "4", "8", "16", "32", "64"]
             } else {
                 // 2,000 only shows memory does not grow with N.
                 vec!["seq", "ceiling", "default"]
