@@ -211,6 +211,9 @@ struct RunState {
     seen: HashSet<String>,
     /// Messages to make visible again at the end: id → (queue url, latest receipt handle).
     held: HashMap<String, (String, String)>,
+    /// Copies of a key this run itself holds (the same event dead-lettered twice, e.g. by
+    /// the webhook and the partner source): message id → (key, redrive). Settled at the end.
+    own_copies: Vec<(String, String, u32)>,
     failures: Vec<Failure>,
     planned: Vec<Planned>,
     stop_reasons: Vec<String>,
@@ -828,6 +831,16 @@ async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Resul
                         sh.lock().counts.duplicates += 1;
                         to_delete.push(c.msg);
                     }
+                    ClaimOutcome::Held(r) if r.run_id == sh.cfg.run_id => {
+                        // Another copy of this event, claimed by this run: decided at the end,
+                        // once that copy's re-emit is done (or not).
+                        sh.hold(&q.url, &c.msg);
+                        sh.lock().own_copies.push((
+                            c.msg.message_id.clone(),
+                            c.key.clone(),
+                            c.redrive,
+                        ));
+                    }
                     ClaimOutcome::Held(r) => {
                         sh.hold(&q.url, &c.msg);
                         sh.lock().counts.held_elsewhere += 1;
@@ -950,6 +963,49 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
     }
 }
 
+/// Deletes the extra copies of keys this run re-emitted (a duplicate, no second put); copies
+/// whose key did not end DONE stay for a later run.
+async fn settle_own_copies(sh: &Shared) {
+    let copies = std::mem::take(&mut sh.lock().own_copies);
+    let Some(ledger) = &sh.ports.ledger else {
+        return;
+    };
+    let mut by_queue: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (id, key, redrive) in copies {
+        let done = matches!(
+            ledger.get(&key).await,
+            Ok(Some(r)) if r.state == crate::ports::ledger::LedgerState::Done && r.redrive >= redrive
+        );
+        let held = sh.lock().held.get(&id).cloned();
+        match (done, held) {
+            (true, Some((url, handle))) => by_queue.entry(url).or_default().push((id, handle)),
+            _ => sh.lock().counts.held_elsewhere += 1,
+        }
+    }
+    for (url, items) in by_queue {
+        for chunk in items.chunks(10) {
+            let entries = BatchEntry::for_handles(chunk.iter().map(|(_, h)| h.as_str()));
+            let failed = match sh.ports.queue.delete_batch(&url, &entries).await {
+                Ok(f) => f.into_iter().map(|f| f.id).collect::<HashSet<_>>(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not delete duplicate copies; the ledger dedups them next run");
+                    entries.iter().map(|e| e.id.clone()).collect()
+                }
+            };
+            let mut st = sh.lock();
+            for (e, (id, _)) in entries.iter().zip(chunk) {
+                if failed.contains(&e.id) {
+                    st.counts.delete_failed += 1;
+                } else {
+                    st.held.remove(id);
+                    st.counts.duplicates += 1;
+                    st.counts.deleted += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Makes held messages visible again.
 async fn release_held(sh: &Shared) {
     let held: Vec<(String, String)> = sh.lock().held.drain().map(|(_, v)| v).collect();
@@ -1035,10 +1091,12 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     sh.observer.finish();
     if let Err(e) = result {
         if !e.to_string().contains("(test hook)") {
+            settle_own_copies(&sh).await;
             release_held(&sh).await;
         }
         return Err(e);
     }
+    settle_own_copies(&sh).await;
     release_held(&sh).await;
     let was_interrupted = interrupted.load(Ordering::Relaxed);
     let st = std::mem::take(&mut *sh.lock());

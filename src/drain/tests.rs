@@ -560,3 +560,18 @@ async fn two_drainers_sharing_a_ledger_put_each_key_once() {
     assert_eq!(w.put_keys().len(), 60);
     assert_eq!(w.left(), 0);
 }
+
+#[tokio::test]
+async fn two_copies_of_one_event_are_put_once_and_both_deleted() {
+    // The same Stripe event dead-lettered twice (webhook and partner delivery): one put,
+    // and the second copy deleted as a duplicate in the same run.
+    let w = world(3);
+    w.sqs.push("subs-dlq", &body(1), attrs());
+    w.sqs.push("subs-dlq", &body(2), attrs());
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 3, "{:?}", out.failures);
+    assert_eq!(out.counts.duplicates, 2);
+    assert_eq!(out.counts.held_elsewhere, 0);
+    assert_eq!(w.put_keys().len(), 3);
+    assert_eq!(w.left(), 0, "the extra copies are deleted too");
+}

@@ -360,3 +360,67 @@ fn bad_playbooks_and_parameters_exit_2_and_change_nothing() {
     assert_eq!(dlq_depths(&sb), vec![2, 2, 2, 2]);
     assert_eq!(replay_count(&sb), 0);
 }
+
+#[test]
+fn partner_events_cutover_reemits_each_stripe_event_id_once() {
+    use nexus_replay::aws::sandbox::{PARTNER_SOURCE, WEBHOOK_SOURCE, dlq_envelope, stripe_event};
+    let sb = Sandbox::new(0, 0);
+    // Six Stripe events dead-lettered by the webhook path; three of them also by the
+    // partner source: same Stripe event id, different source, envelope id and detail-type.
+    let time = chrono::Utc::now() - chrono::Duration::minutes(40);
+    let copy = |i: usize, source: &str, detail_type: &str| {
+        let detail = stripe_event(
+            "customer.subscription.updated",
+            &format!("evt_cutover_{i}"),
+            time.timestamp(),
+            i,
+        );
+        dlq_envelope(
+            "us-east-2",
+            "123456789012",
+            source,
+            detail_type,
+            time,
+            &detail,
+        )
+        .to_string()
+    };
+    let mut bodies: Vec<String> = (0..6)
+        .map(|i| copy(i, WEBHOOK_SOURCE, "Stripe Webhook Event"))
+        .collect();
+    bodies.extend((0..3).map(|i| copy(i, PARTNER_SOURCE, "Stripe Event")));
+    let dlq = seed(&sb, SUB_DLQ, &bodies);
+
+    let run = sb.run(&[
+        "playbook",
+        "run",
+        "partner-events-cutover",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    run.code(0);
+    let rec = run.json();
+    assert_eq!(rec["status"], "succeeded");
+    let drain = &rec["steps"][2];
+    assert_eq!(drain["outputs"]["reemitted"], 6, "{drain}");
+    assert_eq!(
+        drain["outputs"]["duplicates"], 3,
+        "the partner copies were not put again"
+    );
+    let verify = &rec["steps"][3];
+    assert_eq!(verify["status"], "ok");
+    let checks = verify["report"]["checks"].as_array().unwrap();
+    let unique = checks
+        .iter()
+        .find(|c| c["check"].as_str().unwrap().starts_with("each detail.id"))
+        .unwrap();
+    assert!(
+        unique["detail"]
+            .as_str()
+            .unwrap()
+            .contains("6 key(s), 0 seen more than once"),
+        "{unique}"
+    );
+    assert_eq!(depth(&sb, &dlq), 0);
+}
