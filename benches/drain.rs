@@ -18,82 +18,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use nexus_replay::drain::engine::{DrainConfig, DrainPorts, NoHooks, QuietDrain, drain};
 use nexus_replay::ledger::sqlite::SqliteLedger;
+use nexus_replay::memory::latent::Latent;
 use nexus_replay::memory::sqs::MemoryQueue;
 use nexus_replay::ports::PortError;
-use nexus_replay::ports::queue::{
-    BatchEntry, BatchFailure, Queue, QueueDepth, QueueRef, ReceivedMessage,
-};
+use nexus_replay::ports::queue::{BatchEntry, Queue};
 use nexus_replay::ports::sink::{EventSink, PutEntry, PutOutcome};
-
-/// Adds a fixed latency to every call and counts calls.
-struct Latent<T> {
-    inner: T,
-    latency: Duration,
-    calls: Arc<AtomicU64>,
-}
-
-impl<T> Latent<T> {
-    async fn pause(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-    }
-}
-
-#[async_trait]
-impl<T: Queue> Queue for Latent<T> {
-    async fn resolve(&self, q: &str) -> Result<QueueRef, PortError> {
-        self.inner.resolve(q).await
-    }
-    async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
-        self.inner.depth(url).await
-    }
-    async fn receive(
-        &self,
-        url: &str,
-        max: u8,
-        wait: Duration,
-        vis: Option<Duration>,
-    ) -> Result<Vec<ReceivedMessage>, PortError> {
-        self.pause().await;
-        self.inner.receive(url, max, wait, vis).await
-    }
-    async fn delete_batch(
-        &self,
-        url: &str,
-        e: &[BatchEntry],
-    ) -> Result<Vec<BatchFailure>, PortError> {
-        self.pause().await;
-        self.inner.delete_batch(url, e).await
-    }
-    async fn change_visibility_batch(
-        &self,
-        url: &str,
-        e: &[BatchEntry],
-        t: Duration,
-    ) -> Result<Vec<BatchFailure>, PortError> {
-        self.pause().await;
-        self.inner.change_visibility_batch(url, e, t).await
-    }
-    async fn send(
-        &self,
-        url: &str,
-        body: &str,
-        a: &BTreeMap<String, String>,
-    ) -> Result<String, PortError> {
-        self.pause().await;
-        self.inner.send(url, body, a).await
-    }
-}
-
-#[async_trait]
-impl<T: EventSink> EventSink for Latent<T> {
-    async fn put_events(&self, entries: &[PutEntry]) -> Result<Vec<PutOutcome>, PortError> {
-        self.pause().await;
-        self.inner.put_events(entries).await
-    }
-}
 
 /// Accepts every entry and keeps only a count (the in-memory EventBridge keeps every
 /// entry, which would show up as the tool's memory).

@@ -9,6 +9,10 @@
 //!   event again: at most one extra copy, and only here. Consumers drop it by dedup key.
 //! - after mark-done, before delete: a later run finds the key DONE and deletes the message
 //!   without a second put.
+//!
+//! Each pipeline overlaps its calls (see `worker`): while one batch is claimed and put, the
+//! previous batch is deleted and the next one received. A batch still goes through the four
+//! steps in order, so each pipeline has at most one batch between put and mark-done.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -100,9 +104,11 @@ impl DrainConfig {
     }
 }
 
-/// Pipelines per queue, chosen from docs/benchmarks.md: 8 pipelines at 20 ms per call reach
-/// ~7.7× a sequential loop (~1,200 events/s), half of the smallest default regional PutEvents
-/// quota (us-east-2, 2,400/s), so a drain leaves room for the bus's own producers.
+/// Pipelines per queue, chosen from docs/benchmarks.md: at 20 ms per call 8 pipelines (each
+/// overlapping its receive, put and delete) reach ~15× a sequential loop (~2,200 events/s),
+/// about 220 PutEvents calls/s, a tenth of the smallest default PutEvents quota (us-east-2,
+/// 2,400 calls/s); more pipelines add events/s that the targets behind the rules must absorb
+/// too, so larger drains raise `--concurrency` deliberately.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// The steps of the per-message sequence, for crash tests.
@@ -247,10 +253,19 @@ struct Candidate {
     event_type: Option<String>,
 }
 
+/// What `classify` decided for an emittable message (the message itself stays with the
+/// caller, which moves it into the `Candidate`).
+struct Emit {
+    key: String,
+    redrive: u32,
+    entry: PutEntry,
+    event_type: Option<String>,
+}
+
 enum Class {
     Poison { reason: String, key: Option<String> },
     Skip(String),
-    Emit(Box<Candidate>),
+    Emit(Box<Emit>),
 }
 
 fn crashed(step: Step) -> AppError {
@@ -287,10 +302,12 @@ impl Shared {
     }
 
     fn hold(&self, url: &str, m: &ReceivedMessage) {
-        self.lock().held.insert(
-            m.message_id.clone(),
-            (url.to_string(), m.receipt_handle.clone()),
-        );
+        // A handle already recorded came from a later receive of the same message (admit):
+        // only the newest handle can change its visibility.
+        self.lock()
+            .held
+            .entry(m.message_id.clone())
+            .or_insert_with(|| (url.to_string(), m.receipt_handle.clone()));
     }
 
     fn fail(
@@ -439,9 +456,8 @@ impl Shared {
                 key: Some(key),
             };
         }
-        Class::Emit(Box::new(Candidate {
+        Class::Emit(Box::new(Emit {
             event_type: self.cfg.selection.event_type(&env).map(str::to_string),
-            msg: m.clone(),
             key,
             redrive,
             entry: e,
@@ -688,9 +704,17 @@ async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
     }
 }
 
-async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Result<(), AppError> {
+/// Classifies, claims, puts and marks done one received batch. Answers the messages to
+/// delete: re-emitted, found done, or parked. `received` is when the batch arrived (its
+/// visibility timeout runs from there).
+async fn process(
+    sh: &Shared,
+    q: &QueueRef,
+    msgs: Vec<ReceivedMessage>,
+    received: Instant,
+) -> Result<Vec<ReceivedMessage>, AppError> {
     let now = Utc::now();
-    let mut since = Instant::now();
+    let mut since = received;
     let mut cands = Vec::new();
     let mut to_delete: Vec<ReceivedMessage> = Vec::new();
     for m in msgs {
@@ -771,7 +795,21 @@ async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Resul
                     }
                 }
             }
-            Class::Emit(c) => cands.push(*c),
+            Class::Emit(e) => {
+                let Emit {
+                    key,
+                    redrive,
+                    entry,
+                    event_type,
+                } = *e;
+                cands.push(Candidate {
+                    msg: m,
+                    key,
+                    redrive,
+                    entry,
+                    event_type,
+                });
+            }
         }
     }
 
@@ -792,7 +830,7 @@ async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Resul
                 reason: None,
             });
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
 
     // Claim.
@@ -906,48 +944,81 @@ async fn process(sh: &Shared, q: &QueueRef, msgs: Vec<ReceivedMessage>) -> Resul
         return Err(crashed(Step::AfterDone));
     }
 
-    // Delete what was re-emitted, found done, or parked.
-    let mut deletable: Vec<&ReceivedMessage> = to_delete.iter().collect();
-    deletable.extend(
+    // What was re-emitted, found done, or parked is deleted by the caller.
+    to_delete.extend(
         to_put
-            .iter()
+            .into_iter()
             .zip(&results)
             .filter(|(_, r)| r.is_ok())
-            .map(|(c, _)| &c.msg),
+            .map(|(c, _)| c.msg),
     );
-    delete_all(sh, q, &deletable).await;
+    Ok(to_delete)
+}
+
+/// Deletes a processed batch's messages; then the `AfterDelete` crash point.
+async fn delete_processed(
+    sh: &Shared,
+    q: &QueueRef,
+    msgs: Vec<ReceivedMessage>,
+) -> Result<(), AppError> {
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<&ReceivedMessage> = msgs.iter().collect();
+    delete_all(sh, q, &refs).await;
     if sh.hooks.crash_at(Step::AfterDelete) {
         return Err(crashed(Step::AfterDelete));
     }
     Ok(())
 }
 
+async fn receive(sh: &Shared, q: &QueueRef) -> Result<Vec<ReceivedMessage>, AppError> {
+    let want = match sh.cfg.max_messages {
+        Some(max) => (max.saturating_sub(sh.lock().counts.received)).clamp(1, 10) as u8,
+        None => 10,
+    };
+    retry("ReceiveMessage", || {
+        sh.ports
+            .queue
+            .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
+    })
+    .await
+    .map_err(|e| match e {
+        PortError::NotFound(m) => AppError::Port(PortError::NotFound(format!(
+            "{m}: queue {} disappeared during the drain",
+            q.name
+        ))),
+        other => AppError::Port(other),
+    })
+}
+
+/// One pipeline over one queue. Its calls overlap: while batch i is claimed and put, the
+/// messages of batch i-1 are deleted and batch i+1 is received, so a pipeline waits about one
+/// round trip per batch instead of three. Prefetching is off under `--max-messages` (the
+/// count decides how many to receive).
 async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
-    loop {
+    let mut prefetched: Option<(Vec<ReceivedMessage>, Instant)> = None;
+    let mut deletes: Vec<ReceivedMessage> = Vec::new();
+    let outcome = loop {
         if let Some(reason) = sh.stop_reason() {
+            if let Some((msgs, _)) = prefetched.take() {
+                for m in &msgs {
+                    sh.hold(&q.url, m);
+                }
+            }
             sh.note_stop(reason);
-            return Ok(());
+            break Ok(());
         }
-        let want = match sh.cfg.max_messages {
-            Some(max) => (max.saturating_sub(sh.lock().counts.received)).clamp(1, 10) as u8,
-            None => 10,
+        let (msgs, at) = match prefetched.take() {
+            Some(batch) => batch,
+            None => match receive(&sh, &q).await {
+                Ok(msgs) => (msgs, Instant::now()),
+                Err(e) => break Err(e),
+            },
         };
-        let msgs = retry("ReceiveMessage", || {
-            sh.ports
-                .queue
-                .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
-        })
-        .await
-        .map_err(|e| match e {
-            PortError::NotFound(m) => AppError::Port(PortError::NotFound(format!(
-                "{m}: queue {} disappeared during the drain",
-                q.name
-            ))),
-            other => AppError::Port(other),
-        })?;
         if msgs.is_empty() {
             sh.note_stop(format!("{} is empty", q.name));
-            return Ok(());
+            break Ok(());
         }
         let fresh = sh.admit(&q, msgs);
         if fresh.is_empty() {
@@ -955,12 +1026,46 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
                 "{}: only messages already seen in this run",
                 q.name
             ));
-            return Ok(());
+            break Ok(());
         }
-        process(&sh, &q, fresh).await?;
+        let prefetch = sh.cfg.max_messages.is_none();
+        let (processed, deleted, next) = tokio::join!(
+            process(&sh, &q, fresh, at),
+            delete_processed(&sh, &q, std::mem::take(&mut deletes)),
+            async {
+                if prefetch {
+                    Some(receive(&sh, &q).await.map(|m| (m, Instant::now())))
+                } else {
+                    None
+                }
+            },
+        );
         let counts = sh.lock().counts;
         sh.observer.progress(&counts);
-    }
+        let failed = match (processed, deleted) {
+            (Ok(d), Ok(())) => {
+                deletes = d;
+                None
+            }
+            (Err(e), _) | (Ok(_), Err(e)) => Some(e),
+        };
+        match next {
+            Some(Ok(batch)) if failed.is_some() => {
+                for m in &batch.0 {
+                    sh.hold(&q.url, m);
+                }
+            }
+            Some(Ok(batch)) => prefetched = Some(batch),
+            Some(Err(e)) if failed.is_none() => break Err(e),
+            _ => {}
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    };
+    // What the last batch re-emitted is deleted whatever ended the loop.
+    let deleted = delete_processed(&sh, &q, deletes).await;
+    outcome.and(deleted)
 }
 
 /// Deletes the extra copies of keys this run re-emitted (a duplicate, no second put); copies

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::engine::*;
 use crate::memory::eventbridge::MemoryEventBridge;
+use crate::memory::latent::Latent;
 use crate::memory::ledger::MemoryLedger;
 use crate::memory::sqs::MemoryQueue;
 use crate::ports::PortError;
@@ -88,14 +89,7 @@ impl World {
         cfg: DrainConfig,
         hooks: Arc<dyn Hooks>,
     ) -> Result<DrainOutcome, crate::error::AppError> {
-        drain(
-            cfg,
-            self.ports(true),
-            hooks,
-            Arc::new(QuietDrain),
-            std::future::pending(),
-        )
-        .await
+        quiet_drain(cfg, self.ports(true), hooks).await
     }
 
     /// Dedup keys of every accepted put, with repeats.
@@ -117,6 +111,22 @@ impl World {
     fn left(&self) -> usize {
         self.sqs.messages("subs-dlq").len()
     }
+}
+
+/// A drain without progress output or interruption.
+async fn quiet_drain(
+    cfg: DrainConfig,
+    ports: DrainPorts,
+    hooks: Arc<dyn Hooks>,
+) -> Result<DrainOutcome, crate::error::AppError> {
+    drain(
+        cfg,
+        ports,
+        hooks,
+        Arc::new(QuietDrain),
+        std::future::pending(),
+    )
+    .await
 }
 
 fn all_keys(n: usize) -> BTreeSet<String> {
@@ -256,6 +266,43 @@ async fn a_lost_put_response_is_counted_as_a_possible_duplicate() {
     );
     assert_eq!(w.distinct_keys(), all_keys(10));
     assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pipeline_overlaps_receive_put_and_delete() {
+    // 100 messages, one pipeline, 20 ms per call (virtual time). One call after another
+    // would take 3 round trips per batch of 10 (600 ms and more); overlapped, a batch costs
+    // one round trip (claim and mark-done add no latency here).
+    let w = world(100);
+    let latency = Duration::from_millis(20);
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ports = DrainPorts {
+        queue: Arc::new(Latent {
+            inner: w.sqs.clone(),
+            latency,
+            calls: calls.clone(),
+        }),
+        sink: Arc::new(Latent {
+            inner: w.eb.clone(),
+            latency,
+            calls: calls.clone(),
+        }),
+        ledger: Some(Arc::new(w.ledger.clone())),
+    };
+    let mut cfg = w.cfg();
+    cfg.concurrency = 1;
+    let started = tokio::time::Instant::now();
+    let out = quiet_drain(cfg, ports, Arc::new(NoHooks)).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.counts.reemitted, 100);
+    assert_eq!(out.counts.deleted, 100);
+    assert_eq!(w.left(), 0);
+    // 11 receives (the last one finds the queue empty), 10 puts, 10 deletes.
+    assert_eq!(calls.load(Ordering::Relaxed), 31);
+    assert!(
+        took <= latency * 13,
+        "10 batches took {took:?}: the calls of a pipeline did not overlap"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -114,12 +114,11 @@ impl SqliteLedger {
 }
 
 fn read(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<Option<LedgerRecord>> {
-    tx.query_row(
-        &format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"),
-        params![key],
-        row_record,
-    )
-    .optional()
+    // Cached statements: a batch runs the same few statements, so each is parsed once per
+    // connection instead of once per key.
+    tx.prepare_cached(&format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"))?
+        .query_row(params![key], row_record)
+        .optional()
 }
 
 #[async_trait]
@@ -137,19 +136,19 @@ impl Ledger for SqliteLedger {
                     }),
                     _ => {
                         let r = claim.record();
-                        tx.execute(
-                            &format!("INSERT OR REPLACE INTO dedup ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"),
-                            params![
-                                r.key,
-                                r.state.as_str(),
-                                ms(r.in_progress_expiry),
-                                r.redrive,
-                                r.run_id,
-                                ms(r.created_at),
-                                ms(r.updated_at),
-                                r.expires_at.timestamp()
-                            ],
-                        )?;
+                        let insert = format!(
+                            "INSERT OR REPLACE INTO dedup ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"
+                        );
+                        tx.prepare_cached(&insert)?.execute(params![
+                            r.key,
+                            r.state.as_str(),
+                            ms(r.in_progress_expiry),
+                            r.redrive,
+                            r.run_id,
+                            ms(r.created_at),
+                            ms(r.updated_at),
+                            r.expires_at.timestamp()
+                        ])?;
                         out.push(ClaimOutcome::Claimed);
                     }
                 }
@@ -172,10 +171,11 @@ impl Ledger for SqliteLedger {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut out = Vec::with_capacity(done.len());
             for f in &done {
-                let n = tx.execute(
-                    "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'",
-                    params![f.event_id, ms(now), f.key, run_id],
-                )?;
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'",
+                    )?
+                    .execute(params![f.event_id, ms(now), f.key, run_id])?;
                 out.push(n == 1);
             }
             tx.commit()?;

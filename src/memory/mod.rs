@@ -2,5 +2,6 @@
 //! inject the failures AWS produces (and emulators do not).
 
 pub mod eventbridge;
+pub mod latent;
 pub mod ledger;
 pub mod sqs;
