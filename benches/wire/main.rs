@@ -7,7 +7,9 @@
 //! concurrent loops, no tool logic).
 //!
 //! Run: `cargo bench --bench wire` (N = 2,000 and 20,000; ~10 minutes on 2 vCPUs), or
-//! `cargo bench --bench wire -- quick` (N = 2,000 only). Results go to stdout as a
+//! `cargo bench --bench wire -- quick` (N = 2,000 only), or narrowed for an experiment with
+//! `-- n=20000 latency=20 modes=default,16`, and `cpus=shared` to let the client and the
+//! emulator share both CPUs (default `cpus=split`, see `Layout`). Results go to stdout as a
 //! markdown table; docs/benchmarks.md records them.
 
 #[path = "../../tests/e2e/proxy.rs"]
@@ -64,7 +66,7 @@ struct Result {
 }
 
 /// The tool, as a child process; polls its VmHWM while it runs.
-fn run_tool(proxy: &Proxy, concurrency: Option<usize>, n: usize) -> Result {
+fn run_tool(proxy: &Proxy, layout: Layout, concurrency: Option<usize>, n: usize) -> Result {
     let state = std::env::temp_dir().join(format!(
         "nexus-wire-{}-{}",
         std::process::id(),
@@ -89,7 +91,8 @@ fn run_tool(proxy: &Proxy, concurrency: Option<usize>, n: usize) -> Result {
         args.extend(["--concurrency".into(), c.to_string()]);
     }
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nexus-replay"))
+    let mut child = layout
+        .client(env!("CARGO_BIN_EXE_nexus-replay"))
         .args(&args)
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
@@ -216,13 +219,15 @@ async fn plain_loop(sqs: aws_sdk_sqs::Client, eb: aws_sdk_eventbridge::Client, u
     }
 }
 
-fn run_loops(proxy: &Proxy, url: &str, loops: usize, n: usize) -> Result {
+/// `loops` SDK loops against `endpoint` until the queue is empty; prints the seconds taken.
+/// Runs in a child process (`wire loops ...`), so it gets the client's CPUs like the tool.
+fn loops_child(endpoint: &str, url: &str, loops: usize, n: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (sqs, eb) = clients(&proxy.endpoint);
+    let (sqs, eb) = clients(endpoint);
     let started = Instant::now();
     let moved: u64 = rt.block_on(async {
         let mut tasks = Vec::new();
@@ -240,29 +245,124 @@ fn run_loops(proxy: &Proxy, url: &str, loops: usize, n: usize) -> Result {
         total
     });
     assert_eq!(moved, n as u64);
+    println!("{}", started.elapsed().as_secs_f64());
+}
+
+fn run_loops(proxy: &Proxy, layout: Layout, url: &str, loops: usize, n: usize) -> Result {
+    let exe = std::env::current_exe().unwrap();
+    let out = layout
+        .client(exe.to_str().unwrap())
+        .args([
+            "loops",
+            &proxy.endpoint,
+            url,
+            &loops.to_string(),
+            &n.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run the SDK loops");
+    assert!(out.status.success(), "the SDK loops failed");
+    let secs: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("seconds from the loops");
     Result {
         mode: if loops == 1 {
             "sequential loop (receive 10 → put 10 → delete 10)".into()
         } else {
             format!("ceiling: {loops} such loops at once, no tool logic")
         },
-        secs: started.elapsed().as_secs_f64(),
+        secs,
         calls: proxy.stats().total_calls(),
         rss_mib: None,
     }
 }
 
+/// Where the processes run. `Split`: the emulator and the proxy (this process) on CPU 0, the
+/// client under test (the tool, or the SDK loops) on CPU 1, so the client's CPU use does not
+/// slow the server down: like AWS, whose servers do not share the caller's CPUs. `Shared`:
+/// everything on both CPUs, so the client competes with the emulator.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Split,
+    Shared,
+}
+
+impl Layout {
+    fn name(self) -> &'static str {
+        match self {
+            Layout::Split => "split (emulator + proxy on CPU 0, client on CPU 1)",
+            Layout::Shared => "shared (all processes on both CPUs)",
+        }
+    }
+
+    /// Pins this process (and the threads it starts later) to CPU 0.
+    fn pin_server(self) {
+        if self == Layout::Split {
+            let ok = Command::new("taskset")
+                .args(["-p", "-c", "0", &std::process::id().to_string()])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "cpus=split needs taskset (util-linux) and 2 CPUs");
+        }
+    }
+
+    /// A command for a client process: on CPU 1 under `Split`.
+    fn client(self, program: &str) -> Command {
+        match self {
+            Layout::Split => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", "1", program]);
+                c
+            }
+            Layout::Shared => Command::new(program),
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("loops") {
+        let num = |i: usize| {
+            args[i]
+                .parse::<usize>()
+                .expect("loops ENDPOINT URL LOOPS N")
+        };
+        return loops_child(&args[1], &args[2], num(3), num(4));
+    }
     let quick = args.iter().any(|a| a == "quick");
-    let sizes: &[usize] = if quick { &[2_000] } else { &[2_000, 20_000] };
+    // Narrowing for experiments: `n=20000 latency=20 modes=ceiling,default`.
+    let arg = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let only_n: Option<usize> = arg("n").map(|v| v.parse().expect("n=NUMBER"));
+    let only_latency: Option<u64> = arg("latency").map(|v| v.parse().expect("latency=MS"));
+    let only_modes: Option<Vec<String>> =
+        arg("modes").map(|v| v.split(',').map(str::to_string).collect());
+    let sizes: Vec<usize> = match only_n {
+        Some(n) => vec![n],
+        None if quick => vec![2_000],
+        None => vec![2_000, 20_000],
+    };
+    let latencies: Vec<u64> = only_latency.map_or(vec![0, 20], |l| vec![l]);
+    let layout = match arg("cpus").as_deref() {
+        None | Some("split") => Layout::Split,
+        Some("shared") => Layout::Shared,
+        Some(other) => panic!("cpus={other}: use split or shared"),
+    };
+    layout.pin_server();
+    println!("CPU layout: {}\n", layout.name());
     let emu = Emulator::start();
     println!(
         "| N | latency | mode | msg/s | × sequential | % of ceiling | API calls/msg | peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for &latency_ms in &[0u64, 20] {
-        for &n in sizes {
+    for &latency_ms in &latencies {
+        for &n in &sizes {
             let proxy = Proxy::start(
                 &emu.endpoint,
                 1,
@@ -274,35 +374,53 @@ fn main() {
             );
             let url = emu.queue_url(QUEUE);
             let mut results = Vec::new();
-            let modes: Vec<&str> = if n == 20_000 || quick {
+            let mut modes: Vec<&str> = if n == 20_000 || quick {
                 vec!["seq", "ceiling", "default", "1", "4", "8", "16", "32", "64"]
             } else {
                 // 2,000 only shows memory does not grow with N.
                 vec!["seq", "ceiling", "default"]
             };
+            if let Some(only) = &only_modes {
+                // The ceiling is cheap and every % column needs it; the sequential loop is
+                // slow at 20 ms, so it runs only when named.
+                modes.retain(|m| *m == "ceiling" || only.iter().any(|o| o == m));
+            }
             for mode in modes {
                 emu.seed(QUEUE, (0..n).map(body), attrs());
                 proxy.reset_stats();
                 let r = match mode {
-                    "seq" => run_loops(&proxy, &url, 1, n),
-                    "ceiling" => run_loops(&proxy, &url, CEILING_LOOPS, n),
-                    "default" => run_tool(&proxy, None, n),
-                    c => run_tool(&proxy, Some(c.parse().unwrap()), n),
+                    "seq" => run_loops(&proxy, layout, &url, 1, n),
+                    "ceiling" => run_loops(&proxy, layout, &url, CEILING_LOOPS, n),
+                    "default" => run_tool(&proxy, layout, None, n),
+                    c => run_tool(&proxy, layout, Some(c.parse().unwrap()), n),
                 };
                 assert_eq!(emu.left(QUEUE), 0, "{} left messages behind", r.mode);
                 eprintln!("{n} @ {latency_ms} ms: {} in {:.1}s", r.mode, r.secs);
                 results.push(r);
             }
             let rate = |r: &Result| n as f64 / r.secs;
-            let seq = rate(&results[0]);
-            let ceiling = rate(&results[1]);
+            let of = |prefix: &str| {
+                results
+                    .iter()
+                    .find(|r| r.mode.starts_with(prefix))
+                    .map(&rate)
+            };
+            let (seq, ceiling) = (of("sequential"), of("ceiling"));
+            let ratio = |base: Option<f64>, r: &Result, scale: f64, unit: &str| match base {
+                Some(b) => format!(
+                    "{:.*}{unit}",
+                    if scale > 1.0 { 0 } else { 1 },
+                    scale * rate(r) / b
+                ),
+                None => "-".into(),
+            };
             for r in &results {
                 println!(
-                    "| {n} | {latency_ms} ms | {} | {:.0} | {:.1}× | {:.0}% | {:.3} | {} |",
+                    "| {n} | {latency_ms} ms | {} | {:.0} | {} | {} | {:.3} | {} |",
                     r.mode,
                     rate(r),
-                    rate(r) / seq,
-                    100.0 * rate(r) / ceiling,
+                    ratio(seq, r, 1.0, "×"),
+                    ratio(ceiling, r, 100.0, "%"),
                     r.calls as f64 / n as f64,
                     r.rss_mib
                         .map(|m| format!("{m:.1} MiB"))
