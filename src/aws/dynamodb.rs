@@ -111,13 +111,6 @@ pub fn item_of(r: &LedgerRecord) -> Item {
 /// The claim condition: the rule of `Claim::may_replace`, evaluated by DynamoDB.
 pub const CLAIM_CONDITION: &str = "attribute_not_exists(pk) OR expires_at < :now OR (#status = :in_progress AND in_progress_expiry < :now_ms) OR (#status = :done AND redrive < :redrive)";
 
-fn outcome_of(existing: LedgerRecord) -> ClaimOutcome {
-    match existing.state {
-        LedgerState::Done => ClaimOutcome::Done(existing),
-        LedgerState::InProgress => ClaimOutcome::Held(existing),
-    }
-}
-
 impl DynamoLedger {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoLedger {
         DynamoLedger {
@@ -196,10 +189,10 @@ impl DynamoLedger {
                 if let Some(PutItemError::ConditionalCheckFailedException(c)) = e.as_service_error()
                 {
                     return match c.item() {
-                        Some(old) => Ok(outcome_of(record_of(old))),
+                        Some(old) => Ok(ClaimOutcome::refused_by(record_of(old))),
                         // Without the old item (an emulator that ignores ALL_OLD), read it.
                         None => match self.get(&claim.key).await? {
-                            Some(r) => Ok(outcome_of(r)),
+                            Some(r) => Ok(ClaimOutcome::refused_by(r)),
                             None => Err(PortError::Transient(format!(
                                 "PutItem: the claim of {} lost a race to a record that is gone; retry",
                                 claim.key
@@ -355,7 +348,7 @@ impl Ledger for DynamoLedger {
             if let Some(r) = existing.get(&c.key)
                 && !c.may_replace(r)
             {
-                out[i] = Some(outcome_of(r.clone()));
+                out[i] = Some(ClaimOutcome::refused_by(r.clone()));
                 continue;
             }
             if !seen.insert(c.key.clone()) {

@@ -113,7 +113,7 @@ impl SqliteLedger {
     }
 }
 
-fn read(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<Option<LedgerRecord>> {
+fn read(tx: &Connection, key: &str) -> rusqlite::Result<Option<LedgerRecord>> {
     // Cached statements: a batch runs the same few statements, so each is parsed once per
     // connection instead of once per key.
     tx.prepare_cached(&format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"))?
@@ -130,10 +130,9 @@ impl Ledger for SqliteLedger {
             let mut out = Vec::with_capacity(claims.len());
             for claim in &claims {
                 match read(&tx, &claim.key)? {
-                    Some(existing) if !claim.may_replace(&existing) => out.push(match existing.state {
-                        LedgerState::Done => ClaimOutcome::Done(existing),
-                        LedgerState::InProgress => ClaimOutcome::Held(existing),
-                    }),
+                    Some(existing) if !claim.may_replace(&existing) => {
+                        out.push(ClaimOutcome::refused_by(existing))
+                    }
                     _ => {
                         let r = claim.record();
                         let insert = format!(
@@ -202,15 +201,7 @@ impl Ledger for SqliteLedger {
 
     async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, PortError> {
         let key = key.to_string();
-        self.blocking("get", move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"),
-                params![key],
-                row_record,
-            )
-            .optional()
-        })
-        .await
+        self.blocking("get", move |c| read(c, &key)).await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> Result<LedgerStats, PortError> {

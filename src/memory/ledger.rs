@@ -60,10 +60,9 @@ impl Ledger for MemoryLedger {
             Ok(claims
                 .iter()
                 .map(|c| match s.records.get(&c.key) {
-                    Some(existing) if !c.may_replace(existing) => match existing.state {
-                        LedgerState::Done => ClaimOutcome::Done(existing.clone()),
-                        LedgerState::InProgress => ClaimOutcome::Held(existing.clone()),
-                    },
+                    Some(existing) if !c.may_replace(existing) => {
+                        ClaimOutcome::refused_by(existing.clone())
+                    }
                     _ => {
                         s.records.insert(c.key.clone(), c.record());
                         ClaimOutcome::Claimed

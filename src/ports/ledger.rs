@@ -104,6 +104,16 @@ pub enum ClaimOutcome {
     Held(LedgerRecord),
 }
 
+impl ClaimOutcome {
+    /// The answer when `existing` refuses a claim (`Claim::may_replace` was false).
+    pub fn refused_by(existing: LedgerRecord) -> ClaimOutcome {
+        match existing.state {
+            LedgerState::Done => ClaimOutcome::Done(existing),
+            LedgerState::InProgress => ClaimOutcome::Held(existing),
+        }
+    }
+}
+
 /// A key this run finished, with the event id PutEvents answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finished {
