@@ -376,21 +376,10 @@ async fn partial_put(
         req["Entries"] = Value::Array(keep);
         let b = Bytes::from(req.to_string());
         record_puts(sh, &b);
-        let resp = forward(sh, parts, b).await?;
-        let status = resp.status();
-        let rb = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| Dropped)?
-            .to_bytes();
-        if status != StatusCode::OK {
-            return Ok(Response::builder()
-                .status(status)
-                .body(Full::new(rb))
-                .unwrap());
-        }
-        let v: Value = serde_json::from_slice(&rb).map_err(|_| Dropped)?;
+        let v = match forward_json(sh, parts, b).await? {
+            Ok(v) => v,
+            Err(passed_through) => return Ok(passed_through),
+        };
         upstream_failed = v["FailedEntryCount"].as_u64().unwrap_or(0);
         forwarded = v["Entries"].as_array().cloned().unwrap_or_default();
     }
@@ -432,21 +421,10 @@ async fn partial_delete(
         .collect();
     if !keep.is_empty() {
         req["Entries"] = Value::Array(keep);
-        let resp = forward(sh, parts, Bytes::from(req.to_string())).await?;
-        let status = resp.status();
-        let rb = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|_| Dropped)?
-            .to_bytes();
-        if status != StatusCode::OK {
-            return Ok(Response::builder()
-                .status(status)
-                .body(Full::new(rb))
-                .unwrap());
-        }
-        let v: Value = serde_json::from_slice(&rb).map_err(|_| Dropped)?;
+        let v = match forward_json(sh, parts, Bytes::from(req.to_string())).await? {
+            Ok(v) => v,
+            Err(passed_through) => return Ok(passed_through),
+        };
         successful = v["Successful"].as_array().cloned().unwrap_or_default();
         failed.extend(v["Failed"].as_array().cloned().unwrap_or_default());
     }
@@ -454,6 +432,30 @@ async fn partial_delete(
         200,
         json!({"Successful": successful, "Failed": failed}),
     ))
+}
+
+/// Forwards a call and parses a 200 answer as JSON; any other status is passed through
+/// as it came (`Err`), for the caller to return.
+async fn forward_json(
+    sh: &Shared,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Result<Value, Response<Full<Bytes>>>, Dropped> {
+    let resp = forward(sh, parts, body).await?;
+    let status = resp.status();
+    let rb = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| Dropped)?
+        .to_bytes();
+    if status != StatusCode::OK {
+        return Ok(Err(Response::builder()
+            .status(status)
+            .body(Full::new(rb))
+            .unwrap()));
+    }
+    serde_json::from_slice(&rb).map(Ok).map_err(|_| Dropped)
 }
 
 async fn forward(
