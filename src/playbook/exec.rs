@@ -47,6 +47,17 @@ pub struct Ports {
     pub started_by: String,
 }
 
+impl Ports {
+    /// The ports of a drain or re-emit step, with the ledger its `ledger` field names.
+    fn drain_ports(&self, ledger: Option<&str>) -> Result<DrainPorts, AppError> {
+        Ok(DrainPorts {
+            queue: self.queue.clone(),
+            sink: self.sink.clone(),
+            ledger: (self.ledger)(ledger)?,
+        })
+    }
+}
+
 pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The person (or cron job) running the playbook, and the display.
@@ -1204,12 +1215,7 @@ async fn execute(
             let req = drain_request(&mut f)?;
             let run_id = format!("{}-s{}", opts.run_id, step.number);
             let cfg = prepare(ports.cat.as_ref(), ports.queue.as_ref(), &req, run_id).await?;
-            let ledger = (ports.ledger)(f.str("ledger")?.as_deref())?;
-            let dports = DrainPorts {
-                queue: ports.queue.clone(),
-                sink: ports.sink.clone(),
-                ledger,
-            };
+            let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
             let r = crate::commands::drain::run(cfg, dports, ui.drain_observer(), ui.interrupt())
                 .await?;
             Ok(drain_done(&r))
@@ -1227,12 +1233,7 @@ async fn execute(
             if let Some(s) = f.int("size_limit")? {
                 cfg.size_limit = s as usize;
             }
-            let ledger = (ports.ledger)(f.str("ledger")?.as_deref())?;
-            let dports = DrainPorts {
-                queue: ports.queue.clone(),
-                sink: ports.sink.clone(),
-                ledger,
-            };
+            let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
             let r =
                 crate::commands::reemit::reemit(&from, cfg, dports, ui.drain_observer()).await?;
             Ok(drain_done(&r))
