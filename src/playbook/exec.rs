@@ -135,14 +135,7 @@ impl<'a> Fields<'a> {
         let Some(field) = self.step.fields.get(key) else {
             return Ok(None);
         };
-        let ty = self
-            .step
-            .kind
-            .fields()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, t)| *t)
-            .unwrap_or(Ty::String);
+        let ty = self.step.kind.field_type(key).unwrap_or(Ty::String);
         let s = match &field.value {
             Value::List(items) => {
                 let mut out = Vec::new();
@@ -1000,12 +993,9 @@ pub fn prepare_run(
     // Steps that run must not wait for outputs nobody will produce.
     for s in pb.steps.iter().filter(|s| s.number >= from) {
         for f in s.fields.values() {
-            let strings: Vec<&String> = match &f.value {
-                Value::Str(x) => vec![x],
-                Value::List(l) => l.iter().collect(),
-                _ => Vec::new(),
-            };
-            for r in strings
+            for r in f
+                .value
+                .strings()
                 .into_iter()
                 .flat_map(|x| template::refs(x).unwrap_or_default())
             {

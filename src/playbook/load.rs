@@ -111,6 +111,17 @@ pub enum Value {
     Number(f64),
 }
 
+impl Value {
+    /// The strings a value holds (a string, or the items of a list), where references can be.
+    pub fn strings(&self) -> Vec<&String> {
+        match self {
+            Value::Str(s) => vec![s],
+            Value::List(l) => l.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -170,6 +181,14 @@ impl Kind {
             Kind::Verify => "verify",
             Kind::Confirm => "confirm",
         }
+    }
+
+    /// The type of field `key` of this kind; None when the kind has no such field.
+    pub fn field_type(self, key: &str) -> Option<Ty> {
+        self.fields()
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, t)| *t)
     }
 
     /// The fields this kind takes, besides `kind`, `id` and `title`.
@@ -744,9 +763,8 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
         );
     }
     let title = text(ctx, "title");
-    let spec = kind.fields();
     let mut allowed: Vec<&str> = vec!["kind", "id", "title"];
-    allowed.extend(spec.iter().map(|(k, _)| *k));
+    allowed.extend(kind.fields().iter().map(|(k, _)| *k));
     let mut fields = BTreeMap::new();
     for (k, v) in entries(t) {
         let key: &str = k.get_ref();
@@ -754,7 +772,7 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
             continue;
         }
         let l = ctx.line(k.span());
-        let Some((_, ty)) = spec.iter().find(|(name, _)| *name == key) else {
+        let Some(ty) = kind.field_type(key) else {
             ctx.err(
                 l,
                 format!("step {number} ({}): unknown field `{key}`", kind.name()),
@@ -762,12 +780,12 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
             );
             continue;
         };
-        if let Some(val) = value(ctx, key, v, *ty) {
+        if let Some(val) = value(ctx, key, v, ty) {
             let vl = ctx.line(v.span());
             match &val {
                 Value::Str(s) => match template::refs(s) {
                     Err(e) => ctx.err(vl, format!("step {number}: {e}"), ""),
-                    Ok(r) if r.is_empty() => check_literal(ctx, vl, key, *ty, &val),
+                    Ok(r) if r.is_empty() => check_literal(ctx, vl, key, ty, &val),
                     Ok(_) => {}
                 },
                 Value::List(items) => {
@@ -791,11 +809,7 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
     }
     for req in kind.required() {
         if !fields.contains_key(*req) {
-            let ty = spec
-                .iter()
-                .find(|(k, _)| k == req)
-                .map(|(_, t)| *t)
-                .unwrap_or(Ty::String);
+            let ty = kind.field_type(req).unwrap_or(Ty::String);
             ctx.err(
                 line,
                 format!("step {number} ({}) needs `{req}`", kind.name()),
@@ -853,19 +867,8 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
 fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
     for (i, step) in steps.iter().enumerate() {
         for (key, field) in &step.fields {
-            let ty = step
-                .kind
-                .fields()
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, t)| *t)
-                .unwrap_or(Ty::String);
-            let strings: Vec<&String> = match &field.value {
-                Value::Str(s) => vec![s],
-                Value::List(l) => l.iter().collect(),
-                _ => Vec::new(),
-            };
-            for s in strings {
+            let ty = step.kind.field_type(key).unwrap_or(Ty::String);
+            for s in field.value.strings() {
                 let whole = template::whole(s);
                 for r in template::refs(s).unwrap_or_default() {
                     match &r {
