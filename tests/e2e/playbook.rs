@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::drain::{DLQS, depth, queue_url, seed, stripe_body};
-use crate::support::{Sandbox, block_on};
+use crate::support::{Run, Sandbox, block_on};
 
 const SHIPPED: [&str; 5] = [
     "subscription-outage",
@@ -19,6 +19,14 @@ const SUB_DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
 fn replay_count(sb: &Sandbox) -> usize {
     let (eb, _) = sb.clients();
     block_on(async { eb.list_replays().send().await.unwrap().replays().len() })
+}
+
+/// `playbook run ARGS... --yes --output json`.
+fn run_playbook(sb: &Sandbox, args: &[&str]) -> Run {
+    let mut all = vec!["playbook", "run"];
+    all.extend_from_slice(args);
+    all.extend(["--yes", "--output", "json"]);
+    sb.run(&all)
 }
 
 fn dlq_depths(sb: &Sandbox) -> Vec<usize> {
@@ -88,16 +96,7 @@ fn every_shipped_playbook_validates_and_plans_on_the_sandbox_without_changes() {
 #[test]
 fn subscription_outage_runs_end_to_end_and_empties_its_dlq() {
     let sb = Sandbox::new(40, 6);
-    let run = sb.run(&[
-        "playbook",
-        "run",
-        "subscription-outage",
-        "--set",
-        "until=now",
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let run = run_playbook(&sb, &["subscription-outage", "--set", "until=now"]);
     run.code(0);
     let rec = run.json();
     assert_eq!(rec["status"], "succeeded");
@@ -141,14 +140,7 @@ fn subscription_outage_runs_end_to_end_and_empties_its_dlq() {
 #[test]
 fn nightly_dlq_drain_empties_every_dlq_and_prints_a_json_summary() {
     let sb = Sandbox::new(0, 4);
-    let run = sb.run(&[
-        "playbook",
-        "run",
-        "nightly-dlq-drain",
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let run = run_playbook(&sb, &["nightly-dlq-drain"]);
     run.code(0);
     let rec = run.json();
     assert_eq!(rec["status"], "succeeded");
@@ -159,14 +151,7 @@ fn nightly_dlq_drain_empties_every_dlq_and_prints_a_json_summary() {
     assert_eq!(rec["steps"][2]["outputs"]["passed"], 4);
     assert_eq!(dlq_depths(&sb), vec![0, 0, 0, 0]);
     // A second (concurrent-safe) run finds nothing to do and still succeeds.
-    let again = sb.run(&[
-        "playbook",
-        "run",
-        "nightly-dlq-drain",
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let again = run_playbook(&sb, &["nightly-dlq-drain"]);
     again.code(0);
     assert_eq!(again.json()["steps"][1]["outputs"]["reemitted"], 0);
 }
@@ -265,18 +250,7 @@ fn a_queue_deleted_mid_run_stops_the_run_and_from_step_resumes_it() {
     let bodies: Vec<String> = (0..5).map(stripe_body).collect();
     seed(&sb, SUB_DLQ, &bodies);
     let run_id = rec["run_id"].as_str().unwrap();
-    let resumed = sb.run(&[
-        "playbook",
-        "run",
-        &file,
-        "--from-step",
-        "2",
-        "--resume",
-        run_id,
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let resumed = run_playbook(&sb, &[&file, "--from-step", "2", "--resume", run_id]);
     resumed.code(0);
     let rec2 = resumed.json();
     assert_eq!(rec2["resumed_from"], run_id);
@@ -391,14 +365,7 @@ fn partner_events_cutover_reemits_each_stripe_event_id_once() {
     bodies.extend((0..3).map(|i| copy(i, PARTNER_SOURCE, "Stripe Event")));
     let dlq = seed(&sb, SUB_DLQ, &bodies);
 
-    let run = sb.run(&[
-        "playbook",
-        "run",
-        "partner-events-cutover",
-        "--yes",
-        "--output",
-        "json",
-    ]);
+    let run = run_playbook(&sb, &["partner-events-cutover"]);
     run.code(0);
     let rec = run.json();
     assert_eq!(rec["status"], "succeeded");
