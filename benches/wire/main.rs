@@ -63,6 +63,28 @@ struct Result {
     secs: f64,
     calls: u64,
     rss_mib: Option<f64>,
+    /// CPU seconds of the client process (user + system).
+    client_cpu: f64,
+    /// CPU seconds of this process (the emulator and the proxy) during the run.
+    server_cpu: f64,
+}
+
+/// CPU seconds (user + system) from `/proc/self/stat`: this process's own, and that of its
+/// waited-for children (the client processes). Linux reports both in USER_HZ ticks, 100/s.
+fn cpu_secs() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, so field k
+    // is at index k - 3. utime 14, stime 15, cutime 16, cstime 17.
+    let rest: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| {
+            r.split_whitespace()
+                .map(|v| v.parse().unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let field = |k: usize| rest.get(k - 3).copied().unwrap_or(0.0) / 100.0;
+    (field(14) + field(15), field(16) + field(17))
 }
 
 /// The tool, as a child process; polls its VmHWM while it runs.
@@ -140,6 +162,8 @@ fn run_tool(proxy: &Proxy, layout: Layout, concurrency: Option<usize>, n: usize)
         secs,
         calls: proxy.stats().total_calls(),
         rss_mib: Some(peak_kib as f64 / 1024.0),
+        client_cpu: 0.0,
+        server_cpu: 0.0,
     }
 }
 
@@ -276,6 +300,8 @@ fn run_loops(proxy: &Proxy, layout: Layout, url: &str, loops: usize, n: usize) -
         secs,
         calls: proxy.stats().total_calls(),
         rss_mib: None,
+        client_cpu: 0.0,
+        server_cpu: 0.0,
     }
 }
 
@@ -358,9 +384,9 @@ fn main() {
     println!("CPU layout: {}\n", layout.name());
     let emu = Emulator::start();
     println!(
-        "| N | latency | mode | msg/s | × sequential | % of ceiling | API calls/msg | peak RSS |"
+        "| N | latency | mode | msg/s | × sequential | % of ceiling | API calls/msg | peak RSS | client CPU/msg | server CPU busy |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &latency_ms in &latencies {
         for &n in &sizes {
             let proxy = Proxy::start(
@@ -388,12 +414,15 @@ fn main() {
             for mode in modes {
                 emu.seed(QUEUE, (0..n).map(body), attrs());
                 proxy.reset_stats();
-                let r = match mode {
+                let (server0, client0) = cpu_secs();
+                let mut r = match mode {
                     "seq" => run_loops(&proxy, layout, &url, 1, n),
                     "ceiling" => run_loops(&proxy, layout, &url, CEILING_LOOPS, n),
                     "default" => run_tool(&proxy, layout, None, n),
                     c => run_tool(&proxy, layout, Some(c.parse().unwrap()), n),
                 };
+                let (server1, client1) = cpu_secs();
+                (r.server_cpu, r.client_cpu) = (server1 - server0, client1 - client0);
                 assert_eq!(emu.left(QUEUE), 0, "{} left messages behind", r.mode);
                 eprintln!("{n} @ {latency_ms} ms: {} in {:.1}s", r.mode, r.secs);
                 results.push(r);
@@ -416,7 +445,7 @@ fn main() {
             };
             for r in &results {
                 println!(
-                    "| {n} | {latency_ms} ms | {} | {:.0} | {} | {} | {:.3} | {} |",
+                    "| {n} | {latency_ms} ms | {} | {:.0} | {} | {} | {:.3} | {} | {:.0} µs | {:.0}% |",
                     r.mode,
                     rate(r),
                     ratio(seq, r, 1.0, "×"),
@@ -424,7 +453,9 @@ fn main() {
                     r.calls as f64 / n as f64,
                     r.rss_mib
                         .map(|m| format!("{m:.1} MiB"))
-                        .unwrap_or_else(|| "-".into())
+                        .unwrap_or_else(|| "-".into()),
+                    1e6 * r.client_cpu / n as f64,
+                    100.0 * r.server_cpu / r.secs,
                 );
             }
         }

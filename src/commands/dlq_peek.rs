@@ -79,8 +79,7 @@ pub async fn peek(
         match parse(&m.body) {
             Ok(env) => {
                 let t = env
-                    .detail
-                    .get("type")
+                    .detail_field("type")
                     .and_then(Value::as_str)
                     .unwrap_or(&env.detail_type)
                     .to_string();
@@ -90,7 +89,7 @@ pub async fn peek(
                 }
                 if r.samples.len() < samples {
                     r.samples.push(serde_json::json!({
-                        "message_id": m.message_id, "attributes": m.attributes, "event": env.value
+                        "message_id": m.message_id, "attributes": m.attributes, "event": env.value()
                     }));
                 }
             }

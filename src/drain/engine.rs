@@ -445,7 +445,8 @@ impl Shared {
             error_code: m.attributes.get("ERROR_CODE").cloned(),
             run_id: self.cfg.run_id.clone(),
         };
-        let e = entry(&env, &key, redrive, &bus, &origin);
+        let event_type = self.cfg.selection.event_type(&env).map(str::to_string);
+        let e = entry(env, &key, redrive, &bus, &origin);
         if e.size() > self.cfg.size_limit {
             return Class::Poison {
                 reason: format!(
@@ -457,7 +458,7 @@ impl Shared {
             };
         }
         Class::Emit(Box::new(Emit {
-            event_type: self.cfg.selection.event_type(&env).map(str::to_string),
+            event_type,
             key,
             redrive,
             entry: e,
@@ -471,12 +472,12 @@ impl Shared {
         let env = parse(&c.msg.body).ok();
         let account = env
             .as_ref()
-            .and_then(|e| e.value.get("account"))
+            .and_then(|e| e.value().get("account"))
             .and_then(|v| v.as_str())
             .unwrap_or("");
         let region = env
             .as_ref()
-            .and_then(|e| e.value.get("region"))
+            .and_then(|e| e.value().get("region"))
             .and_then(|v| v.as_str())
             .unwrap_or("");
         let delivered = as_delivered(&c.entry, account, region);

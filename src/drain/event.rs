@@ -12,20 +12,43 @@ use crate::ports::sink::PutEntry;
 /// The object added to a re-emitted event's `detail`.
 pub const META_FIELD: &str = "nexus_replay";
 
-/// A DLQ message body read as an EventBridge event.
+/// A DLQ message body read as an EventBridge event. The detail is not copied out of the
+/// body: `detail()` reads it in place, and `entry` moves it into the re-emitted event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
-    /// The whole body.
-    pub value: Value,
+    /// The whole body, as received (its detail still holds any `nexus_replay` object).
+    /// Private: only `parse` builds an envelope, so its detail is always an object.
+    value: Value,
     pub id: Option<String>,
     pub source: String,
     pub detail_type: String,
     pub time: Option<DateTime<Utc>>,
     pub resources: Vec<String>,
-    /// The detail without any earlier `nexus_replay` object.
-    pub detail: Map<String, Value>,
     /// The `nexus_replay` object of an earlier re-emit, if any.
     pub meta: Option<Map<String, Value>>,
+}
+
+impl Envelope {
+    /// The whole body, as received.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The detail as received; `detail_field` skips an earlier `nexus_replay` object.
+    fn detail(&self) -> &Map<String, Value> {
+        match self.value.get("detail") {
+            Some(Value::Object(d)) => d,
+            // `parse` only builds envelopes whose detail is an object.
+            _ => unreachable!("an Envelope's detail is an object"),
+        }
+    }
+
+    /// A field of the detail (never the `nexus_replay` object of an earlier re-emit).
+    pub fn detail_field(&self, name: &str) -> Option<&Value> {
+        (name != META_FIELD)
+            .then(|| self.detail().get(name))
+            .flatten()
+    }
 }
 
 /// Why a body cannot be re-emitted.
@@ -38,13 +61,12 @@ pub fn parse(body: &str) -> Result<Envelope, String> {
     let source = text("source").ok_or("body is not an EventBridge event: no string \"source\"")?;
     let detail_type =
         text("detail-type").ok_or("body is not an EventBridge event: no string \"detail-type\"")?;
-    let mut detail = obj
+    let detail = obj
         .get("detail")
         .and_then(Value::as_object)
-        .cloned()
         .ok_or("body is not an EventBridge event: \"detail\" is missing or not an object")?;
-    let meta = match detail.remove(META_FIELD) {
-        Some(Value::Object(m)) => Some(m),
+    let meta = match detail.get(META_FIELD) {
+        Some(Value::Object(m)) => Some(m.clone()),
         _ => None,
     };
     let time = match obj.get("time") {
@@ -74,7 +96,6 @@ pub fn parse(body: &str) -> Result<Envelope, String> {
         detail_type,
         time,
         resources,
-        detail,
         meta,
         value,
     })
@@ -134,16 +155,19 @@ pub fn dedup_key(env: &Envelope, spec: &DedupSpec) -> Result<String, String> {
     }
     match spec {
         DedupSpec::Default => env
-            .detail
-            .get("id")
+            .detail_field("id")
             .and_then(Value::as_str)
             .map(str::to_string)
             .or_else(|| env.id.clone())
             .ok_or_else(|| "no dedup key: the event has neither a string detail.id nor an id; use --dedup-key PATH or hash".into()),
         DedupSpec::Path(path) => {
-            let mut with_clean_detail = env.value.clone();
-            with_clean_detail["detail"] = Value::Object(env.detail.clone());
-            lookup(&with_clean_detail, path)
+            let found = match path.split_first() {
+                Some((first, rest)) if first == "detail" => rest
+                    .split_first()
+                    .and_then(|(field, rest)| lookup(env.detail_field(field)?, rest)),
+                _ => lookup(&env.value, path),
+            };
+            found
                 .and_then(scalar)
                 .ok_or_else(|| format!("no dedup key: {} is missing or not a string or number", path.join(".")))
         }
@@ -154,20 +178,7 @@ pub fn dedup_key(env: &Envelope, spec: &DedupSpec) -> Result<String, String> {
 /// JSON text with object keys sorted at every level (serde_json may keep insertion order).
 fn canonical(v: &Value, out: &mut String) {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&m[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(m) => canonical_object(m.iter(), out),
         Value::Array(a) => {
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -182,17 +193,37 @@ fn canonical(v: &Value, out: &mut String) {
     }
 }
 
+fn canonical_object<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
+    let mut fields: Vec<_> = fields.collect();
+    fields.sort_by_key(|(k, _)| *k);
+    out.push('{');
+    for (i, (k, v)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Value::String(k.clone()).to_string());
+        out.push(':');
+        canonical(v, out);
+    }
+    out.push('}');
+}
+
 /// `sha256:` + hex of canonical JSON (sorted keys) of source, detail-type and detail.
 pub fn hash_key(env: &Envelope) -> String {
-    let mut text = String::new();
-    canonical(
-        &json!({
-            "detail": Value::Object(env.detail.clone()),
-            "detail-type": env.detail_type,
-            "source": env.source,
-        }),
+    // {"detail":…,"detail-type":…,"source":…}, keys in order, the detail without an
+    // earlier `nexus_replay` object.
+    let mut text = String::from("{\"detail\":");
+    canonical_object(
+        env.detail()
+            .iter()
+            .filter(|(k, _)| k.as_str() != META_FIELD),
         &mut text,
     );
+    text.push_str(",\"detail-type\":");
+    text.push_str(&Value::String(env.detail_type.clone()).to_string());
+    text.push_str(",\"source\":");
+    text.push_str(&Value::String(env.source.clone()).to_string());
+    text.push('}');
     let digest = Sha256::digest(text.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
@@ -227,8 +258,9 @@ pub fn bus_of_rule_arn(arn: &str) -> Option<String> {
 }
 
 /// The re-emit entry: source, detail-type, resources and the original time are kept; the
-/// detail gains `nexus_replay`.
-pub fn entry(env: &Envelope, key: &str, redrive: u32, bus: &str, origin: &Origin) -> PutEntry {
+/// detail gains `nexus_replay` (replacing an earlier one). Consumes the envelope, so the
+/// detail moves into the entry instead of being copied.
+pub fn entry(mut env: Envelope, key: &str, redrive: u32, bus: &str, origin: &Origin) -> PutEntry {
     let first = |field: &str, fallback: Value| {
         env.meta
             .as_ref()
@@ -246,14 +278,17 @@ pub fn entry(env: &Envelope, key: &str, redrive: u32, bus: &str, origin: &Origin
         "redrive": redrive,
         "run_id": origin.run_id,
     });
-    let mut detail = env.detail.clone();
+    let mut detail = match env.value.get_mut("detail").map(Value::take) {
+        Some(Value::Object(d)) => d,
+        _ => unreachable!("an Envelope's detail is an object"),
+    };
     detail.insert(META_FIELD.into(), meta);
     PutEntry {
         bus: bus.to_string(),
-        source: env.source.clone(),
-        detail_type: env.detail_type.clone(),
+        source: env.source,
+        detail_type: env.detail_type,
         detail: Value::Object(detail).to_string(),
-        resources: env.resources.clone(),
+        resources: env.resources,
         time: env.time,
     }
 }
@@ -352,13 +387,31 @@ mod tests {
         let reordered = parse(r#"{"id":"other","source":"stripe.webhook","detail-type":"Stripe Webhook Event",
             "detail":{"type":"customer.subscription.updated","data":{"object":{"n":7,"id":"sub_9"}},"id":"evt_123"}}"#).unwrap();
         assert_eq!(hash_key(&reordered), h);
+        // Ledger records outlive versions of the tool, so the hash is pinned: SHA-256 of
+        // {"detail":{…sorted…},"detail-type":…,"source":…} with no spaces, and an earlier
+        // re-emit's `nexus_replay` object is not part of it.
+        assert_eq!(
+            h,
+            "sha256:d00cdc1fcbc234f55d43020b162ae2ff03d39f0f3b05d937868d9172e3cd39f4"
+        );
+        let mut with_meta: Value = serde_json::from_str(BODY).unwrap();
+        with_meta["detail"][META_FIELD] = json!({"run_id": "run-0", "redrive": 1});
+        assert_eq!(hash_key(&parse(&with_meta.to_string()).unwrap()), h);
+        // The meta object is not a path into the detail either.
+        assert!(
+            dedup_key(
+                &parse(&with_meta.to_string()).unwrap(),
+                &DedupSpec::parse("detail.nexus_replay.run_id").unwrap()
+            )
+            .is_err()
+        );
         assert!(DedupSpec::parse("a..b").is_err());
     }
 
     #[test]
     fn the_entry_keeps_the_event_and_adds_metadata() {
         let e = parse(BODY).unwrap();
-        let entry = entry(&e, "evt_123", 1, "bus-a", &origin());
+        let entry = entry(e.clone(), "evt_123", 1, "bus-a", &origin());
         assert_eq!(entry.bus, "bus-a");
         assert_eq!(entry.source, "stripe.webhook");
         assert_eq!(entry.resources, ["arn:r"]);
@@ -382,7 +435,7 @@ mod tests {
     #[test]
     fn a_second_redrive_keeps_key_and_origin_and_counts_up() {
         let e = parse(BODY).unwrap();
-        let first = entry(&e, "evt_123", 1, "bus-a", &origin());
+        let first = entry(e, "evt_123", 1, "bus-a", &origin());
         // The re-emitted event failed again and came back through the DLQ.
         let mut again: Value = serde_json::from_str(BODY).unwrap();
         again["id"] = json!("env-2");
@@ -390,7 +443,7 @@ mod tests {
         let e2 = parse(&again.to_string()).unwrap();
         assert_eq!(redrive_of(&e2), 2);
         assert_eq!(dedup_key(&e2, &DedupSpec::Hash).unwrap(), "evt_123");
-        let second = entry(&e2, "evt_123", 2, "bus-a", &origin());
+        let second = entry(e2, "evt_123", 2, "bus-a", &origin());
         let d: Value = serde_json::from_str(&second.detail).unwrap();
         assert_eq!(d[META_FIELD]["redrive"], 2);
         assert_eq!(d[META_FIELD]["original_id"], "env-1");

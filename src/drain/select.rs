@@ -39,7 +39,7 @@ impl Selection {
         } else {
             self.type_fields.iter().map(String::as_str).collect()
         };
-        fields.iter().find_map(|f| field(&env.value, f))
+        fields.iter().find_map(|f| field(env.value(), f))
     }
 
     /// None when selected, else why not.
@@ -85,7 +85,7 @@ impl Selection {
             }
         }
         if let Some(p) = &self.pattern
-            && !p.matches(&env.value)
+            && !p.matches(env.value())
         {
             return Some("does not match --pattern".into());
         }

@@ -1,9 +1,14 @@
 //! The embedded dedup ledger: SQLite (bundled) in the state dir. One machine, any number
 //! of processes: each batch is one IMMEDIATE transaction, so a claim's read-and-write is
 //! atomic across processes; WAL and a busy timeout keep concurrent drainers moving.
+//!
+//! The connection lives on one thread of its own, which runs the ledger's calls in the
+//! order they arrive: the async side never blocks on SQLite, and however many pipelines
+//! share the ledger, it costs one thread (the blocking pool would grow a thread, with its
+//! stack and malloc arena, per waiting call).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,13 +35,42 @@ CREATE TABLE IF NOT EXISTS dedup (
 CREATE INDEX IF NOT EXISTS dedup_expires_at ON dedup (expires_at);
 ";
 
-const COLUMNS: &str = "key, state, in_progress_expiry_ms, redrive, event_id, run_id, created_at_ms, updated_at_ms, expires_at";
+macro_rules! columns {
+    () => {
+        "key, state, in_progress_expiry_ms, redrive, event_id, run_id, created_at_ms, updated_at_ms, expires_at"
+    };
+}
+/// The values of a new IN_PROGRESS record, bound by `insert`.
+macro_rules! new_row {
+    () => {
+        "(?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"
+    };
+}
+/// Claims a key nobody holds.
+const INSERT_NEW: &str = concat!(
+    "INSERT INTO dedup (",
+    columns!(),
+    ") VALUES ",
+    new_row!(),
+    " ON CONFLICT (key) DO NOTHING"
+);
+/// Claims a key whose record `Claim::may_replace`.
+const INSERT_REPLACE: &str = concat!(
+    "INSERT OR REPLACE INTO dedup (",
+    columns!(),
+    ") VALUES ",
+    new_row!()
+);
 
-/// A SQLite ledger file.
+/// A call for the ledger thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A SQLite ledger file. Clones share the connection and its thread, which ends when the
+/// last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteLedger {
     path: PathBuf,
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 fn db_err(what: &str, e: impl std::fmt::Display) -> PortError {
@@ -90,9 +124,19 @@ impl SqliteLedger {
         conn.execute_batch("PRAGMA synchronous=NORMAL;")
             .map_err(|e| db_err("open", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("nexus-ledger".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| db_err("open", format!("cannot start the ledger thread: {e}")))?;
         Ok(SqliteLedger {
             path: path.to_path_buf(),
-            conn: Arc::new(Mutex::new(conn)),
+            jobs,
         })
     }
 
@@ -101,24 +145,38 @@ impl SqliteLedger {
         what: &'static str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, PortError> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut c = conn
-                .lock()
-                .map_err(|_| db_err(what, "connection poisoned"))?;
-            f(&mut c).map_err(|e| db_err(what, e))
-        })
-        .await
-        .map_err(|e| db_err(what, e))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |c| {
+            let _ = reply.send(f(c).map_err(|e| db_err(what, e)));
+        });
+        // Either fails only if the ledger thread is gone (a panic inside SQLite's caller).
+        let gone = || db_err(what, "the ledger thread stopped");
+        self.jobs.send(job).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 }
 
 fn read(tx: &Connection, key: &str) -> rusqlite::Result<Option<LedgerRecord>> {
     // Cached statements: a batch runs the same few statements, so each is parsed once per
     // connection instead of once per key.
-    tx.prepare_cached(&format!("SELECT {COLUMNS} FROM dedup WHERE key = ?1"))?
+    tx.prepare_cached(concat!("SELECT ", columns!(), " FROM dedup WHERE key = ?1"))?
         .query_row(params![key], row_record)
         .optional()
+}
+
+/// Writes a new IN_PROGRESS record with `sql` (`INSERT_NEW` or `INSERT_REPLACE`); returns
+/// the rows changed.
+fn insert(tx: &Connection, r: &LedgerRecord, sql: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(sql)?.execute(params![
+        r.key,
+        r.state.as_str(),
+        ms(r.in_progress_expiry),
+        r.redrive,
+        r.run_id,
+        ms(r.created_at),
+        ms(r.updated_at),
+        r.expires_at.timestamp()
+    ])
 }
 
 #[async_trait]
@@ -129,25 +187,19 @@ impl Ledger for SqliteLedger {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut out = Vec::with_capacity(claims.len());
             for claim in &claims {
+                // A new key (the usual case) costs one statement: the insert that claims it.
+                // Only a key already present is read and judged, and replaced if it may be.
+                let r = claim.record();
+                if insert(&tx, &r, INSERT_NEW)? == 1 {
+                    out.push(ClaimOutcome::Claimed);
+                    continue;
+                }
                 match read(&tx, &claim.key)? {
                     Some(existing) if !claim.may_replace(&existing) => {
                         out.push(ClaimOutcome::refused_by(existing))
                     }
                     _ => {
-                        let r = claim.record();
-                        let insert = format!(
-                            "INSERT OR REPLACE INTO dedup ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"
-                        );
-                        tx.prepare_cached(&insert)?.execute(params![
-                            r.key,
-                            r.state.as_str(),
-                            ms(r.in_progress_expiry),
-                            r.redrive,
-                            r.run_id,
-                            ms(r.created_at),
-                            ms(r.updated_at),
-                            r.expires_at.timestamp()
-                        ])?;
+                        insert(&tx, &r, INSERT_REPLACE)?;
                         out.push(ClaimOutcome::Claimed);
                     }
                 }
