@@ -432,7 +432,7 @@ pub struct DrainArgs {
     /// Stop after this long
     #[arg(long, value_name = "DUR", value_parser = duration)]
     pub max_duration: Option<Duration>,
-    /// Pipelines per queue (default 8, chosen in docs/benchmarks.md)
+    /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; lower it, or cap with --rate, to spare the targets)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Copy poison messages here (with the reason) before deleting them

@@ -9,7 +9,8 @@
 //! Run: `cargo bench --bench wire` (N = 2,000 and 20,000; ~10 minutes on 2 vCPUs), or
 //! `cargo bench --bench wire -- quick` (N = 2,000 only), or narrowed for an experiment with
 //! `-- n=20000 latency=20 modes=default,16`, and `cpus=shared` to let the client and the
-//! emulator share both CPUs (default `cpus=split`, see `Layout`). Results go to stdout as a
+//! emulator share both CPUs (default `cpus=split`, see `Layout`); `ledger=none` runs the
+//! tool without its dedup ledger, to measure what the ledger costs. Results go to stdout as a
 //! markdown table; docs/benchmarks.md records them.
 
 #[path = "../../tests/e2e/proxy.rs"]
@@ -25,6 +26,7 @@ use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use serde_json::{Value, json};
 
 use emulator::Emulator;
+use nexus_replay::drain::engine::DEFAULT_CONCURRENCY;
 use proxy::{Faults, Proxy};
 
 const QUEUE: &str = "bench-dlq";
@@ -88,14 +90,24 @@ fn cpu_secs() -> (f64, f64) {
 }
 
 /// The tool, as a child process; polls its VmHWM while it runs.
-fn run_tool(proxy: &Proxy, layout: Layout, concurrency: Option<usize>, n: usize) -> Result {
+fn run_tool(
+    proxy: &Proxy,
+    layout: Layout,
+    concurrency: Option<usize>,
+    n: usize,
+    no_ledger: bool,
+) -> Result {
     let state = std::env::temp_dir().join(format!(
         "nexus-wire-{}-{}",
         std::process::id(),
         nexus_replay::ids::random_hex(6)
     ));
     std::fs::create_dir_all(&state).unwrap();
-    let ledger = format!("sqlite:{}", state.join("ledger.sqlite3").display());
+    let ledger = if no_ledger {
+        "none".to_string()
+    } else {
+        format!("sqlite:{}", state.join("ledger.sqlite3").display())
+    };
     let mut args = vec![
         "drain".to_string(),
         "--queue".into(),
@@ -156,9 +168,9 @@ fn run_tool(proxy: &Proxy, layout: Layout, concurrency: Option<usize>, n: usize)
     let _ = std::fs::remove_dir_all(&state);
     Result {
         mode: match concurrency {
-            None => "nexus-replay defaults (8 pipelines)".into(),
+            None => format!("nexus-replay defaults ({} pipelines)", DEFAULT_CONCURRENCY),
             Some(c) => format!("nexus-replay --concurrency {c}"),
-        },
+        } + if no_ledger { " --ledger none" } else { "" },
         secs,
         calls: proxy.stats().total_calls(),
         rss_mib: Some(peak_kib as f64 / 1024.0),
@@ -367,6 +379,11 @@ fn main() {
     };
     let only_n: Option<usize> = arg("n").map(|v| v.parse().expect("n=NUMBER"));
     let only_latency: Option<u64> = arg("latency").map(|v| v.parse().expect("latency=MS"));
+    let no_ledger = match arg("ledger").as_deref() {
+        None | Some("sqlite") => false,
+        Some("none") => true,
+        Some(other) => panic!("ledger={other}: use sqlite or none"),
+    };
     let only_modes: Option<Vec<String>> =
         arg("modes").map(|v| v.split(',').map(str::to_string).collect());
     let sizes: Vec<usize> = match only_n {
@@ -401,7 +418,11 @@ fn main() {
             let url = emu.queue_url(QUEUE);
             let mut results = Vec::new();
             let mut modes: Vec<&str> = if n == 20_000 || quick {
-                vec!["seq", "ceiling", "default", "1", "4", "8", "16", "32", "64"]
+                // The numbered mode equal to the default would repeat the defaults row.
+                ["seq", "ceiling", "default", "1", "4", "8", "16", "32", "64"]
+                    .into_iter()
+                    .filter(|m| m.parse().ok() != Some(DEFAULT_CONCURRENCY))
+                    .collect()
             } else {
                 // 2,000 only shows memory does not grow with N.
                 vec!["seq", "ceiling", "default"]
@@ -418,8 +439,8 @@ fn main() {
                 let mut r = match mode {
                     "seq" => run_loops(&proxy, layout, &url, 1, n),
                     "ceiling" => run_loops(&proxy, layout, &url, CEILING_LOOPS, n),
-                    "default" => run_tool(&proxy, layout, None, n),
-                    c => run_tool(&proxy, layout, Some(c.parse().unwrap()), n),
+                    "default" => run_tool(&proxy, layout, None, n, no_ledger),
+                    c => run_tool(&proxy, layout, Some(c.parse().unwrap()), n, no_ledger),
                 };
                 let (server1, client1) = cpu_secs();
                 (r.server_cpu, r.client_cpu) = (server1 - server0, client1 - client0);
