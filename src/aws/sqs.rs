@@ -65,29 +65,30 @@ impl Sqs {
     }
 }
 
-fn received(m: &Message) -> ReceivedMessage {
+/// The port's message, moved (not copied) out of the SDK's.
+fn received(m: Message) -> ReceivedMessage {
     let attributes = m
-        .message_attributes()
+        .message_attributes
         .map(|attrs| {
             attrs
-                .iter()
-                .filter_map(|(k, v)| v.string_value().map(|s| (k.clone(), s.to_string())))
+                .into_iter()
+                .filter_map(|(k, v)| v.string_value.map(|s| (k, s)))
                 .collect()
         })
         .unwrap_or_default();
-    let system = m.attributes();
+    let system = m.attributes.as_ref();
     let sys = |name: MessageSystemAttributeName| system.and_then(|a| a.get(&name));
     ReceivedMessage {
-        message_id: m.message_id().unwrap_or_default().to_string(),
-        receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
-        body: m.body().unwrap_or_default().to_string(),
-        attributes,
         receive_count: sys(MessageSystemAttributeName::ApproximateReceiveCount)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
         sent_at: sys(MessageSystemAttributeName::SentTimestamp)
             .and_then(|v| v.parse::<i64>().ok())
             .and_then(DateTime::from_timestamp_millis),
+        message_id: m.message_id.unwrap_or_default(),
+        receipt_handle: m.receipt_handle.unwrap_or_default(),
+        body: m.body.unwrap_or_default(),
+        attributes,
     }
 }
 
@@ -169,11 +170,19 @@ impl Queue for Sqs {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .set_visibility_timeout(visibility.map(|v| v.as_secs() as i32))
             .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
+            // Only the two system attributes the port carries (All would add five more to
+            // every message of every answer).
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .map_err(|e| classify("ReceiveMessage", e))?;
-        Ok(out.messages().iter().map(received).collect())
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(received)
+            .collect())
     }
 
     #[instrument(skip(self, entries), fields(queue = %url, count = entries.len()), level = "debug")]
@@ -266,6 +275,11 @@ mod tests {
         let rule = mock!(Client::receive_message)
             .match_requests(|r| {
                 r.message_attribute_names() == ["All"]
+                    && r.message_system_attribute_names()
+                        == [
+                            MessageSystemAttributeName::ApproximateReceiveCount,
+                            MessageSystemAttributeName::SentTimestamp,
+                        ]
                     && r.max_number_of_messages() == Some(10)
                     && r.wait_time_seconds() == Some(20)
             })
