@@ -10,7 +10,9 @@
 //! `cargo bench --bench wire -- quick` (N = 2,000 only), or narrowed for an experiment with
 //! `-- n=20000 latency=20 modes=default,16`, and `cpus=shared` to let the client and the
 //! emulator share both CPUs (default `cpus=split`, see `Layout`); `ledger=none` runs the
-//! tool without its dedup ledger, to measure what the ledger costs. Results go to stdout as a
+//! tool without its dedup ledger, to measure what the ledger costs; `rounds=K` runs every
+//! mode K times, round by round, and reports medians with their range (the % columns
+//! compare each run with the baseline of its own round). Results go to stdout as a
 //! markdown table; docs/benchmarks.md records them.
 
 #[path = "../../tests/e2e/proxy.rs"]
@@ -360,6 +362,26 @@ impl Layout {
     }
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The median, and with several rounds its range: `3,356 (3,191–3,528)` style.
+fn spread(v: &[f64], unit: &str, digits: usize) -> String {
+    let m = median(v.to_vec());
+    if v.len() < 2 {
+        return format!("{m:.digits$}{unit}");
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{m:.digits$}{unit} ({lo:.digits$}–{hi:.digits$})")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("loops") {
@@ -384,6 +406,7 @@ fn main() {
         Some("none") => true,
         Some(other) => panic!("ledger={other}: use sqlite or none"),
     };
+    let rounds: usize = arg("rounds").map_or(1, |v| v.parse().expect("rounds=NUMBER"));
     let only_modes: Option<Vec<String>> =
         arg("modes").map(|v| v.split(',').map(str::to_string).collect());
     let sizes: Vec<usize> = match only_n {
@@ -398,7 +421,13 @@ fn main() {
         Some(other) => panic!("cpus={other}: use split or shared"),
     };
     layout.pin_server();
-    println!("CPU layout: {}\n", layout.name());
+    println!("CPU layout: {}", layout.name());
+    if rounds > 1 {
+        println!(
+            "Rounds: {rounds} (each cell the median, its range in brackets; peak RSS the highest)"
+        );
+    }
+    println!();
     let emu = Emulator::start();
     println!(
         "| N | latency | mode | msg/s | × sequential | % of ceiling | API calls/msg | peak RSS | client CPU/msg | server CPU busy |"
@@ -416,7 +445,6 @@ fn main() {
                 },
             );
             let url = emu.queue_url(QUEUE);
-            let mut results = Vec::new();
             let mut modes: Vec<&str> = if n == 20_000 || quick {
                 // The numbered mode equal to the default would repeat the defaults row.
                 ["seq", "ceiling", "default", "1", "4", "8", "16", "32", "64"]
@@ -429,54 +457,74 @@ fn main() {
             };
             if let Some(only) = &only_modes {
                 // The ceiling is cheap and every % column needs it; the sequential loop is
-                // slow at 20 ms, so it runs only when named.
-                modes.retain(|m| *m == "ceiling" || only.iter().any(|o| o == m));
+                // slow at 20 ms, so it runs only when named. Any concurrency may be named.
+                modes = std::iter::once("ceiling")
+                    .chain(only.iter().map(String::as_str).filter(|m| *m != "ceiling"))
+                    .collect();
             }
-            for mode in modes {
-                emu.seed(QUEUE, (0..n).map(body), attrs());
-                proxy.reset_stats();
-                let (server0, client0) = cpu_secs();
-                let mut r = match mode {
-                    "seq" => run_loops(&proxy, layout, &url, 1, n),
-                    "ceiling" => run_loops(&proxy, layout, &url, CEILING_LOOPS, n),
-                    "default" => run_tool(&proxy, layout, None, n, no_ledger),
-                    c => run_tool(&proxy, layout, Some(c.parse().unwrap()), n, no_ledger),
-                };
-                let (server1, client1) = cpu_secs();
-                (r.server_cpu, r.client_cpu) = (server1 - server0, client1 - client0);
-                assert_eq!(emu.left(QUEUE), 0, "{} left messages behind", r.mode);
-                eprintln!("{n} @ {latency_ms} ms: {} in {:.1}s", r.mode, r.secs);
-                results.push(r);
+            // runs[mode][round]: every round runs every mode, so a slow spell of the
+            // machine falls on all modes alike rather than on one.
+            let mut runs: Vec<Vec<Result>> = modes.iter().map(|_| Vec::new()).collect();
+            for round in 0..rounds {
+                for (i, mode) in modes.iter().enumerate() {
+                    emu.seed(QUEUE, (0..n).map(body), attrs());
+                    proxy.reset_stats();
+                    let (server0, client0) = cpu_secs();
+                    let mut r = match *mode {
+                        "seq" => run_loops(&proxy, layout, &url, 1, n),
+                        "ceiling" => run_loops(&proxy, layout, &url, CEILING_LOOPS, n),
+                        "default" => run_tool(&proxy, layout, None, n, no_ledger),
+                        c => {
+                            let c = c.parse().unwrap_or_else(|_| {
+                                panic!("mode {c}: seq, ceiling, default or a number of pipelines")
+                            });
+                            run_tool(&proxy, layout, Some(c), n, no_ledger)
+                        }
+                    };
+                    let (server1, client1) = cpu_secs();
+                    (r.server_cpu, r.client_cpu) = (server1 - server0, client1 - client0);
+                    assert_eq!(emu.left(QUEUE), 0, "{} left messages behind", r.mode);
+                    eprintln!(
+                        "{n} @ {latency_ms} ms, round {}: {} in {:.1}s",
+                        round + 1,
+                        r.mode,
+                        r.secs
+                    );
+                    runs[i].push(r);
+                }
             }
             let rate = |r: &Result| n as f64 / r.secs;
-            let of = |prefix: &str| {
-                results
-                    .iter()
-                    .find(|r| r.mode.starts_with(prefix))
-                    .map(&rate)
-            };
-            let (seq, ceiling) = (of("sequential"), of("ceiling"));
-            let ratio = |base: Option<f64>, r: &Result, scale: f64, unit: &str| match base {
-                Some(b) => format!(
-                    "{:.*}{unit}",
-                    if scale > 1.0 { 0 } else { 1 },
-                    scale * rate(r) / b
-                ),
-                None => "-".into(),
-            };
-            for r in &results {
+            let index = |prefix: &str| runs.iter().position(|rs| rs[0].mode.starts_with(prefix));
+            let (seq, ceiling) = (index("sequential"), index("ceiling"));
+            for rs in &runs {
+                let rates: Vec<f64> = rs.iter().map(rate).collect();
+                // Against the baseline of the same round.
+                let versus = |base: Option<usize>, scale: f64| {
+                    base.map(|b| {
+                        rs.iter()
+                            .zip(&runs[b])
+                            .map(|(r, b)| scale * rate(r) / rate(b))
+                            .collect::<Vec<_>>()
+                    })
+                };
+                let shown = |v: Option<Vec<f64>>, unit: &str, digits: usize| match v {
+                    Some(v) => spread(&v, unit, digits),
+                    None => "-".into(),
+                };
                 println!(
-                    "| {n} | {latency_ms} ms | {} | {:.0} | {} | {} | {:.3} | {} | {:.0} µs | {:.0}% |",
-                    r.mode,
-                    rate(r),
-                    ratio(seq, r, 1.0, "×"),
-                    ratio(ceiling, r, 100.0, "%"),
-                    r.calls as f64 / n as f64,
-                    r.rss_mib
+                    "| {n} | {latency_ms} ms | {} | {} | {} | {} | {:.3} | {} | {:.0} µs | {:.0}% |",
+                    rs[0].mode,
+                    spread(&rates, "", 0),
+                    shown(versus(seq, 1.0), "×", 1),
+                    shown(versus(ceiling, 100.0), "%", 0),
+                    median(rs.iter().map(|r| r.calls as f64 / n as f64).collect()),
+                    rs.iter()
+                        .filter_map(|r| r.rss_mib)
+                        .reduce(f64::max)
                         .map(|m| format!("{m:.1} MiB"))
                         .unwrap_or_else(|| "-".into()),
-                    1e6 * r.client_cpu / n as f64,
-                    100.0 * r.server_cpu / r.secs,
+                    median(rs.iter().map(|r| 1e6 * r.client_cpu / n as f64).collect()),
+                    median(rs.iter().map(|r| 100.0 * r.server_cpu / r.secs).collect()),
                 );
             }
         }
