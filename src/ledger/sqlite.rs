@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::ports::PortError;
 use crate::ports::ledger::{
@@ -179,33 +179,52 @@ fn insert(tx: &Connection, r: &LedgerRecord, sql: &str) -> rusqlite::Result<usiz
     ])
 }
 
+/// Runs `f` in an IMMEDIATE transaction: the write lock is taken up front, so a claim's read
+/// and write are atomic across processes. BEGIN and COMMIT come from the statement cache
+/// (rusqlite's `Transaction` parses both again for every batch).
+fn immediate<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    let out = f(c).and_then(|v| {
+        c.prepare_cached("COMMIT")?.execute([])?;
+        Ok(v)
+    });
+    if out.is_err() && !c.is_autocommit() {
+        // Whatever failed, the transaction is still open: undo it all.
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    out
+}
+
 #[async_trait]
 impl Ledger for SqliteLedger {
     async fn claim(&self, claims: &[Claim]) -> Result<Vec<ClaimOutcome>, PortError> {
         let claims = claims.to_vec();
         self.blocking("claim", move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut out = Vec::with_capacity(claims.len());
-            for claim in &claims {
-                // A new key (the usual case) costs one statement: the insert that claims it.
-                // Only a key already present is read and judged, and replaced if it may be.
-                let r = claim.record();
-                if insert(&tx, &r, INSERT_NEW)? == 1 {
-                    out.push(ClaimOutcome::Claimed);
-                    continue;
-                }
-                match read(&tx, &claim.key)? {
-                    Some(existing) if !claim.may_replace(&existing) => {
-                        out.push(ClaimOutcome::refused_by(existing))
-                    }
-                    _ => {
-                        insert(&tx, &r, INSERT_REPLACE)?;
+            immediate(c, |tx| {
+                let mut out = Vec::with_capacity(claims.len());
+                for claim in &claims {
+                    // A new key (the usual case) costs one statement: the insert that claims it.
+                    // Only a key already present is read and judged, and replaced if it may be.
+                    let r = claim.record();
+                    if insert(tx, &r, INSERT_NEW)? == 1 {
                         out.push(ClaimOutcome::Claimed);
+                        continue;
+                    }
+                    match read(tx, &claim.key)? {
+                        Some(existing) if !claim.may_replace(&existing) => {
+                            out.push(ClaimOutcome::refused_by(existing))
+                        }
+                        _ => {
+                            insert(tx, &r, INSERT_REPLACE)?;
+                            out.push(ClaimOutcome::Claimed);
+                        }
                     }
                 }
-            }
-            tx.commit()?;
-            Ok(out)
+                Ok(out)
+            })
         })
         .await
     }
@@ -219,7 +238,7 @@ impl Ledger for SqliteLedger {
         let done = done.to_vec();
         let run_id = run_id.to_string();
         self.blocking("mark done", move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            immediate(c, |tx| {
             let mut out = Vec::with_capacity(done.len());
             for f in &done {
                 let n = tx
@@ -229,8 +248,8 @@ impl Ledger for SqliteLedger {
                     .execute(params![f.event_id, ms(now), f.key, run_id])?;
                 out.push(n == 1);
             }
-            tx.commit()?;
             Ok(out)
+            })
         })
         .await
     }
@@ -239,14 +258,15 @@ impl Ledger for SqliteLedger {
         let keys = keys.to_vec();
         let run_id = run_id.to_string();
         self.blocking("release", move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for k in &keys {
-                tx.execute(
-                    "DELETE FROM dedup WHERE key = ?1 AND run_id = ?2 AND state = 'IN_PROGRESS'",
-                    params![k, run_id],
-                )?;
-            }
-            tx.commit()
+            immediate(c, |tx| {
+                for k in &keys {
+                    tx.execute(
+                        "DELETE FROM dedup WHERE key = ?1 AND run_id = ?2 AND state = 'IN_PROGRESS'",
+                        params![k, run_id],
+                    )?;
+                }
+                Ok(())
+            })
         })
         .await
     }
@@ -289,5 +309,36 @@ impl Ledger for SqliteLedger {
 
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_transaction_is_rolled_back_and_the_connection_stays_usable() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        let count = |c: &Connection| -> i64 {
+            c.query_row("SELECT COUNT(*) FROM dedup", [], |r| r.get(0))
+                .unwrap()
+        };
+        let insert_k = |c: &Connection, key: &str| {
+            c.execute(
+                "INSERT INTO dedup (key, state, in_progress_expiry_ms, redrive, run_id, created_at_ms, updated_at_ms, expires_at) VALUES (?1, 'IN_PROGRESS', 0, 1, 'r', 0, 0, 0)",
+                params![key],
+            )
+        };
+        // The second insert breaks the primary key: the first is undone with it.
+        let failed = immediate(&c, |c| {
+            insert_k(c, "a")?;
+            insert_k(c, "a")
+        });
+        assert!(failed.is_err());
+        assert!(c.is_autocommit(), "the transaction was left open");
+        assert_eq!(count(&c), 0);
+        immediate(&c, |c| insert_k(c, "b")).unwrap();
+        assert_eq!(count(&c), 1);
     }
 }
