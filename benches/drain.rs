@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use nexus_replay::drain::engine::{DrainConfig, DrainPorts, NoHooks, QuietDrain, drain};
+use nexus_replay::drain::engine::{
+    DEFAULT_CONCURRENCY, DrainConfig, DrainPorts, NoHooks, QuietDrain, drain,
+};
 use nexus_replay::ledger::sqlite::SqliteLedger;
 use nexus_replay::memory::latent::Latent;
 use nexus_replay::memory::sqs::MemoryQueue;
@@ -195,8 +197,11 @@ fn main() {
     println!("|---:|---:|---|---:|---:|---:|---:|");
     let mut scenarios: Vec<(usize, u64, String)> = Vec::new();
     for latency in [0u64, 20] {
-        for mode in ["seq", "default", "1", "4", "8", "16"] {
-            scenarios.push((20_000, latency, mode.to_string()));
+        // The numbered mode equal to the default would repeat the defaults row.
+        for mode in ["seq", "default", "1", "4", "8", "16", "32", "64"] {
+            if mode.parse().ok() != Some(DEFAULT_CONCURRENCY) {
+                scenarios.push((20_000, latency, mode.to_string()));
+            }
         }
     }
     scenarios.push((2_000, 20, "default".into()));
@@ -217,7 +222,7 @@ fn main() {
         let label = if f[2] == "seq" {
             "sequential loop".to_string()
         } else if f[2] == "default" {
-            "tool, defaults".to_string()
+            format!("tool, defaults ({DEFAULT_CONCURRENCY} pipelines)")
         } else {
             format!("tool, --concurrency {}", f[2])
         };
