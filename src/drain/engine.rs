@@ -371,7 +371,8 @@ impl Shared {
         let mut st = self.lock();
         let mut fresh = Vec::new();
         for m in msgs {
-            if !st.seen.insert(fingerprint(&m.message_id)) {
+            let id = fingerprint(&m.message_id);
+            if !st.seen.insert(id) {
                 // Seen before in this run: keep only its newest receipt handle, if held.
                 if let Some(h) = st.held.get_mut(&m.message_id) {
                     h.1 = m.receipt_handle.clone();
@@ -388,7 +389,7 @@ impl Shared {
                 .max_messages
                 .is_some_and(|max| st.counts.received >= max);
             if over {
-                st.seen.remove(&fingerprint(&m.message_id));
+                st.seen.remove(&id);
                 st.held.insert(
                     m.message_id.clone(),
                     (q.url.clone(), m.receipt_handle.clone()),
