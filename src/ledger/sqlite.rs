@@ -54,6 +54,8 @@ const INSERT_NEW: &str = concat!(
     new_row!(),
     " ON CONFLICT (key) DO NOTHING"
 );
+/// Marks a key this run claimed done.
+const MARK_DONE: &str = "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'";
 /// Claims a key whose record `Claim::may_replace`.
 const INSERT_REPLACE: &str = concat!(
     "INSERT OR REPLACE INTO dedup (",
@@ -63,7 +65,7 @@ const INSERT_REPLACE: &str = concat!(
 );
 
 /// A call for the ledger thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+type Job = Box<dyn FnOnce(&Connection) + Send>;
 
 /// A SQLite ledger file. Clones share the connection and its thread, which ends when the
 /// last clone is dropped.
@@ -128,9 +130,8 @@ impl SqliteLedger {
         std::thread::Builder::new()
             .name("nexus-ledger".into())
             .spawn(move || {
-                let mut conn = conn;
                 while let Ok(job) = queue.recv() {
-                    job(&mut conn);
+                    job(&conn);
                 }
             })
             .map_err(|e| db_err("open", format!("cannot start the ledger thread: {e}")))?;
@@ -140,10 +141,11 @@ impl SqliteLedger {
         })
     }
 
-    async fn blocking<T: Send + 'static>(
+    /// Runs `f` on the ledger thread and answers its result.
+    async fn on_thread<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, PortError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |c| {
@@ -202,7 +204,7 @@ fn immediate<T>(
 impl Ledger for SqliteLedger {
     async fn claim(&self, claims: &[Claim]) -> Result<Vec<ClaimOutcome>, PortError> {
         let claims = claims.to_vec();
-        self.blocking("claim", move |c| {
+        self.on_thread("claim", move |c| {
             immediate(c, |tx| {
                 let mut out = Vec::with_capacity(claims.len());
                 for claim in &claims {
@@ -237,18 +239,19 @@ impl Ledger for SqliteLedger {
     ) -> Result<Vec<bool>, PortError> {
         let done = done.to_vec();
         let run_id = run_id.to_string();
-        self.blocking("mark done", move |c| {
+        self.on_thread("mark done", move |c| {
             immediate(c, |tx| {
-            let mut out = Vec::with_capacity(done.len());
-            for f in &done {
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'",
-                    )?
-                    .execute(params![f.event_id, ms(now), f.key, run_id])?;
-                out.push(n == 1);
-            }
-            Ok(out)
+                let mut out = Vec::with_capacity(done.len());
+                for f in &done {
+                    let n = tx.prepare_cached(MARK_DONE)?.execute(params![
+                        f.event_id,
+                        ms(now),
+                        f.key,
+                        run_id
+                    ])?;
+                    out.push(n == 1);
+                }
+                Ok(out)
             })
         })
         .await
@@ -257,7 +260,7 @@ impl Ledger for SqliteLedger {
     async fn release(&self, run_id: &str, keys: &[String]) -> Result<(), PortError> {
         let keys = keys.to_vec();
         let run_id = run_id.to_string();
-        self.blocking("release", move |c| {
+        self.on_thread("release", move |c| {
             immediate(c, |tx| {
                 for k in &keys {
                     tx.execute(
@@ -273,12 +276,12 @@ impl Ledger for SqliteLedger {
 
     async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, PortError> {
         let key = key.to_string();
-        self.blocking("get", move |c| read(c, &key)).await
+        self.on_thread("get", move |c| read(c, &key)).await
     }
 
     async fn stats(&self, now: DateTime<Utc>) -> Result<LedgerStats, PortError> {
         let now_s = now.timestamp();
-        self.blocking("stats", move |c| {
+        self.on_thread("stats", move |c| {
             c.query_row(
                 "SELECT
                     COALESCE(SUM(CASE WHEN expires_at >= ?1 AND state = 'IN_PROGRESS' THEN 1 ELSE 0 END), 0),
@@ -300,7 +303,7 @@ impl Ledger for SqliteLedger {
 
     async fn prune(&self, now: DateTime<Utc>) -> Result<u64, PortError> {
         let now_s = now.timestamp();
-        self.blocking("prune", move |c| {
+        self.on_thread("prune", move |c| {
             c.execute("DELETE FROM dedup WHERE expires_at < ?1", params![now_s])
                 .map(|n| n as u64)
         })
