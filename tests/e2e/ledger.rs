@@ -1,6 +1,8 @@
 //! Issue 6: the shared DynamoDB ledger on moto: the conformance suite the SQLite ledger
-//! passes, `ledger init`, two drain processes ("two hosts") on one DLQ, and a drain killed
-//! with SIGKILL and finished from a fresh state dir.
+//! passes (all but its concurrent-claimers case, which would test moto's locking, not the
+//! adapter: see `conformance::concurrent_claimers_one_wins`), `ledger init`, two drain
+//! processes ("two hosts") on one DLQ, and a drain killed with SIGKILL and finished from a
+//! fresh state dir.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
