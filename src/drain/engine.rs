@@ -215,9 +215,10 @@ pub struct DrainPorts {
 #[derive(Default)]
 struct RunState {
     counts: Counts,
-    /// Every message id this run received, as a `fingerprint` (16 bytes instead of a
-    /// 36-character string): the one part of a run's memory that grows with the messages
-    /// drained.
+    /// The ids of the messages this run received and has not deleted, as a `fingerprint`
+    /// (16 bytes instead of a 36-character string): a message seen again is one this run
+    /// holds or could not delete, not new work. Deleted ids are forgotten (`Shared::deleted`),
+    /// so this grows with the messages left in the queue, not with the messages drained.
     seen: HashSet<u128>,
     /// Messages to make visible again at the end: id → (queue url, latest receipt handle).
     held: HashMap<String, (String, String)>,
@@ -363,6 +364,17 @@ impl Shared {
         let mut st = self.lock();
         if !st.stop_reasons.contains(&reason) {
             st.stop_reasons.push(reason);
+        }
+    }
+
+    /// Counts messages deleted and forgets them: a copy SQS delivers again after its delete
+    /// (standard queues deliver at least once) is then a new message, which the ledger finds
+    /// done, so the seen set holds only messages still in the queue.
+    fn deleted<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut st = self.lock();
+        for id in ids {
+            st.seen.remove(&fingerprint(id));
+            st.counts.deleted += 1;
         }
     }
 
@@ -681,8 +693,13 @@ async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
         while !entries.is_empty() {
             match sh.ports.queue.delete_batch(&q.url, &entries).await {
                 Ok(failed) => {
-                    let ok = entries.len() - failed.len();
-                    sh.lock().counts.deleted += ok as u64;
+                    sh.deleted(
+                        entries
+                            .iter()
+                            .filter(|e| !failed.iter().any(|f| f.id == e.id))
+                            .filter_map(|e| msg_of(chunk, e))
+                            .map(|m| m.message_id.as_str()),
+                    );
                     let mut again = Vec::new();
                     for f in failed {
                         let e = entries.iter().find(|e| e.id == f.id).cloned();
@@ -1112,16 +1129,20 @@ async fn settle_own_copies(sh: &Shared) {
                     entries.iter().map(|e| e.id.clone()).collect()
                 }
             };
-            let mut st = sh.lock();
-            for (e, (id, _)) in entries.iter().zip(chunk) {
-                if failed.contains(&e.id) {
-                    st.counts.delete_failed += 1;
-                } else {
-                    st.held.remove(id);
-                    st.counts.duplicates += 1;
-                    st.counts.deleted += 1;
+            let mut gone = Vec::new();
+            {
+                let mut st = sh.lock();
+                for (e, (id, _)) in entries.iter().zip(chunk) {
+                    if failed.contains(&e.id) {
+                        st.counts.delete_failed += 1;
+                    } else {
+                        st.held.remove(id);
+                        st.counts.duplicates += 1;
+                        gone.push(id.as_str());
+                    }
                 }
             }
+            sh.deleted(gone);
         }
     }
 }

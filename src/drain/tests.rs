@@ -317,6 +317,18 @@ async fn duplicate_deliveries_are_put_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_copy_delivered_again_after_its_delete_is_settled_in_the_same_run() {
+    let w = world(10);
+    w.sqs.survive_next_deletes(3);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 10);
+    assert_eq!(out.counts.duplicates, 3, "the ledger knows the copies");
+    assert_eq!(out.counts.deleted, 13);
+    assert_eq!(w.left(), 0, "no copy is left in the DLQ");
+    assert_eq!(w.put_keys().len(), 10, "no second put");
+}
+
+#[tokio::test(start_paused = true)]
 async fn expired_receipt_handles_are_deduplicated_by_the_next_run() {
     let w = world(10);
     // The deletes of the first batch fail: handles expired before the delete.

@@ -38,6 +38,7 @@ struct State {
     next_id: u64,
     duplicate_deliveries: usize,
     delete_entry_failures: usize,
+    surviving_deletes: usize,
     receive_errors: VecDeque<PortError>,
     calls: BTreeMap<&'static str, usize>,
 }
@@ -152,6 +153,13 @@ impl MemoryQueue {
         self.with(|s| s.delete_entry_failures += n);
     }
 
+    /// The next `n` deletes succeed but leave a copy that is delivered again, as when an SQS
+    /// server holding a copy was unavailable during the delete (standard queues deliver at
+    /// least once).
+    pub fn survive_next_deletes(&self, n: usize) {
+        self.with(|s| s.surviving_deletes += n);
+    }
+
     pub fn fail_next_receives(&self, errors: Vec<PortError>) {
         self.with(|s| s.receive_errors.extend(errors));
     }
@@ -260,6 +268,8 @@ impl Queue for MemoryQueue {
         self.with(|s| {
             *s.calls.entry("delete").or_default() += 1;
             let mut injected = s.delete_entry_failures;
+            let mut surviving = s.surviving_deletes;
+            let now = Instant::now();
             let q = find(s, url)?;
             let mut failed = Vec::new();
             for e in entries {
@@ -278,6 +288,12 @@ impl Queue for MemoryQueue {
                     .iter()
                     .position(|m| m.handles.contains(&e.receipt_handle))
                 {
+                    Some(i) if surviving > 0 => {
+                        surviving -= 1;
+                        let m = &mut q.msgs[i];
+                        m.handles.clear();
+                        m.visible_at = now;
+                    }
                     Some(i) => {
                         q.msgs.remove(i);
                     }
@@ -290,6 +306,7 @@ impl Queue for MemoryQueue {
                 }
             }
             s.delete_entry_failures = injected;
+            s.surviving_deletes = surviving;
             Ok(failed)
         })
     }
