@@ -520,7 +520,7 @@ pub fn main() -> u8 {
 
 fn fail(e: &AppError) -> u8 {
     tracing::debug!(error = ?e, "command failed");
-    eprintln!("error: {e}");
+    eprintln!("error: {}", e.with_hint());
     e.exit_code()
 }
 

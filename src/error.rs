@@ -32,6 +32,22 @@ impl AppError {
         AppError::Usage(msg.into())
     }
 
+    /// What the user can do about it, where there is more to say than the message.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            AppError::Port(p) => p.hint(),
+            _ => None,
+        }
+    }
+
+    /// The message, with its hint on a second line when there is one.
+    pub fn with_hint(&self) -> String {
+        match self.hint() {
+            Some(h) => format!("{self}\nhint: {h}"),
+            None => self.to_string(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) | AppError::NotFound(_) | AppError::Config(_) => exit_codes::USAGE,

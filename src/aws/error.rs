@@ -2,6 +2,7 @@
 
 use std::error::Error;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_eventbridge::config::http::HttpResponse;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -12,6 +13,13 @@ pub(crate) fn classify<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortErr
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
+    if let Some(c) = credentials_error(&err) {
+        let text = format!("{what}: cannot load AWS credentials: {}", chain(c));
+        return match c {
+            CredentialsError::ProviderTimedOut(_) => PortError::Transient(text),
+            _ => PortError::Credentials(text),
+        };
+    }
     match &err {
         SdkError::ServiceError(se) if se.err().code().is_none() => {
             let status = se.raw().status().as_u16();
@@ -42,6 +50,19 @@ where
                 | "Throttling"
                 | "RequestThrottled"
                 | "ProvisionedThroughputExceededException" => PortError::Throttled(text),
+                "AccessDeniedException"
+                | "AccessDenied"
+                | "UnauthorizedOperation"
+                | "AuthorizationError" => PortError::Denied(text),
+                "ExpiredTokenException"
+                | "ExpiredToken"
+                | "InvalidClientTokenId"
+                | "UnrecognizedClientException"
+                | "InvalidAccessKeyId"
+                | "InvalidSignatureException"
+                | "SignatureDoesNotMatch"
+                | "IncompleteSignature"
+                | "MissingAuthenticationToken" => PortError::Credentials(text),
                 "InternalException" | "InternalFailure" | "InternalError"
                 | "ServiceUnavailable" => PortError::Transient(text),
                 _ => PortError::Other(text),
@@ -57,5 +78,118 @@ where
             PortError::Transient(format!("{what}: {}", DisplayErrorContext(&err)))
         }
         _ => PortError::Other(format!("{what}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+/// The credentials error behind a failed call (the SDK reports one as a dispatch failure
+/// wrapping the provider chain's error), if that is what it was.
+fn credentials_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a CredentialsError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return Some(c);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// An error and its sources, as one line per cause joined by ": " (the SDK's own context
+/// display adds a debug dump that nobody should read at 3 a.m.).
+fn chain(err: &(dyn Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_credential_types::credential_fn::provide_credentials_fn;
+    use aws_sdk_eventbridge::Client;
+    use aws_sdk_eventbridge::config::{BehaviorVersion, Region};
+    use aws_sdk_eventbridge::error::ErrorMetadata;
+    use aws_sdk_eventbridge::operation::describe_event_bus::DescribeEventBusError;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    async fn answered(code: &'static str) -> PortError {
+        let rule = mock!(Client::describe_event_bus).then_error(move || {
+            DescribeEventBusError::generic(
+                ErrorMetadata::builder()
+                    .code(code)
+                    .message("not for you")
+                    .build(),
+            )
+        });
+        describe_bus(&mock_client!(aws_sdk_eventbridge, [&rule])).await
+    }
+
+    /// The error a DescribeEventBus call through `client` fails with, classified.
+    async fn describe_bus(client: &Client) -> PortError {
+        let err = client
+            .describe_event_bus()
+            .name("b")
+            .send()
+            .await
+            .unwrap_err();
+        classify("DescribeEventBus", err)
+    }
+
+    #[tokio::test]
+    async fn refused_permissions_and_rejected_credentials_get_their_own_kind_and_a_hint() {
+        for code in ["AccessDeniedException", "AccessDenied"] {
+            let e = answered(code).await;
+            assert!(matches!(e, PortError::Denied(_)), "{code}: {e:?}");
+            assert!(e.hint().unwrap().contains("docs/iam/"));
+            assert!(!e.is_retryable());
+        }
+        for code in ["ExpiredTokenException", "UnrecognizedClientException"] {
+            let e = answered(code).await;
+            assert!(matches!(e, PortError::Credentials(_)), "{code}: {e:?}");
+            assert!(e.hint().unwrap().contains("--profile"));
+            assert!(!e.is_retryable());
+        }
+        assert!(answered("SomethingElse").await.hint().is_none());
+    }
+
+    /// A client whose credentials provider answers `fail`; the call never reaches the
+    /// (closed) endpoint.
+    async fn without_credentials(fail: fn() -> CredentialsError) -> PortError {
+        let conf = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-2"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(provide_credentials_fn(move || async move { Err(fail()) }))
+            .build();
+        describe_bus(&Client::from_conf(conf)).await
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_are_one_readable_line_per_cause_and_not_retried() {
+        let e =
+            without_credentials(|| CredentialsError::not_loaded("no credentials found in chain"))
+                .await;
+        let PortError::Credentials(text) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            text,
+            "DescribeEventBus: cannot load AWS credentials: the credential provider was not enabled: no credentials found in chain"
+        );
+        assert!(!e.is_retryable());
+        // A provider that timed out (IMDS, say) may answer next time.
+        let e = without_credentials(|| {
+            CredentialsError::provider_timed_out(std::time::Duration::from_secs(5))
+        })
+        .await;
+        assert!(
+            matches!(e, PortError::Transient(_)) && e.is_retryable(),
+            "{e:?}"
+        );
     }
 }

@@ -9,6 +9,7 @@ use crate::commands::rules::retry_text;
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::output::{Report, Table};
+use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::Queue;
 
@@ -247,13 +248,23 @@ pub async fn doctor(
                 c.add("partner-sources", status, &s.name, s.state.clone(), hint);
             }
         }
-        Err(e) => c.add(
-            "partner-sources",
-            Status::Warn,
-            STRIPE_PARTNER_PREFIX,
-            format!("could not list partner event sources: {e}"),
-            Some("grant events:ListEventSources, or check the sources in the console".into()),
-        ),
+        Err(e) => {
+            let hint = match e {
+                PortError::Denied(_) => {
+                    "grant events:ListEventSources, or check the sources in the console"
+                }
+                _ => {
+                    "check the partner event sources in the console (EventBridge > Partner event sources)"
+                }
+            };
+            c.add(
+                "partner-sources",
+                Status::Warn,
+                STRIPE_PARTNER_PREFIX,
+                format!("could not list partner event sources: {e}"),
+                Some(hint.into()),
+            )
+        }
     }
 
     let count = |s| c.0.iter().filter(|x| x.status == s).count();
@@ -307,5 +318,46 @@ impl Report for DoctorReport {
         } else {
             exit_codes::SUCCESS
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::memory::sqs::MemoryQueue;
+
+    async fn partner_hint(answer: PortError) -> String {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("billing");
+        eb.set_event_sources(Err(answer));
+        let report = doctor(&eb, &MemoryQueue::new(), "billing", Utc::now())
+            .await
+            .unwrap();
+        let check = report
+            .checks
+            .iter()
+            .find(|c| c.check == "partner-sources")
+            .unwrap();
+        assert_eq!(check.status, Status::Warn);
+        check.hint.clone().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_partner_sources_hint_names_the_permission_only_when_it_was_refused() {
+        let denied = partner_hint(PortError::Denied(
+            "ListEventSources: AccessDeniedException: not authorized".into(),
+        ))
+        .await;
+        assert!(
+            denied.starts_with("grant events:ListEventSources"),
+            "{denied}"
+        );
+        let broken = partner_hint(PortError::Transient(
+            "ListEventSources: HTTP 500 without an AWS error code".into(),
+        ))
+        .await;
+        assert!(!broken.contains("grant"), "{broken}");
+        assert!(broken.contains("console"), "{broken}");
     }
 }

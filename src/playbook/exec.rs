@@ -1414,7 +1414,7 @@ pub async fn run(
             Err(e) => {
                 rec.exit_code = Some(e.exit_code());
                 rec.status = StepStatus::Failed;
-                rec.error = Some(e.to_string());
+                rec.error = Some(e.with_hint());
                 String::new()
             }
         };

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::memory::ledger::MemoryLedger;
 use crate::memory::sqs::MemoryQueue;
+use crate::ports::PortError;
 use crate::ports::bus::{ArchiveInfo, RuleInfo, TargetInfo};
 use crate::ports::replay::{ReplayState, ReplayStatus};
 use crate::replay::journal::Journal;
@@ -571,6 +572,30 @@ async fn a_failed_step_stops_the_run_and_from_step_resumes_with_recorded_outputs
     assert_eq!(rec2.steps[1].status, StepStatus::Resumed);
     assert_eq!(rec2.steps[1].outputs["name"], json!("fixed-replay"));
     assert_eq!(w.eb.accepted().len(), 4);
+}
+
+#[tokio::test]
+async fn a_step_refused_a_permission_records_the_error_with_its_hint() {
+    let w = world(2, true);
+    w.eb.fail_next_start(PortError::Denied(
+        "StartReplay: AccessDeniedException: not authorized to perform events:StartReplay".into(),
+    ));
+    let mut ui = TestUi::default();
+    let rec = run_it(&w, RECOVER, &w.opts(1, true), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.failed_step, Some(2));
+    assert_eq!(rec.exit_code, crate::exit_codes::FAILURE);
+    let error = rec.steps[1].error.as_deref().unwrap();
+    assert!(
+        error.starts_with("StartReplay: AccessDeniedException"),
+        "{error}"
+    );
+    assert!(
+        error.contains("\nhint: the credentials in use lack this permission"),
+        "{error}"
+    );
+    assert!(w.eb.started().is_empty());
 }
 
 #[tokio::test]

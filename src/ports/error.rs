@@ -25,7 +25,13 @@ pub enum PortError {
     /// A transient failure (network, 5xx, timeout); worth retrying.
     #[error("{0}")]
     Transient(String),
-    /// Anything else (credentials, permissions, unexpected answers).
+    /// No usable credentials: none found, expired, or rejected by the service.
+    #[error("{0}")]
+    Credentials(String),
+    /// The credentials are valid but not allowed to make the call.
+    #[error("{0}")]
+    Denied(String),
+    /// Anything else (unexpected answers).
     #[error("{0}")]
     Other(String),
 }
@@ -34,5 +40,18 @@ impl PortError {
     /// True when retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, PortError::Throttled(_) | PortError::Transient(_))
+    }
+
+    /// What the user can do about this error, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            PortError::Credentials(_) => Some(
+                "check which credentials are in use (`aws sts get-caller-identity`): pick a profile with --profile or AWS_PROFILE, run `aws sso login` if its session expired, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            ),
+            PortError::Denied(_) => Some(
+                "the credentials in use lack this permission: docs/iam/ holds the policy each command needs (README, \"IAM permissions\")",
+            ),
+            _ => None,
+        }
     }
 }

@@ -49,8 +49,16 @@ fn doctor_passes_the_sandbox_and_shows_dlq_depth() {
         assert_eq!(d["status"], "WARN");
         assert!(d["message"].as_str().unwrap().contains("~3 waiting"), "{d}");
     }
-    // moto does not implement ListEventSources: the check degrades to a WARN.
-    assert_eq!(of("partner-sources").len(), 1);
+    // moto does not implement ListEventSources: the check degrades to a WARN, whose hint
+    // does not blame a permission (the answer was a 500, not AccessDenied).
+    let partner = of("partner-sources");
+    assert_eq!(partner.len(), 1);
+    assert_eq!(partner[0]["status"], "WARN");
+    let hint = partner[0]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("console") && !hint.contains("grant"),
+        "{hint}"
+    );
 }
 
 #[test]
@@ -237,4 +245,35 @@ fn flags_win_over_env_which_wins_over_the_config_file() {
         .env("NEXUS_REPLAY_BUS", "from-env")
         .run(&["rules", "--bus", BUS])
         .code(0);
+}
+
+#[test]
+fn missing_credentials_are_a_plain_error_with_a_hint() {
+    let home = TempDir::new("nocreds");
+    // No keys, no profile files (HOME is empty), no IMDS: nothing in the chain. The call
+    // never leaves the process, so the endpoint is a closed port.
+    let run = Cmd::new(Some("http://127.0.0.1:9"), home.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .run(&["rules", "--bus", BUS]);
+    run.code(1);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr
+            .starts_with("error: DescribeEventBus: cannot load AWS credentials: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("no credentials found in chain"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("\nhint: check which credentials"),
+        "{}",
+        run.stderr
+    );
+    // The SDK's debug dump of the error is not shown.
+    assert!(!run.stderr.contains("DispatchFailure"), "{}", run.stderr);
 }

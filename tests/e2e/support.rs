@@ -171,6 +171,10 @@ impl Cmd {
         self.cmd.env(k, v);
         self
     }
+    pub fn env_remove(mut self, k: &str) -> Cmd {
+        self.cmd.env_remove(k);
+        self
+    }
     /// Starts the binary without waiting (output discarded), e.g. to kill it mid-run.
     pub fn spawn(mut self, args: &[&str]) -> Child {
         self.cmd
