@@ -154,6 +154,7 @@ fn one(n: usize, latency_ms: u64, mode: &str) {
                 queue,
                 sink,
                 ledger: Some(ledger),
+                rules: None,
             };
             let out = drain(
                 cfg,

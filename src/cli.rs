@@ -736,14 +736,16 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                     &format!("Drain {} and re-emit to the bus", names.join(", ")),
                 )?;
             }
-            let report =
-                crate::commands::drain::run(cfg, ports, drain_observer(settings), interrupt())
-                    .await?;
+            let observer = drain_observer(settings, cfg.dry_run);
+            let report = crate::commands::drain::run(cfg, ports, observer, interrupt()).await?;
             print(settings, &report)
         }
         Command::Reemit(a) => {
             let a = *a;
             let c = Clients::load(&settings.aws).await?;
+            if let Some(b) = &a.bus {
+                crate::discovery::require_bus(&c.eventbridge, b).await?;
+            }
             let mut cfg = crate::drain::engine::DrainConfig::new(Vec::new(), run_id());
             cfg.to_bus = a.bus;
             if let Some(d) = &a.emit.dedup_key {
@@ -764,9 +766,8 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                     &format!("Re-emit the events in {}", a.from.display()),
                 )?;
             }
-            let report =
-                crate::commands::reemit::reemit(&a.from, cfg, ports, drain_observer(settings))
-                    .await?;
+            let observer = drain_observer(settings, cfg.dry_run);
+            let report = crate::commands::reemit::reemit(&a.from, cfg, ports, observer).await?;
             print(settings, &report)
         }
         Command::Ledger(LedgerCommand::Init { ledger }) => {
@@ -932,17 +933,21 @@ fn drain_ports(
         queue: std::sync::Arc::new(c.sqs.clone()),
         sink: std::sync::Arc::new(c.eventbridge.clone()),
         ledger,
+        rules: Some(std::sync::Arc::new(c.eventbridge.clone())),
     })
 }
 
-fn drain_observer(settings: &Settings) -> std::sync::Arc<dyn crate::drain::engine::DrainObserver> {
+fn drain_observer(
+    settings: &Settings,
+    dry_run: bool,
+) -> std::sync::Arc<dyn crate::drain::engine::DrainObserver> {
     use crate::drain::display::{DrainBar, DrainLines};
     if settings.verbosity < 0 || !settings.progress {
         std::sync::Arc::new(crate::drain::engine::QuietDrain)
     } else if std::io::stderr().is_terminal() {
-        std::sync::Arc::new(DrainBar::new())
+        std::sync::Arc::new(DrainBar::new(dry_run))
     } else {
-        std::sync::Arc::new(DrainLines::new(Duration::from_secs(30)))
+        std::sync::Arc::new(DrainLines::new(Duration::from_secs(30), dry_run))
     }
 }
 
@@ -1100,7 +1105,8 @@ impl crate::playbook::exec::Interact for CliInteract<'_> {
     }
 
     fn drain_observer(&mut self) -> std::sync::Arc<dyn crate::drain::engine::DrainObserver> {
-        drain_observer(self.settings)
+        // Playbook drain steps always change things.
+        drain_observer(self.settings, false)
     }
 
     fn interrupt(&mut self) -> crate::playbook::exec::Interrupt {

@@ -10,9 +10,18 @@ use crate::ports::bus::{BusCatalogue, BusInfo, RuleInfo};
 
 /// Describes the bus, turning "not found" into a one-line usage error.
 pub async fn require_bus(cat: &dyn BusCatalogue, name: &str) -> Result<BusInfo, AppError> {
+    require_bus_of(cat, name, "--bus").await
+}
+
+/// `require_bus` for the bus a flag other than `--bus` names.
+pub async fn require_bus_of(
+    cat: &dyn BusCatalogue,
+    name: &str,
+    flag: &str,
+) -> Result<BusInfo, AppError> {
     cat.describe_bus(name).await.map_err(|e| {
         not_found_as(e, || {
-            format!("event bus {name:?} does not exist in this account and region; check --bus, --region and --profile")
+            format!("event bus {name:?} does not exist in this account and region; check {flag}, --region and --profile")
         })
     })
 }

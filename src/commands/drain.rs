@@ -1,7 +1,6 @@
 //! `drain`: resolve the queues (given, or discovered from a bus), validate every input
 //! before touching anything, run the engine, and report.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,11 +103,13 @@ pub async fn prepare(
             .await
             .map_err(|e| not_found_as(e, || format!("queue {q:?} does not exist in this account and region; check --queue and --region")))
     };
+    if let Some(b) = &req.to_bus {
+        crate::discovery::require_bus_of(cat, b, "--to-bus").await?;
+    }
     let mut queues: Vec<QueueRef> = Vec::new();
     for q in &req.queues {
         queues.push(resolve(q.clone()).await?);
     }
-    let mut blast_rules = BTreeMap::new();
     if let Some(bus) = &req.bus {
         let bus = require_bus(cat, bus).await?;
         let rules = cat.list_rules(&bus.name).await?;
@@ -141,29 +142,6 @@ pub async fn prepare(
         }
         None => None,
     };
-    if req.dry_run {
-        // The blast radius: the rules of every destination bus we can name up front.
-        let mut buses: Vec<String> = req.to_bus.iter().cloned().collect();
-        if req.to_bus.is_none()
-            && let Some(b) = &req.bus
-        {
-            buses.push(b.clone());
-        }
-        for b in buses {
-            if let Ok(rules) = cat.list_rules(&b).await {
-                let compiled = rules
-                    .into_iter()
-                    .filter_map(|r| {
-                        Some((
-                            r.name.clone(),
-                            Pattern::parse(r.event_pattern.as_deref()?).ok()?,
-                        ))
-                    })
-                    .collect();
-                blast_rules.insert(b, compiled);
-            }
-        }
-    }
     let mut cfg = DrainConfig::new(queues, run_id);
     cfg.to_bus = req.to_bus.clone();
     cfg.selection = Selection {
@@ -205,7 +183,6 @@ pub async fn prepare(
         }
         cfg.claim_for = c;
     }
-    cfg.blast_rules = blast_rules;
     Ok(cfg)
 }
 

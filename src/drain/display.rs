@@ -7,25 +7,43 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::engine::{Counts, DrainObserver};
 
+/// How the re-emitted count is labelled: a dry run re-emits nothing.
+fn reemit_label(dry_run: bool) -> &'static str {
+    if dry_run {
+        "would re-emit"
+    } else {
+        "re-emitted"
+    }
+}
+
 /// One line of counts.
-pub fn counts_line(c: &Counts) -> String {
+pub fn counts_line(c: &Counts, dry_run: bool) -> String {
     format!(
-        "received {} (of ~{}), re-emitted {}, duplicates {}, filtered {}, parked {}, failed {}",
-        c.received, c.total_estimate, c.reemitted, c.duplicates, c.filtered, c.parked, c.failed
+        "received {} (of ~{}), {} {}, duplicates {}, filtered {}, parked {}, failed {}",
+        c.received,
+        c.total_estimate,
+        reemit_label(dry_run),
+        c.reemitted,
+        c.duplicates,
+        c.filtered,
+        c.parked,
+        c.failed
     )
 }
 
 /// Plain lines, at most one per interval, and the final counts when a line was shown.
 pub struct DrainLines {
     every: Duration,
+    dry_run: bool,
     /// When a line was last printed, and the counts not printed since.
     last: Mutex<(Option<Instant>, Option<Counts>)>,
 }
 
 impl DrainLines {
-    pub fn new(every: Duration) -> DrainLines {
+    pub fn new(every: Duration, dry_run: bool) -> DrainLines {
         DrainLines {
             every,
+            dry_run,
             last: Mutex::new((None, None)),
         }
     }
@@ -36,7 +54,7 @@ impl DrainObserver for DrainLines {
         let mut last = self.last.lock().expect("lines");
         if last.0.is_none_or(|t| t.elapsed() >= self.every) {
             *last = (Some(Instant::now()), None);
-            eprintln!("drain: {}", counts_line(c));
+            eprintln!("drain: {}", counts_line(c, self.dry_run));
         } else {
             last.1 = Some(*c);
         }
@@ -44,7 +62,7 @@ impl DrainObserver for DrainLines {
 
     fn finish(&self) {
         if let Some(c) = self.last.lock().expect("lines").1.take() {
-            eprintln!("drain: {}", counts_line(&c));
+            eprintln!("drain: {}", counts_line(&c, self.dry_run));
         }
     }
 }
@@ -52,16 +70,11 @@ impl DrainObserver for DrainLines {
 /// A bar over the approximate queue depth.
 pub struct DrainBar {
     bar: ProgressBar,
-}
-
-impl Default for DrainBar {
-    fn default() -> Self {
-        Self::new()
-    }
+    dry_run: bool,
 }
 
 impl DrainBar {
-    pub fn new() -> DrainBar {
+    pub fn new(dry_run: bool) -> DrainBar {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
@@ -69,7 +82,7 @@ impl DrainBar {
                 .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(200));
-        DrainBar { bar }
+        DrainBar { bar, dry_run }
     }
 }
 
@@ -78,12 +91,35 @@ impl DrainObserver for DrainBar {
         self.bar.set_length(c.total_estimate.max(c.received));
         self.bar.set_position(c.received);
         self.bar.set_message(format!(
-            "re-emitted {} dup {} filtered {} parked {} failed {}",
-            c.reemitted, c.duplicates, c.filtered, c.parked, c.failed
+            "{} {} dup {} filtered {} parked {} failed {}",
+            reemit_label(self.dry_run),
+            c.reemitted,
+            c.duplicates,
+            c.filtered,
+            c.parked,
+            c.failed
         ));
     }
 
     fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dry_run_says_what_it_would_re_emit() {
+        let c = Counts {
+            received: 5,
+            reemitted: 5,
+            ..Counts::default()
+        };
+        assert!(counts_line(&c, false).contains(", re-emitted 5,"));
+        let dry = counts_line(&c, true);
+        assert!(dry.contains(", would re-emit 5,"), "{dry}");
+        assert!(!dry.contains("re-emitted"), "{dry}");
     }
 }

@@ -34,6 +34,7 @@ use super::select::Selection;
 use crate::error::AppError;
 use crate::pattern::Pattern;
 use crate::ports::PortError;
+use crate::ports::bus::BusCatalogue;
 use crate::ports::ledger::{Claim, ClaimOutcome, Finished, Ledger};
 use crate::ports::queue::{BatchEntry, Queue, QueueRef, ReceivedMessage};
 use crate::ports::sink::{EventSink, PutEntry, PutOutcome};
@@ -73,8 +74,6 @@ pub struct DrainConfig {
     /// PutEvents attempts per entry that are throttled; throttling also slows every
     /// pipeline down (a shared gate), so this budget is spent slowly.
     pub max_throttled_attempts: u32,
-    /// Rules of each destination bus, for the dry-run blast radius.
-    pub blast_rules: BTreeMap<String, Vec<(String, Pattern)>>,
 }
 
 impl DrainConfig {
@@ -100,7 +99,6 @@ impl DrainConfig {
             ledger_ttl: Duration::from_secs(7 * 86400),
             max_put_attempts: 6,
             max_throttled_attempts: 30,
-            blast_rules: BTreeMap::new(),
         }
     }
 }
@@ -210,6 +208,9 @@ pub struct DrainPorts {
     pub queue: Arc<dyn Queue>,
     pub sink: Arc<dyn EventSink>,
     pub ledger: Option<Arc<dyn Ledger>>,
+    /// Where a dry run reads the rules of each destination bus it meets (the blast radius);
+    /// without it, a dry run cannot say which rules would receive an event.
+    pub rules: Option<Arc<dyn BusCatalogue>>,
 }
 
 #[derive(Default)]
@@ -247,7 +248,12 @@ struct Shared {
     started: Instant,
     stop: AtomicBool,
     state: Mutex<RunState>,
+    /// A dry run's rules per destination bus, listed once each: the rules with an event
+    /// pattern, or why they could not be listed.
+    blast: tokio::sync::Mutex<BTreeMap<String, BusRules>>,
 }
+
+type BusRules = Result<Arc<Vec<(String, Pattern)>>, String>;
 
 /// A candidate for re-emission.
 struct Candidate {
@@ -482,27 +488,52 @@ impl Shared {
         }))
     }
 
-    fn blast_radius(&self, c: &Candidate) -> Vec<String> {
-        let Some(rules) = self.cfg.blast_rules.get(&c.entry.bus) else {
-            return Vec::new();
+    /// The rules of the bus that have an event pattern, listed on first use.
+    async fn rules_of(&self, bus: &str) -> BusRules {
+        let mut known = self.blast.lock().await;
+        if let Some(r) = known.get(bus) {
+            return r.clone();
+        }
+        let listed = match &self.ports.rules {
+            None => Err("no rule catalogue to read them from".to_string()),
+            Some(cat) => cat.list_rules(bus).await.map_err(|e| e.to_string()),
         };
-        let env = parse(&c.msg.body).ok();
-        let account = env
-            .as_ref()
-            .and_then(|e| e.value().get("account"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        let region = env
-            .as_ref()
-            .and_then(|e| e.value().get("region"))
-            .and_then(|v| v.as_str())
-            .unwrap_or("");
-        let delivered = as_delivered(&c.entry, account, region);
+        let rules = listed.map(|rules| {
+            Arc::new(
+                rules
+                    .into_iter()
+                    .filter_map(|r| {
+                        let p = Pattern::parse(r.event_pattern.as_deref()?).ok()?;
+                        Some((r.name, p))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        });
+        known.insert(bus.to_string(), rules.clone());
         rules
+    }
+
+    /// The rules of the destination bus whose patterns match the re-emitted event, or why
+    /// they are not known.
+    async fn blast_radius(&self, c: &Candidate) -> Result<Vec<String>, String> {
+        let rules = self
+            .rules_of(&c.entry.bus)
+            .await
+            .map_err(|e| format!("rules of bus {} unknown: {e}", c.entry.bus))?;
+        let env = parse(&c.msg.body).ok();
+        let field = |name: &str| {
+            env.as_ref()
+                .and_then(|e| e.value().get(name))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let delivered = as_delivered(&c.entry, &field("account"), &field("region"));
+        Ok(rules
             .iter()
             .filter(|(_, p)| p.matches(&delivered))
             .map(|(n, _)| n.clone())
-            .collect()
+            .collect())
     }
 }
 
@@ -847,7 +878,10 @@ async fn process(
 
     if sh.cfg.dry_run {
         for c in cands {
-            let rules = sh.blast_radius(&c);
+            let (rules, reason) = match sh.blast_radius(&c).await {
+                Ok(rules) => (rules, None),
+                Err(why) => (Vec::new(), Some(why)),
+            };
             sh.hold(&q.url, &c.msg);
             let mut st = sh.lock();
             st.counts.reemitted += 1;
@@ -859,7 +893,7 @@ async fn process(
                 event_type: c.event_type.clone(),
                 bus: Some(c.entry.bus.clone()),
                 rules,
-                reason: None,
+                reason,
             });
         }
         return Ok(Vec::new());
@@ -1196,6 +1230,7 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
         started: Instant::now(),
         stop: AtomicBool::new(false),
         state: Mutex::new(RunState::default()),
+        blast: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     sh.lock().counts.total_estimate = total;
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -13,6 +13,7 @@ use crate::memory::latent::Latent;
 use crate::memory::ledger::MemoryLedger;
 use crate::memory::sqs::MemoryQueue;
 use crate::ports::PortError;
+use crate::ports::bus::RuleInfo;
 use crate::ports::queue::QueueRef;
 
 pub(crate) const RULE_ARN: &str =
@@ -77,6 +78,7 @@ impl World {
             sink: Arc::new(self.eb.clone()),
             ledger: with_ledger
                 .then(|| Arc::new(self.ledger.clone()) as Arc<dyn crate::ports::ledger::Ledger>),
+            rules: Some(Arc::new(self.eb.clone())),
         }
     }
 
@@ -288,6 +290,7 @@ async fn a_pipeline_overlaps_receive_put_and_delete() {
             calls: calls.clone(),
         }),
         ledger: Some(Arc::new(w.ledger.clone())),
+        rules: None,
     };
     let mut cfg = w.cfg();
     cfg.concurrency = 1;
@@ -519,21 +522,27 @@ async fn dry_run_changes_nothing_and_shows_the_blast_radius() {
     w.sqs.push("subs-dlq", "garbage", attrs());
     let mut cfg = w.cfg();
     cfg.dry_run = true;
-    cfg.blast_rules.insert(
-        "billing".into(),
-        vec![
-            (
-                "subs".into(),
-                crate::pattern::Pattern::parse(
-                    r#"{"detail":{"type":[{"prefix":"customer.subscription."}]}}"#,
-                )
-                .unwrap(),
-            ),
-            (
-                "payments".into(),
-                crate::pattern::Pattern::parse(r#"{"detail":{"type":["invoice.paid"]}}"#).unwrap(),
-            ),
-        ],
+    let rule = |name: &str, pattern: Value| RuleInfo {
+        name: name.into(),
+        arn: format!("arn:aws:events:us-east-2:123456789012:rule/billing/{name}"),
+        state: "ENABLED".into(),
+        event_pattern: Some(pattern.to_string()),
+        schedule_expression: None,
+        managed_by: None,
+        description: None,
+        targets: Vec::new(),
+    };
+    w.eb.add_bus("billing");
+    w.eb.add_rule(
+        "billing",
+        rule(
+            "subs",
+            json!({"detail": {"type": [{"prefix": "customer.subscription."}]}}),
+        ),
+    );
+    w.eb.add_rule(
+        "billing",
+        rule("payments", json!({"detail": {"type": ["invoice.paid"]}})),
     );
     let out = w.run(cfg).await;
     assert!(out.dry_run);
@@ -547,8 +556,24 @@ async fn dry_run_changes_nothing_and_shows_the_blast_radius() {
         .filter(|p| p.action == "re-emit")
         .collect();
     assert_eq!(emits.len(), 4);
-    assert_eq!(emits[0].rules, ["subs"]);
+    assert!(
+        emits
+            .iter()
+            .all(|p| p.rules == ["subs"] && p.reason.is_none())
+    );
     assert!(out.planned.iter().any(|p| p.action == "leave"));
+    // The bus's rules were listed once for the whole run, not per message.
+    assert_eq!(w.eb.list_rules_calls(), 1);
+
+    // A destination bus whose rules cannot be listed: said so, not an empty list.
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    cfg.to_bus = Some("elsewhere".into());
+    let out = w.run(cfg).await;
+    let emit = out.planned.iter().find(|p| p.action == "re-emit").unwrap();
+    assert!(emit.rules.is_empty());
+    let why = emit.reason.as_deref().unwrap();
+    assert!(why.starts_with("rules of bus elsewhere unknown: "), "{why}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -29,6 +29,7 @@ struct State {
     started: Vec<ReplayRequest>,
     cancelled: Vec<String>,
     describe_calls: usize,
+    list_rules_calls: usize,
     accepted: Vec<PutEntry>,
     put_calls: usize,
     entry_fault: Option<EntryFault>,
@@ -104,6 +105,10 @@ impl MemoryEventBridge {
         self.with(|s| s.accepted.clone())
     }
 
+    pub fn list_rules_calls(&self) -> usize {
+        self.with(|s| s.list_rules_calls)
+    }
+
     pub fn put_calls(&self) -> usize {
         self.with(|s| s.put_calls)
     }
@@ -136,7 +141,13 @@ impl BusCatalogue for MemoryEventBridge {
     }
 
     async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError> {
-        Ok(self.with(|s| s.rules.get(bus).cloned().unwrap_or_default()))
+        self.with(|s| {
+            s.list_rules_calls += 1;
+            if !s.buses.contains_key(bus) && !s.rules.contains_key(bus) {
+                return Err(not_found("Event bus", bus));
+            }
+            Ok(s.rules.get(bus).cloned().unwrap_or_default())
+        })
     }
 
     async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError> {

@@ -54,6 +54,7 @@ impl Ports {
             queue: self.queue.clone(),
             sink: self.sink.clone(),
             ledger: (self.ledger)(ledger)?,
+            rules: Some(self.cat.clone()),
         })
     }
 }

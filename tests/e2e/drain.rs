@@ -480,6 +480,29 @@ fn drain_by_bus_discovers_every_dlq_and_dry_run_changes_nothing() {
         !rules.contains(&"ai-nexus-dev-stripe-payment_events-rule"),
         "{rules:?}"
     );
+    // With --queue alone the destination bus comes from each message's RULE_ARN: the dry
+    // run lists that bus's rules when it first meets it, and predicts the same rules.
+    let by_queue = sb
+        .run(&[
+            "drain",
+            "--queue",
+            dlq_names[0],
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .json();
+    let by_queue = by_queue["planned"].as_array().unwrap();
+    assert_eq!(by_queue.len(), 4);
+    for p in by_queue {
+        let same = planned
+            .iter()
+            .find(|q| q["message_id"] == p["message_id"])
+            .unwrap();
+        assert_eq!(p["rules"], same["rules"], "{p}");
+        assert!(p["reason"].is_null(), "{p}");
+    }
     for n in dlq_names {
         assert_eq!(
             depth(&sb, &queue_url(&sb, n)),
@@ -558,6 +581,10 @@ fn filters_leave_unselected_messages_and_bad_input_changes_nothing() {
         (
             vec!["drain", "--queue", dlq, "--park-queue", dlq, "--yes"],
             "must not be one of",
+        ),
+        (
+            vec!["drain", "--queue", dlq, "--to-bus", "no-such-bus", "--yes"],
+            "check --to-bus",
         ),
         (vec!["drain", "--queue", dlq], "pass --yes"),
     ] {
