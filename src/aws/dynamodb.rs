@@ -2,7 +2,8 @@
 //!
 //! One item per dedup key: `pk` (the key), `status` (IN_PROGRESS | DONE),
 //! `in_progress_expiry` (epoch ms), `redrive`, `event_id`, `run_id`, `created_at` and
-//! `updated_at` (epoch ms), and `expires_at` (epoch seconds, the table's TTL attribute).
+//! `updated_at` (epoch ms), `expires_at` (epoch seconds, the table's TTL attribute), and
+//! `claim_id` (random, per claim: a retried PutItem recognises its own write).
 //!
 //! Calls per claimed batch of up to 10 keys: one strongly consistent `BatchGetItem` that
 //! answers keys already DONE or held without writing, then one conditional `PutItem` per
@@ -34,6 +35,8 @@ use crate::ports::ledger::{
 };
 
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The random id of the PutItem that wrote an item's current claim.
+const CLAIM_ID: &str = "claim_id";
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -165,14 +168,20 @@ impl DynamoLedger {
         Ok(out)
     }
 
-    /// One conditional PutItem.
+    /// One conditional PutItem. The item carries a random `claim_id`: when the SDK retries
+    /// a PutItem whose answer was lost, the retry fails its condition on the item the first
+    /// attempt wrote, and the matching `claim_id` tells that this claim won, not another.
     async fn put_claim(&self, claim: &Claim) -> Result<ClaimOutcome, PortError> {
         let now = claim.now;
+        let claim_id = crate::ids::random_hex(16);
+        let mut item = item_of(&claim.record());
+        item.insert(CLAIM_ID.into(), s(&claim_id));
+        let ours = |old: &Item| get_s(old, CLAIM_ID) == Some(claim_id.as_str());
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item_of(&claim.record())))
+            .set_item(Some(item))
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", n(now.timestamp()))
@@ -188,21 +197,37 @@ impl DynamoLedger {
             Err(e) => {
                 if let Some(PutItemError::ConditionalCheckFailedException(c)) = e.as_service_error()
                 {
-                    return match c.item() {
-                        Some(old) => Ok(ClaimOutcome::refused_by(record_of(old))),
+                    let old = match c.item() {
+                        Some(old) => Some(old.clone()),
                         // Without the old item (an emulator that ignores ALL_OLD), read it.
-                        None => match self.get(&claim.key).await? {
-                            Some(r) => Ok(ClaimOutcome::refused_by(r)),
-                            None => Err(PortError::Transient(format!(
-                                "PutItem: the claim of {} lost a race to a record that is gone; retry",
-                                claim.key
-                            ))),
-                        },
+                        None => self.get_item(&claim.key).await?,
+                    };
+                    return match old {
+                        Some(old) if ours(&old) => Ok(ClaimOutcome::Claimed),
+                        Some(old) => Ok(ClaimOutcome::refused_by(record_of(&old))),
+                        None => Err(PortError::Transient(format!(
+                            "PutItem: the claim of {} lost a race to a record that is gone; retry",
+                            claim.key
+                        ))),
                     };
                 }
                 Err(classify("PutItem", e))
             }
         }
+    }
+
+    /// The item of a key, read strongly consistent.
+    async fn get_item(&self, key: &str) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item)
     }
 
     /// Creates the table (on-demand) and enables TTL on `expires_at`; safe to repeat.
@@ -391,7 +416,11 @@ impl Ledger for DynamoLedger {
                 .update_expression(
                     "SET #status = :done, event_id = :event_id, updated_at = :now_ms",
                 )
-                .condition_expression("run_id = :run AND #status = :in_progress")
+                // A retry of a call whose answer was lost finds the key DONE by this run
+                // with this event id: that is still this run's success.
+                .condition_expression(
+                    "run_id = :run AND (#status = :in_progress OR (#status = :done AND event_id = :event_id))",
+                )
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":done", s(LedgerState::Done.as_str()))
                 .expression_attribute_values(":in_progress", s(LedgerState::InProgress.as_str()))
@@ -444,16 +473,7 @@ impl Ledger for DynamoLedger {
     }
 
     async fn get(&self, key: &str) -> Result<Option<LedgerRecord>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item().map(record_of))
+        Ok(self.get_item(key).await?.as_ref().map(record_of))
     }
 
     /// Counts by state with a Scan of `status` and `expires_at` (reads the whole table).
@@ -506,6 +526,7 @@ mod tests {
     use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
     use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::sync::{Arc, Mutex};
 
     fn claim(key: &str) -> Claim {
         Claim {
@@ -632,6 +653,64 @@ mod tests {
                 .all(|o| matches!(o, ClaimOutcome::Done(r) if r.run_id == "earlier"))
         );
         assert_eq!((get.num_calls(), put.num_calls()), (1, 0));
+    }
+
+    /// The ambiguous failure: the first PutItem is applied but its answer is lost (a 500
+    /// here); the SDK's retry then fails the condition on the item that attempt wrote.
+    /// Its `claim_id` is this claim's own, so the key is claimed, not held by "another".
+    #[tokio::test]
+    async fn a_retried_claim_whose_first_attempt_was_applied_is_claimed() {
+        let written: Arc<Mutex<Option<Item>>> = Arc::default();
+        let seen = written.clone();
+        let put = mock!(Client::put_item)
+            .match_requests(move |r| {
+                *seen.lock().unwrap() = r.item().cloned();
+                true
+            })
+            .sequence()
+            .http_status(500, Some(r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}"#.into()))
+            .error({
+                let written = written.clone();
+                move || {
+                    PutItemError::ConditionalCheckFailedException(
+                        ConditionalCheckFailedException::builder()
+                            .message("The conditional request failed")
+                            .set_item(written.lock().unwrap().clone())
+                            .build(),
+                    )
+                }
+            })
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put], |c| c
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1))
+            ));
+        let l = DynamoLedger::new(client, "ledger");
+        assert_eq!(
+            l.claim(&[claim("evt_1")]).await.unwrap(),
+            vec![ClaimOutcome::Claimed]
+        );
+        assert_eq!(put.num_calls(), 2);
+        let item = written.lock().unwrap().clone().unwrap();
+        assert_eq!(get_s(&item, CLAIM_ID).map(str::len), Some(16));
+
+        // Another claim of the same run (another copy of the event, same instant) that
+        // finds that item is held off: only the claim_id makes a write one's own.
+        let holder = item.clone();
+        let put = mock!(Client::put_item).then_error(move || {
+            PutItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .set_item(Some(holder.clone()))
+                    .build(),
+            )
+        });
+        let l = DynamoLedger::new(mock_client!(aws_sdk_dynamodb, [&put]), "ledger");
+        assert!(matches!(
+            l.claim(&[claim("evt_1")]).await.unwrap()[0],
+            ClaimOutcome::Held(ref r) if r.run_id == "run-b"
+        ));
     }
 
     #[tokio::test]

@@ -94,6 +94,24 @@ pub async fn run<L: Ledger + 'static>(make: impl AsyncFn() -> L, prunes: bool) {
     );
     assert!(!done(&l, "run-a", "k", t0() + secs(302)).await);
     assert!(done(&l, "run-b", "k", t0() + secs(303)).await);
+    // Marking done again, as a retried call whose answer was lost does: the same run and
+    // event id is still a success; another event id, or another run, is not.
+    assert!(done(&l, "run-b", "k", t0() + secs(304)).await);
+    let other_event = Finished {
+        key: "k".into(),
+        event_id: "ev-other".into(),
+    };
+    assert_eq!(
+        l.mark_done("run-b", &[other_event], t0() + secs(305))
+            .await
+            .unwrap(),
+        [false]
+    );
+    assert!(!done(&l, "run-a", "k", t0() + secs(306)).await);
+    assert_eq!(
+        l.get("k").await.unwrap().unwrap().event_id.as_deref(),
+        Some("ev-k")
+    );
 
     // Release drops only one's own in-progress claim.
     let l = make().await;

@@ -54,8 +54,8 @@ const INSERT_NEW: &str = concat!(
     new_row!(),
     " ON CONFLICT (key) DO NOTHING"
 );
-/// Marks a key this run claimed done.
-const MARK_DONE: &str = "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND state = 'IN_PROGRESS'";
+/// Marks a key this run claimed done (again, for a retried call: same run, same event id).
+const MARK_DONE: &str = "UPDATE dedup SET state = 'DONE', event_id = ?1, updated_at_ms = ?2 WHERE key = ?3 AND run_id = ?4 AND (state = 'IN_PROGRESS' OR (state = 'DONE' AND event_id = ?1))";
 /// Claims a key whose record `Claim::may_replace`.
 const INSERT_REPLACE: &str = concat!(
     "INSERT OR REPLACE INTO dedup (",

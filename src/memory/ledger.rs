@@ -88,6 +88,9 @@ impl Ledger for MemoryLedger {
                         r.updated_at = now;
                         true
                     }
+                    Some(r) if r.run_id == run_id && r.state == LedgerState::Done => {
+                        r.event_id.as_deref() == Some(f.event_id.as_str())
+                    }
                     _ => false,
                 })
                 .collect())

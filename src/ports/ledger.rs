@@ -135,7 +135,9 @@ pub struct LedgerStats {
 pub trait Ledger: Send + Sync {
     /// Claims each key, atomically per key; one outcome per claim, in order.
     async fn claim(&self, claims: &[Claim]) -> Result<Vec<ClaimOutcome>, PortError>;
-    /// Marks keys DONE if `run_id` still owns their claim; false where it does not.
+    /// Marks keys DONE if `run_id` still owns their claim; false where it does not. A key
+    /// already DONE by `run_id` with the same event id answers true: a retried call (its
+    /// first answer lost) is not a lost claim.
     async fn mark_done(
         &self,
         run_id: &str,
