@@ -22,11 +22,23 @@ use crate::ports::sink::{EventSink, PutEntry, PutOutcome};
 #[derive(Debug, Clone)]
 pub struct EventBridge {
     client: Client,
+    /// The same client without the SDK's retries, for PutEvents: a retried PutEvents whose
+    /// first answer was lost puts the events twice unseen. The drain engine retries instead,
+    /// counting such calls as possible duplicates, and paces throttling across its
+    /// pipelines. Built once (a per-call config override costs every call a config rebuild).
+    put_client: Client,
 }
 
 impl EventBridge {
     pub fn new(client: Client) -> EventBridge {
-        EventBridge { client }
+        let put_client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        EventBridge { client, put_client }
     }
 
     async fn targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
@@ -375,18 +387,10 @@ impl EventSink for EventBridge {
                     .build()
             })
             .collect();
-        // No SDK retries here: a retried PutEvents whose first answer was lost puts the
-        // events twice unseen. The drain engine retries instead, counting such calls as
-        // possible duplicates, and paces throttling across its pipelines.
         let out = self
-            .client
+            .put_client
             .put_events()
             .set_entries(Some(request))
-            .customize()
-            .config_override(
-                aws_sdk_eventbridge::config::Builder::default()
-                    .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled()),
-            )
             .send()
             .await
             .map_err(|e| classify("PutEvents", e))?;
@@ -593,6 +597,38 @@ mod tests {
             b = b.event_last_replayed_time(to_aws(Utc.timestamp_opt(d, 0).unwrap()));
         }
         b.build()
+    }
+
+    /// The client's own retry config (standard, 3 attempts) does not apply to PutEvents: a
+    /// 500 is answered to the engine after one call.
+    #[tokio::test]
+    async fn put_events_is_sent_once_without_the_sdk_retries() {
+        let rule = mock!(Client::put_events)
+            .sequence()
+            .http_status(500, None)
+            .output(|| PutEventsOutput::builder().build())
+            .build();
+        let eb = EventBridge::new(mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::Sequential,
+            [&rule],
+            |c| c.retry_config(
+                aws_sdk_eventbridge::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(1))
+            )
+        ));
+        let entry = PutEntry {
+            bus: "b".into(),
+            source: "s".into(),
+            detail_type: "t".into(),
+            detail: "{}".into(),
+            resources: Vec::new(),
+            time: None,
+        };
+        let err = eb.put_events(&[entry]).await.unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+        assert_eq!(rule.num_calls(), 1);
     }
 
     fn no_retries(c: aws_sdk_eventbridge::config::Builder) -> aws_sdk_eventbridge::config::Builder {
