@@ -744,7 +744,7 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             let a = *a;
             let c = Clients::load(&settings.aws).await?;
             if let Some(b) = &a.bus {
-                crate::discovery::require_bus(&c.eventbridge, b).await?;
+                crate::commands::drain::check_bus_exists(&c.eventbridge, b, "--bus").await?;
             }
             let mut cfg = crate::drain::engine::DrainConfig::new(Vec::new(), run_id());
             cfg.to_bus = a.bus;

@@ -1,6 +1,6 @@
 //! A loopback emulator of exactly the calls a drain makes (SQS: GetQueueUrl,
 //! GetQueueAttributes, ReceiveMessage with long polling and visibility timeouts,
-//! DeleteMessageBatch, ChangeMessageVisibilityBatch; EventBridge: PutEvents), over real HTTP
+//! DeleteMessageBatch, ChangeMessageVisibilityBatch; EventBridge: PutEvents, DescribeEventBus), over real HTTP
 //! with the AWS JSON protocols, so the benchmark drives the real binary and SDK.
 //!
 //! Why not moto here: moto's SQS is quadratic in queue length (measured on this machine:
@@ -179,6 +179,14 @@ async fn handle(
             reply(
                 "application/x-amz-json-1.1",
                 json!({"FailedEntryCount": 0, "Entries": entries}),
+            )
+        }
+        // The drain checks that --to-bus exists; every bus exists here.
+        "DescribeEventBus" => {
+            let name = v["Name"].as_str().unwrap_or("default");
+            reply(
+                "application/x-amz-json-1.1",
+                json!({"Name": name, "Arn": format!("arn:aws:events:us-east-2:{ACCOUNT}:event-bus/{name}")}),
             )
         }
         "GetQueueUrl" => {

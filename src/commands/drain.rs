@@ -104,7 +104,7 @@ pub async fn prepare(
             .map_err(|e| not_found_as(e, || format!("queue {q:?} does not exist in this account and region; check --queue and --region")))
     };
     if let Some(b) = &req.to_bus {
-        crate::discovery::require_bus_of(cat, b, "--to-bus").await?;
+        check_bus_exists(cat, b, "--to-bus").await?;
     }
     let mut queues: Vec<QueueRef> = Vec::new();
     for q in &req.queues {
@@ -336,5 +336,45 @@ impl Report for DrainReport {
         } else {
             exit_codes::SUCCESS
         }
+    }
+}
+
+/// A bus named by a flag is checked before anything is received: a bus that does not exist
+/// is a usage error. Re-emitting needs only `events:PutEvents`, so a check that cannot be
+/// made (no `events:DescribeEventBus`, an error) is logged and the run goes on.
+pub async fn check_bus_exists(
+    cat: &dyn BusCatalogue,
+    bus: &str,
+    flag: &str,
+) -> Result<(), AppError> {
+    match crate::discovery::require_bus_of(cat, bus, flag).await {
+        Ok(_) => Ok(()),
+        Err(e @ AppError::NotFound(_)) => Err(e),
+        Err(e) => {
+            tracing::warn!(bus, error = %e, "could not check that the bus exists; going on");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::ports::PortError;
+
+    #[tokio::test]
+    async fn a_named_bus_that_does_not_exist_is_refused_one_that_cannot_be_checked_is_not() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("capture");
+        assert!(check_bus_exists(&eb, "capture", "--to-bus").await.is_ok());
+        let err = check_bus_exists(&eb, "nope", "--to-bus").await.unwrap_err();
+        assert_eq!(err.exit_code(), exit_codes::USAGE);
+        assert!(err.to_string().contains("check --to-bus"), "{err}");
+        // Only events:PutEvents granted: the check is skipped, the drain goes on.
+        eb.fail_describe_bus(PortError::Denied(
+            "DescribeEventBus: AccessDeniedException: no".into(),
+        ));
+        assert!(check_bus_exists(&eb, "nope", "--to-bus").await.is_ok());
     }
 }

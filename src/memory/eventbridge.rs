@@ -30,6 +30,7 @@ struct State {
     cancelled: Vec<String>,
     describe_calls: usize,
     list_rules_calls: usize,
+    describe_bus_error: Option<PortError>,
     accepted: Vec<PutEntry>,
     put_calls: usize,
     entry_fault: Option<EntryFault>,
@@ -105,6 +106,11 @@ impl MemoryEventBridge {
         self.with(|s| s.accepted.clone())
     }
 
+    /// Every DescribeEventBus answers `err` from now on.
+    pub fn fail_describe_bus(&self, err: PortError) {
+        self.with(|s| s.describe_bus_error = Some(err));
+    }
+
     pub fn list_rules_calls(&self) -> usize {
         self.with(|s| s.list_rules_calls)
     }
@@ -136,8 +142,14 @@ fn not_found(what: &str, name: &str) -> PortError {
 #[async_trait]
 impl BusCatalogue for MemoryEventBridge {
     async fn describe_bus(&self, name: &str) -> Result<BusInfo, PortError> {
-        self.with(|s| s.buses.get(name).cloned())
-            .ok_or_else(|| not_found("Event bus", name))
+        self.with(|s| match &s.describe_bus_error {
+            Some(e) => Err(e.clone()),
+            None => s
+                .buses
+                .get(name)
+                .cloned()
+                .ok_or_else(|| not_found("Event bus", name)),
+        })
     }
 
     async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError> {
