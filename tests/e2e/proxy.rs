@@ -84,6 +84,10 @@ impl Stats {
     pub fn total_calls(&self) -> u64 {
         self.calls.values().sum()
     }
+    /// Entries forwarded beyond the first of their key: the copies consumers may see.
+    pub fn extra_puts(&self) -> u64 {
+        self.put_keys.values().map(|n| u64::from(n - 1)).sum()
+    }
     /// Keys forwarded more than once.
     pub fn keys_put_twice(&self) -> Vec<String> {
         self.put_keys
