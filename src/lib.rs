@@ -19,6 +19,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod ids;
 pub mod ledger;
+pub(crate) mod limits;
 pub mod logging;
 pub mod memory;
 pub mod output;

@@ -70,33 +70,7 @@ pub async fn prepare(
         Some(d) => DedupSpec::parse(d).map_err(AppError::Usage)?,
         None => DedupSpec::Default,
     };
-    if req.concurrency == Some(0) {
-        return Err(AppError::usage("--concurrency must be at least 1"));
-    }
-    if req.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
-        return Err(AppError::usage(
-            "--rate must be a positive number of events per second",
-        ));
-    }
-    if req.max_messages == Some(0) {
-        return Err(AppError::usage("--max-messages must be at least 1"));
-    }
-    if req.size_limit.is_some_and(|s| s < 1024) {
-        return Err(AppError::usage("--size-limit must be at least 1024 bytes"));
-    }
-    if req
-        .visibility
-        .is_some_and(|v| v.as_secs() < 10 || v.as_secs() > 43_200)
-    {
-        return Err(AppError::usage(
-            "--visibility-timeout must be between 10s and 12h",
-        ));
-    }
-    if req.receive_wait.is_some_and(|w| w.as_secs() > 20) {
-        return Err(AppError::usage(
-            "--receive-wait must be at most 20s (the SQS long-poll limit)",
-        ));
-    }
+    check_ranges(req)?;
     let resolve = |q: String| async move {
         queue
             .resolve(&q)
@@ -184,6 +158,30 @@ pub async fn prepare(
         cfg.claim_for = c;
     }
     Ok(cfg)
+}
+
+/// Every numeric and duration input within its range (`crate::limits`), whoever built the
+/// request: the flags were checked by their parsers already, playbook values may not be.
+fn check_ranges(req: &DrainRequest) -> Result<(), AppError> {
+    use crate::limits::{self, usage};
+    if let Some(c) = req.concurrency {
+        usage("--concurrency", limits::CONCURRENCY.check(c as i128))?;
+    }
+    if let Some(n) = req.max_messages {
+        usage("--max-messages", limits::MAX_MESSAGES.check(i128::from(n)))?;
+    }
+    limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
+    for (flag, value, limit) in [
+        ("--max-duration", req.max_duration, limits::MAX_DURATION),
+        ("--visibility-timeout", req.visibility, limits::VISIBILITY),
+        ("--receive-wait", req.receive_wait, limits::RECEIVE_WAIT),
+        ("--claim-timeout", req.claim_timeout, limits::CLAIM_TIMEOUT),
+    ] {
+        if let Some(v) = value {
+            usage(flag, limit.check(v))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs a prepared drain.
@@ -362,6 +360,114 @@ mod tests {
     use super::*;
     use crate::memory::eventbridge::MemoryEventBridge;
     use crate::ports::PortError;
+
+    #[tokio::test]
+    async fn every_numeric_input_is_checked_against_its_range_before_anything_is_received() {
+        let eb = MemoryEventBridge::new();
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        sqs.create("dlq");
+        sqs.push("dlq", "{}", Default::default());
+        let ok = DrainRequest {
+            queues: vec!["dlq".into()],
+            max_redrives: 3,
+            ..DrainRequest::default()
+        };
+        assert!(prepare(&eb, &sqs, &ok, "run".into()).await.is_ok());
+        let year = Duration::from_secs(365 * 86_400);
+        let bad: Vec<(&str, DrainRequest)> = vec![
+            (
+                "--concurrency",
+                DrainRequest {
+                    concurrency: Some(30_000),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--concurrency",
+                DrainRequest {
+                    concurrency: Some(0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-messages",
+                DrainRequest {
+                    max_messages: Some(0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--rate",
+                DrainRequest {
+                    rate: Some(0.0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--rate",
+                DrainRequest {
+                    rate: Some(1e9),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--size-limit",
+                DrainRequest {
+                    size_limit: Some(2 << 20),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-redrives",
+                DrainRequest {
+                    max_redrives: 0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-duration",
+                DrainRequest {
+                    max_duration: Some(Duration::ZERO),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--visibility-timeout",
+                DrainRequest {
+                    visibility: Some(Duration::from_secs(43_201)),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--receive-wait",
+                DrainRequest {
+                    receive_wait: Some(Duration::from_secs(21)),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--claim-timeout",
+                DrainRequest {
+                    claim_timeout: Some(year * 300_000),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--claim-timeout",
+                DrainRequest {
+                    claim_timeout: Some(Duration::from_secs(8 * 86_400)),
+                    ..ok.clone()
+                },
+            ),
+        ];
+        for (flag, req) in bad {
+            let e = prepare(&eb, &sqs, &req, "run".into()).await.unwrap_err();
+            assert_eq!(e.exit_code(), exit_codes::USAGE, "{flag}: {e}");
+            assert!(e.to_string().starts_with(flag), "{flag}: {e}");
+        }
+        assert_eq!(sqs.messages("dlq").len(), 1);
+        assert_eq!(sqs.in_flight("dlq"), 0, "nothing was received");
+    }
 
     #[tokio::test]
     async fn a_named_bus_that_does_not_exist_is_refused_one_that_cannot_be_checked_is_not() {

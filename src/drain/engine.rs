@@ -96,7 +96,7 @@ impl DrainConfig {
             receive_wait: Duration::from_secs(2),
             run_id,
             claim_for: Duration::from_secs(300),
-            ledger_ttl: Duration::from_secs(7 * 86400),
+            ledger_ttl: crate::limits::LEDGER_TTL,
             max_put_attempts: 6,
             max_throttled_attempts: 30,
         }

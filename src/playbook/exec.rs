@@ -131,8 +131,22 @@ impl<'a> Fields<'a> {
         .map_err(AppError::Usage)
     }
 
-    /// The field as a typed value, references substituted.
+    /// The field as a typed value, references substituted, within its range
+    /// (`crate::limits`: a parameter may hold what a literal could not).
     fn value(&mut self, key: &str) -> Result<Option<Value>, AppError> {
+        let pending = self.pending.len();
+        let v = self.typed(key)?;
+        if let Some(v) = &v
+            && self.pending.len() == pending
+        {
+            crate::limits::check_field(key, v)
+                .map_err(|e| self.bad(key, format!("{v} is out of range: {key} {e}")))?;
+        }
+        Ok(v)
+    }
+
+    /// The field as a typed value, references substituted.
+    fn typed(&mut self, key: &str) -> Result<Option<Value>, AppError> {
         let Some(field) = self.step.fields.get(key) else {
             return Ok(None);
         };
