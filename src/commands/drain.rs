@@ -103,16 +103,24 @@ pub async fn prepare(
             "say which DLQs to drain: --queue Q (repeatable) or --bus BUS",
         ));
     }
-    queues.dedup_by(|a, b| a.url == b.url);
+    // One queue can be spelled many ways (name, URL with any host, ARN): compare ARNs.
+    let mut distinct: Vec<QueueRef> = Vec::new();
+    for q in queues {
+        if !distinct.iter().any(|d| same_queue(d, &q)) {
+            distinct.push(q);
+        }
+    }
+    let queues = distinct;
     let park_queue = match &req.park_queue {
         Some(p) => {
-            let p = resolve(p.clone()).await?;
-            if queues.iter().any(|q| q.url == p.url) {
-                return Err(AppError::usage(
-                    "--park-queue must not be one of the drained queues",
-                ));
+            let park = resolve(p.clone()).await?;
+            if let Some(q) = queues.iter().find(|q| same_queue(q, &park)) {
+                return Err(AppError::usage(format!(
+                    "--park-queue {p} must not be one of the drained queues: it is {} ({}), so poison messages would be parked into the queue they are read from, again and again; name another queue",
+                    q.name, park.arn
+                )));
             }
-            Some(p)
+            Some(park)
         }
         None => None,
     };
@@ -352,6 +360,16 @@ pub async fn check_bus_exists(
             tracing::warn!(bus, error = %e, "could not check that the bus exists; going on");
             Ok(())
         }
+    }
+}
+
+/// Whether two resolved queues are one: by ARN (from GetQueueAttributes), which every
+/// spelling of a queue shares; by URL only when an ARN is missing.
+fn same_queue(a: &QueueRef, b: &QueueRef) -> bool {
+    if a.arn.is_empty() || b.arn.is_empty() {
+        a.url == b.url
+    } else {
+        a.arn == b.arn
     }
 }
 

@@ -2,7 +2,85 @@
 //! self-loop under another spelling of the queue, RULE_ARNs that do not parse or name another
 //! account or Region, out-of-range option values, and the words of a run's summary.
 
-use crate::support::{Cmd, TempDir};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
+use crate::drain::seed;
+use crate::support::{Cmd, Sandbox, TempDir, block_on};
+
+const DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
+
+/// How often each message of the queue was received so far (receiving it once more).
+fn receive_counts(sb: &Sandbox, url: &str) -> Vec<u32> {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        r.messages()
+            .iter()
+            .map(|m| {
+                m.attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn a_park_queue_that_is_the_drained_queue_under_another_spelling_is_refused() {
+    let sb = Sandbox::new(0, 0);
+    let url = seed(&sb, DLQ, &["not json, so poison".to_string()]);
+    assert!(url.contains("127.0.0.1"), "{url}");
+    let localhost = url.replace("127.0.0.1", "localhost");
+    let arn = format!("arn:aws:sqs:us-east-2:123456789012:{DLQ}");
+    for (queue, park) in [
+        (url.as_str(), localhost.as_str()),
+        (DLQ, arn.as_str()),
+        (arn.as_str(), url.as_str()),
+        (localhost.as_str(), DLQ),
+    ] {
+        let run = sb.run(&[
+            "drain",
+            "--queue",
+            queue,
+            "--park-queue",
+            park,
+            // Bounds the old self-loop (it parked the same message hundreds of times).
+            "--max-duration",
+            "10s",
+            "--yes",
+        ]);
+        assert_eq!(run.code, 2, "{queue} / {park}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("must not be one of the drained queues"),
+            "{queue} / {park}: {}",
+            run.stderr
+        );
+    }
+    // Refused before anything was received.
+    assert_eq!(receive_counts(&sb, &url), [1]);
+    // Two spellings of one queue to drain are one queue.
+    let run = sb.run(&[
+        "drain",
+        "--queue",
+        &url,
+        "--queue",
+        &localhost,
+        "--dry-run",
+        "--output",
+        "json",
+    ]);
+    run.code(0);
+    assert_eq!(run.json()["queues"], serde_json::json!([DLQ]));
+}
 
 #[test]
 fn out_of_range_values_are_refused_before_anything_runs() {
