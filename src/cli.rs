@@ -769,18 +769,15 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             if let Some(b) = &a.bus {
                 crate::commands::drain::check_bus_exists(&c.eventbridge, b, "--bus").await?;
             }
-            let mut cfg = crate::drain::engine::DrainConfig::new(Vec::new(), run_id());
-            cfg.to_bus = a.bus;
-            if let Some(d) = &a.emit.dedup_key {
-                cfg.dedup = crate::drain::event::DedupSpec::parse(d).map_err(AppError::Usage)?;
-            }
-            cfg.max_redrives = a.emit.max_redrives;
-            cfg.rate = a.emit.rate;
-            cfg.dry_run = a.emit.dry_run;
-            cfg.receive_wait = Duration::ZERO;
-            if let Some(s) = a.emit.size_limit {
-                cfg.size_limit = s;
-            }
+            let req = crate::commands::reemit::ReemitRequest {
+                bus: a.bus,
+                dedup_key: a.emit.dedup_key.clone(),
+                max_redrives: a.emit.max_redrives,
+                rate: a.emit.rate,
+                size_limit: a.emit.size_limit,
+                dry_run: a.emit.dry_run,
+            };
+            let cfg = crate::commands::reemit::config(&req, run_id())?;
             crate::commands::dlq_export::read(&a.from)?;
             let ports = drain_ports(settings, &c, &a.emit)?;
             if !cfg.dry_run {

@@ -51,8 +51,18 @@ pub struct DrainReport {
     pub queues: Vec<String>,
     pub ledger: String,
     pub duration_seconds: f64,
+    /// Set by `reemit --from FILE`, which reads a file and deletes nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_file: Option<FromFile>,
     #[serde(flatten)]
     pub outcome: DrainOutcome,
+}
+
+/// The file a `reemit` read, and how many messages it held.
+#[derive(Debug, Clone, Serialize)]
+pub struct FromFile {
+    pub file: String,
+    pub lines: usize,
 }
 
 /// Checks every input and resolves queues; nothing is received yet.
@@ -211,6 +221,7 @@ pub async fn run<I: Future<Output = ()> + Send + 'static>(
         queues,
         ledger,
         duration_seconds: started.elapsed().as_secs_f64(),
+        from_file: None,
         outcome,
     })
 }
@@ -256,24 +267,47 @@ impl Report for DrainReport {
                     o.planned.len() - 100
                 ));
             }
+            let released = match &self.from_file {
+                Some(f) if f.lines == 0 => format!("; {} has no messages", f.file),
+                Some(_) => String::new(),
+                None => format!("; {} messages released", c.released),
+            };
             s.push_str(&format!(
-                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped; {} messages released.\n",
-                o.run_id, c.reemitted, c.parked, c.failed, c.filtered, c.released
+                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped{released}.\n",
+                o.run_id, c.would_reemit, c.would_park, c.failed, c.filtered
             ));
             return s;
         }
-        s.push_str(&format!(
-            "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
-            o.run_id,
-            self.queues.join(", "),
-            self.ledger,
-            self.duration_seconds,
-            if o.stopped_because.is_empty() {
-                "done"
-            } else {
-                &o.stopped_because
+        let file = self.from_file.as_ref();
+        match file {
+            Some(f) if f.lines == 0 => {
+                return format!("Re-emit {}: {} has no messages\n", o.run_id, f.file);
             }
-        ));
+            Some(f) => s.push_str(&format!(
+                "Re-emit {} from {} (ledger {}), {:.1}s: re-emitted {} of {} lines\n",
+                o.run_id, f.file, self.ledger, self.duration_seconds, c.reemitted, f.lines
+            )),
+            None => s.push_str(&format!(
+                "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
+                o.run_id,
+                self.queues.join(", "),
+                self.ledger,
+                self.duration_seconds,
+                if o.stopped_because.is_empty() {
+                    "done"
+                } else {
+                    &o.stopped_because
+                }
+            )),
+        }
+        // A file's messages are not in a queue: nothing is left in one or deleted from one.
+        let (left, kept) = match file {
+            Some(_) => ("not re-emitted", "claimed by another run: not re-emitted"),
+            None => (
+                "left in the DLQ",
+                "claimed by another run: left in the queue",
+            ),
+        };
         let rows = [
             ("received", c.received, ""),
             ("re-emitted", c.reemitted, ""),
@@ -284,12 +318,8 @@ impl Report for DrainReport {
             ),
             ("filtered", c.filtered, "not selected: left in the queue"),
             ("parked", c.parked, "copied to the park queue, then deleted"),
-            ("failed", c.failed, "left in the DLQ"),
-            (
-                "held",
-                c.held_elsewhere,
-                "claimed by another run: left in the queue",
-            ),
+            ("failed", c.failed, left),
+            ("held", c.held_elsewhere, kept),
             ("deleted", c.deleted, ""),
             (
                 "delete failed",
@@ -303,6 +333,14 @@ impl Report for DrainReport {
             ),
         ];
         for (name, n, note) in rows {
+            if file.is_some() && name.starts_with("delete") {
+                continue;
+            }
+            let note = if file.is_some() && name == "duplicates" {
+                "already re-emitted: not put again"
+            } else {
+                note
+            };
             if note.is_empty() || n > 0 {
                 s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
                 s.push('\n');

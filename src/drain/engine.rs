@@ -135,6 +135,9 @@ impl Hooks for NoHooks {}
 pub struct Counts {
     pub received: u64,
     pub reemitted: u64,
+    /// A dry run's re-emits and parks: planned, not done (`reemitted` and `parked` stay 0).
+    pub would_reemit: u64,
+    pub would_park: u64,
     pub duplicates: u64,
     pub filtered: u64,
     pub parked: u64,
@@ -809,7 +812,7 @@ async fn process(
                     };
                     let mut st = sh.lock();
                     if sh.cfg.park_queue.is_some() {
-                        st.counts.parked += 1;
+                        st.counts.would_park += 1;
                     } else {
                         st.counts.failed += 1;
                     }
@@ -884,7 +887,7 @@ async fn process(
             };
             sh.hold(&q.url, &c.msg);
             let mut st = sh.lock();
-            st.counts.reemitted += 1;
+            st.counts.would_reemit += 1;
             st.planned.push(Planned {
                 queue: q.name.clone(),
                 message_id: c.msg.message_id.clone(),
@@ -1206,6 +1209,22 @@ async fn release_held(sh: &Shared) {
     }
 }
 
+/// Messages still in the drained queues (visible, in flight or delayed), so the summary can
+/// say what the run left; None when a queue cannot be asked.
+async fn left_in_queues(sh: &Shared) -> Option<u64> {
+    let mut left = 0;
+    for q in &sh.cfg.queues {
+        match sh.ports.queue.depth(&q.url).await {
+            Ok(d) => left += d.visible + d.in_flight + d.delayed,
+            Err(e) => {
+                tracing::debug!(queue = %q.name, error = %e, "could not count what is left");
+                return None;
+            }
+        }
+    }
+    Some(left)
+}
+
 /// Runs a drain to its end. On `interrupt` the workers finish their current batch.
 pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     cfg: DrainConfig,
@@ -1275,11 +1294,23 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     settle_own_copies(&sh).await;
     release_held(&sh).await;
     let was_interrupted = interrupted.load(Ordering::Relaxed);
+    let left = if was_interrupted {
+        None
+    } else {
+        left_in_queues(&sh).await
+    };
     let st = std::mem::take(&mut *sh.lock());
     let stopped_because = if was_interrupted {
         "interrupted".to_string()
     } else {
-        st.stop_reasons.join("; ")
+        super::ending::stopped_because(&super::ending::End {
+            reasons: &st.stop_reasons,
+            counts: &st.counts,
+            failures: &st.failures,
+            dry_run: sh.cfg.dry_run,
+            queues: sh.cfg.queues.len(),
+            left,
+        })
     };
     Ok(DrainOutcome {
         run_id: sh.cfg.run_id.clone(),

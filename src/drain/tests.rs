@@ -601,10 +601,11 @@ async fn max_messages_and_only_seen_messages_end_the_run() {
     let out = w.run(cfg).await;
     assert_eq!(out.counts.received, 12);
     assert_eq!(w.left(), 18);
-    assert!(
-        out.stopped_because.contains("--max-messages 12"),
-        "{}",
-        out.stopped_because
+    // The limit, and how much it left: not "is empty", even where a pipeline found
+    // nothing visible while the others held the rest.
+    assert_eq!(
+        out.stopped_because,
+        "--max-messages 12 reached (18 left in the queue)"
     );
     assert_eq!(w.sqs.in_flight("subs-dlq"), 0);
 
@@ -615,10 +616,9 @@ async fn max_messages_and_only_seen_messages_end_the_run() {
     cfg.visibility = Duration::ZERO;
     let out = w.run(cfg).await;
     assert_eq!(out.counts.filtered, 5);
-    assert!(
-        out.stopped_because.contains("already seen"),
-        "{}",
-        out.stopped_because
+    assert_eq!(
+        out.stopped_because,
+        "only messages this run does not re-emit remain (5 not selected)"
     );
 }
 
@@ -658,4 +658,59 @@ async fn two_copies_of_one_event_are_put_once_and_both_deleted() {
     assert_eq!(out.counts.held_elsewhere, 0);
     assert_eq!(w.put_keys().len(), 3);
     assert_eq!(w.left(), 0, "the extra copies are deleted too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_ended_by_max_messages_says_what_it_left_not_empty() {
+    let w = world(100);
+    let mut cfg = w.cfg();
+    cfg.max_messages = Some(15);
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 15);
+    assert_eq!(w.left(), 85);
+    assert_eq!(
+        out.stopped_because,
+        "--max-messages 15 reached (85 left in the queue)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_holding_only_poison_is_not_called_empty() {
+    let w = world(3);
+    w.sqs.push("subs-dlq", "not json", attrs());
+    w.sqs.push("subs-dlq", "[]", attrs());
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 3);
+    assert_eq!(
+        out.stopped_because,
+        "only messages that cannot be re-emitted remain (2 poison)"
+    );
+    // Drained for real: then it is empty.
+    let w = world(3);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.stopped_because, "subs-dlq is empty");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_counts_what_it_would_do_not_what_it_did() {
+    let w = world(4);
+    w.sqs.push("subs-dlq", "garbage", attrs());
+    let park_q = w.sqs.create("parked");
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    cfg.park_queue = Some(park_q);
+    let out = w.run(cfg).await;
+    let c = out.counts;
+    assert_eq!((c.reemitted, c.parked), (0, 0), "nothing was done");
+    assert_eq!((c.would_reemit, c.would_park), (4, 1));
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["counts"]["reemitted"], 0);
+    assert_eq!(json["counts"]["would_reemit"], 4);
+    assert!(
+        out.stopped_because
+            .starts_with("every message was looked at"),
+        "{}",
+        out.stopped_because
+    );
+    assert_eq!(w.left(), 5);
 }

@@ -1227,17 +1227,16 @@ async fn execute(
         }
         Kind::Reemit => {
             let from = PathBuf::from(f.str("from")?.unwrap_or_default());
-            let mut cfg = DrainConfig::new(Vec::new(), format!("{}-s{}", opts.run_id, step.number));
-            cfg.to_bus = f.str("bus")?;
-            if let Some(d) = f.str("dedup_key")? {
-                cfg.dedup = DedupSpec::parse(&d).map_err(AppError::Usage)?;
-            }
-            cfg.max_redrives = f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3);
-            cfg.rate = f.num("rate")?;
-            cfg.receive_wait = Duration::ZERO;
-            if let Some(s) = f.int("size_limit")? {
-                cfg.size_limit = s as usize;
-            }
+            let req = crate::commands::reemit::ReemitRequest {
+                bus: f.str("bus")?,
+                dedup_key: f.str("dedup_key")?,
+                max_redrives: f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3),
+                rate: f.num("rate")?,
+                size_limit: f.int("size_limit")?.map(|n| n as usize),
+                dry_run: false,
+            };
+            let cfg =
+                crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;
             let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
             let r =
                 crate::commands::reemit::reemit(&from, cfg, dports, ui.drain_observer()).await?;

@@ -3,8 +3,9 @@
 //! account or Region, out-of-range option values, and the words of a run's summary.
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::Value;
 
-use crate::drain::seed;
+use crate::drain::{CAPTURE_BUS, bodies, capture, depth, seed, stripe_body};
 use crate::support::{Cmd, Sandbox, TempDir, block_on};
 
 const DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
@@ -158,4 +159,110 @@ fn out_of_range_values_are_refused_before_anything_runs() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn summaries_say_what_happened() {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture(&sb);
+    let url = seed(&sb, DLQ, &(0..20).map(stripe_body).collect::<Vec<_>>());
+
+    // A dry run counts what it would do, not what it did.
+    let dry = sb
+        .run(&[
+            "drain",
+            "--queue",
+            DLQ,
+            "--to-bus",
+            CAPTURE_BUS,
+            "--dry-run",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .json();
+    assert_eq!(dry["counts"]["reemitted"], 0);
+    assert_eq!(dry["counts"]["would_reemit"], 20);
+
+    // --max-messages: the limit and what it left, not "is empty".
+    let run = sb
+        .run(&[
+            "drain",
+            "--queue",
+            DLQ,
+            "--to-bus",
+            CAPTURE_BUS,
+            "--max-messages",
+            "5",
+            "--concurrency",
+            "1",
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .json();
+    assert_eq!(run["counts"]["reemitted"], 5);
+    assert_eq!(
+        run["stopped_because"],
+        "--max-messages 5 reached (15 left in the queue)"
+    );
+    assert_eq!(depth(&sb, &url), 15);
+
+    // reemit from a file speaks of its lines and deletes nothing.
+    let dir = TempDir::new("reemit");
+    let file = dir.path().join("dlq.jsonl");
+    let f = file.to_str().unwrap();
+    sb.run(&["dlq", "export", "--queue", DLQ, "--out", f, "--max", "3"])
+        .code(0);
+    let human = sb
+        .run(&["reemit", "--from", f, "--bus", CAPTURE_BUS, "--yes"])
+        .code(0)
+        .stdout
+        .clone();
+    assert!(human.contains("re-emitted 3 of 3 lines"), "{human}");
+    assert!(
+        !human.contains("deleted") && !human.contains("empty"),
+        "{human}"
+    );
+    assert_eq!(depth(&sb, &url), 15, "the DLQ is untouched");
+    let null = sb
+        .run(&[
+            "reemit",
+            "--from",
+            "/dev/null",
+            "--bus",
+            CAPTURE_BUS,
+            "--yes",
+        ])
+        .code(0)
+        .stdout
+        .clone();
+    assert_eq!(
+        null.trim_end().rsplit(": ").next(),
+        Some("/dev/null has no messages"),
+        "{null}"
+    );
+    assert!(
+        !null.contains("Drain") && !null.contains("of null"),
+        "{null}"
+    );
+    let json: Value = serde_json::from_str(
+        &sb.run(&[
+            "reemit",
+            "--from",
+            "/dev/null",
+            "--bus",
+            CAPTURE_BUS,
+            "--yes",
+            "--output",
+            "json",
+        ])
+        .code(0)
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["stopped_because"], "/dev/null has no messages");
+    assert_eq!(json["counts"]["deleted"], 0);
+    assert_eq!(bodies(&sb, &cap.queue_url).len(), 8);
 }
