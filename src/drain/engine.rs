@@ -439,17 +439,28 @@ impl Shared {
             Ok(k) => k,
             Err(reason) => return Class::Poison { reason, key: None },
         };
-        let redrive = redrive_of(&env);
-        if redrive > self.cfg.max_redrives {
-            return Class::Poison {
-                reason: format!(
-                    "redriven {} times already, more than --max-redrives {}",
-                    redrive - 1,
-                    self.cfg.max_redrives
-                ),
-                key: Some(key),
-            };
-        }
+        let redrive = match redrive_of(&env) {
+            Ok(r) if r <= self.cfg.max_redrives => r,
+            Ok(r) => {
+                return Class::Poison {
+                    reason: format!(
+                        "redriven {} times already, more than --max-redrives {}",
+                        r - 1,
+                        self.cfg.max_redrives
+                    ),
+                    key: Some(key),
+                };
+            }
+            Err(why) => {
+                return Class::Poison {
+                    reason: format!(
+                        "{why}: counted as over --max-redrives {}",
+                        self.cfg.max_redrives
+                    ),
+                    key: Some(key),
+                };
+            }
+        };
         let rule_arn = m.attributes.get("RULE_ARN").cloned();
         let bus = match self
             .cfg

@@ -229,14 +229,23 @@ pub fn hash_key(env: &Envelope) -> String {
     format!("sha256:{hex}")
 }
 
-/// The redrive generation this re-emit will be: one more than the event carries.
-pub fn redrive_of(env: &Envelope) -> u32 {
-    env.meta
-        .as_ref()
-        .and_then(|m| m.get("redrive"))
-        .and_then(Value::as_u64)
-        .map(|n| n as u32 + 1)
-        .unwrap_or(1)
+/// The redrive generation this re-emit will be: one more than the event carries, 1 for an
+/// event never re-emitted. A `redrive` that is not a count this tool could have written (not
+/// a whole number, negative, a string, or so large that one more does not fit) says why: the
+/// caller treats it as over `--max-redrives`, because wrapping it round would skip the cap.
+pub fn redrive_of(env: &Envelope) -> Result<u32, String> {
+    let Some(v) = env.meta.as_ref().and_then(|m| m.get("redrive")) else {
+        return Ok(1);
+    };
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| {
+            format!(
+                "{META_FIELD}.redrive {v} is not a redrive count (a whole number below {})",
+                u32::MAX
+            )
+        })
 }
 
 /// Where a re-emit came from.
@@ -441,7 +450,7 @@ mod tests {
         again["id"] = json!("env-2");
         again["detail"] = serde_json::from_str(&first.detail).unwrap();
         let e2 = parse(&again.to_string()).unwrap();
-        assert_eq!(redrive_of(&e2), 2);
+        assert_eq!(redrive_of(&e2), Ok(2));
         assert_eq!(dedup_key(&e2, &DedupSpec::Hash).unwrap(), "evt_123");
         let second = entry(e2, "evt_123", 2, "bus-a", &origin());
         let d: Value = serde_json::from_str(&second.detail).unwrap();
@@ -461,5 +470,34 @@ mod tests {
             Some("default")
         );
         assert_eq!(bus_of_rule_arn("arn:aws:sqs:us-east-2:1:q"), None);
+    }
+
+    #[test]
+    fn a_redrive_that_does_not_fit_is_refused_not_wrapped() {
+        let with = |redrive: Value| {
+            let mut b: Value = serde_json::from_str(BODY).unwrap();
+            b["detail"][META_FIELD] = json!({"dedup_key": "evt_123", "redrive": redrive});
+            redrive_of(&parse(&b.to_string()).unwrap())
+        };
+        assert_eq!(redrive_of(&parse(BODY).unwrap()), Ok(1));
+        assert_eq!(with(json!(0)), Ok(1));
+        assert_eq!(with(json!(3)), Ok(4));
+        assert_eq!(with(json!(u32::MAX - 1)), Ok(u32::MAX));
+        for bad in [
+            json!(u64::MAX),
+            json!(i64::MAX),
+            json!(1u64 << 63),
+            json!(u32::MAX),
+            json!(u64::from(u32::MAX) + 1),
+            json!(-1),
+            json!(1.5),
+            json!(2.0),
+            json!("2"),
+            json!(null),
+            json!([1]),
+        ] {
+            let e = with(bad.clone()).expect_err(&bad.to_string());
+            assert!(e.contains("not a redrive count"), "{bad}: {e}");
+        }
     }
 }

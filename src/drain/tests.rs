@@ -714,3 +714,35 @@ async fn a_dry_run_counts_what_it_would_do_not_what_it_did() {
     );
     assert_eq!(w.left(), 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_redrive_count_that_does_not_fit_is_over_the_cap_not_a_first_redrive() {
+    let w = world(0);
+    let park_q = w.sqs.create("parked");
+    let values = [
+        json!(u64::MAX),
+        json!(i64::MAX),
+        json!(1u64 << 63),
+        json!(-1),
+        json!(1.5),
+        json!("2"),
+    ];
+    for (i, redrive) in values.iter().enumerate() {
+        let mut b: Value = serde_json::from_str(&body(i)).unwrap();
+        b["detail"]["nexus_replay"] = json!({"dedup_key": format!("evt_{i}"), "redrive": redrive});
+        w.sqs.push("subs-dlq", &b.to_string(), attrs());
+    }
+    let mut cfg = w.cfg();
+    cfg.park_queue = Some(park_q);
+    let out = w.run(cfg).await;
+    assert_eq!(w.eb.put_calls(), 0, "nothing re-emitted");
+    assert_eq!(out.counts.parked, 6, "{:?}", out.failures);
+    assert_eq!(w.sqs.messages("parked").len(), 6);
+    for f in &out.failures {
+        assert!(
+            f.reason.contains("is not a redrive count") && f.reason.contains("--max-redrives 3"),
+            "{}",
+            f.reason
+        );
+    }
+}
