@@ -10,6 +10,7 @@
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`exit_codes`] documents every exit code in one place.
 
+pub(crate) mod arn;
 pub mod aws;
 pub mod cli;
 pub mod commands;

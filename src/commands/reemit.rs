@@ -1,6 +1,7 @@
 //! `reemit --from FILE.jsonl`: re-emit exported messages with the same dedup, ledger, size
-//! and range rules as a drain. The file is loaded into an in-memory queue and drained from
-//! there, so the one engine serves both; nothing is deleted from any real queue.
+//! and range rules as a drain. The file is loaded into in-memory queues (one per queue it was
+//! exported from, carrying that queue's ARN) and drained from there, so the one engine serves
+//! both; nothing is deleted from any real queue.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,24 +47,33 @@ pub fn config(req: &ReemitRequest, run_id: String) -> Result<DrainConfig, AppErr
     Ok(cfg)
 }
 
-/// Loads the file into an in-memory queue; answers it and the number of messages.
+/// Loads the file into in-memory queues, one per exported queue (by name and ARN); answers
+/// them and the number of messages.
 pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), AppError> {
     let lines = read(path)?;
     let count = lines.len();
     let mem = MemoryQueue::new();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "export".into());
-    let q = mem.create(&name);
+    let mut queues: BTreeMap<(String, String), QueueRef> = BTreeMap::new();
     for l in lines {
+        let arn = l.queue_arn.clone().unwrap_or_default();
+        let namesakes = queues.keys().filter(|(name, _)| *name == l.queue).count();
+        let q = queues
+            .entry((l.queue.clone(), arn.clone()))
+            .or_insert_with(|| {
+                // Two exported queues of one name (in two accounts) stay apart.
+                let name = match namesakes {
+                    0 => l.queue.clone(),
+                    n => format!("{}#{}", l.queue, n + 1),
+                };
+                mem.create_with_arn(&name, &arn)
+            });
         let mut attrs: BTreeMap<String, String> = l.attributes.clone();
         attrs
             .entry("NEXUS_REPLAY_EXPORTED_FROM".into())
             .or_insert(l.queue.clone());
-        mem.push(&name, &l.body, attrs);
+        mem.push(&q.name, &l.body, attrs);
     }
-    Ok((mem, vec![q], count))
+    Ok((mem, queues.into_values().collect(), count))
 }
 
 /// Re-emits every message of the file.
@@ -103,16 +113,21 @@ mod tests {
     use super::*;
     use crate::commands::dlq_export::ExportedMessage;
     use crate::drain::engine::QuietDrain;
-    use crate::drain::tests::{attrs, body};
+    use crate::drain::tests::{RULE_ARN, attrs, body};
     use crate::memory::eventbridge::MemoryEventBridge;
     use crate::output::Report;
 
-    fn line(i: usize) -> String {
+    const DLQ_ARN: &str = "arn:aws:sqs:us-east-2:123456789012:subs-dlq";
+
+    fn line(i: usize, queue_arn: Option<&str>, rule_arn: &str) -> String {
+        let mut a = attrs();
+        a.insert("RULE_ARN".into(), rule_arn.into());
         serde_json::to_string(&ExportedMessage {
             queue: "subs-dlq".into(),
+            queue_arn: queue_arn.map(str::to_string),
             message_id: format!("m-{i}"),
             body: body(i),
-            attributes: attrs(),
+            attributes: a,
             sent_at: None,
             receive_count: 1,
         })
@@ -153,7 +168,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_file_is_reported_as_lines_and_nothing_is_said_deleted() {
-        let text: String = (0..3).map(|i| line(i) + "\n").collect();
+        let text: String = (0..3)
+            .map(|i| line(i, Some(DLQ_ARN), RULE_ARN) + "\n")
+            .collect();
         let r = run(&text, req()).await;
         let c = &r.report.outcome.counts;
         assert_eq!((c.received, c.reemitted, c.deleted), (3, 3, 0));
@@ -166,7 +183,7 @@ mod tests {
         let json = serde_json::to_value(&r.report).unwrap();
         assert_eq!(json["from_file"]["lines"], 3);
         assert_eq!(json["counts"]["deleted"], 0);
-        assert_eq!(json["queues"], serde_json::json!(["dlq.jsonl"]));
+        assert_eq!(json["queues"], serde_json::json!(["subs-dlq"]));
     }
 
     #[tokio::test(start_paused = true)]
@@ -179,6 +196,44 @@ mod tests {
             "{human}"
         );
         assert_eq!(r.report.exit_code(), crate::exit_codes::SUCCESS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rule_arns_are_checked_against_the_exported_queue() {
+        let foreign = "arn:aws:events:eu-west-1:123456789012:rule/billing/subscription-rule";
+        let text = [
+            line(0, Some(DLQ_ARN), RULE_ARN),
+            line(1, Some(DLQ_ARN), foreign),
+            // Written before exports recorded the queue's ARN: nothing to check against.
+            line(2, None, RULE_ARN),
+        ]
+        .join("\n");
+        let r = run(&text, req()).await;
+        let o = &r.report.outcome;
+        assert_eq!(o.counts.reemitted, 1);
+        assert_eq!(o.counts.failed, 2);
+        assert_eq!(r.eb.accepted()[0].bus, "billing");
+        let reasons: Vec<&str> = o.failures.iter().map(|f| f.reason.as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("in eu-west-1")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("cannot be checked")),
+            "{reasons:?}"
+        );
+        assert_eq!(r.report.exit_code(), crate::exit_codes::PARTIAL);
+
+        // --bus names the destination: no RULE_ARN is needed.
+        let r = run(
+            &text,
+            ReemitRequest {
+                bus: Some("capture".into()),
+                ..req()
+            },
+        )
+        .await;
+        assert_eq!(r.report.outcome.counts.reemitted, 3);
     }
 
     #[test]

@@ -462,14 +462,18 @@ impl Shared {
             }
         };
         let rule_arn = m.attributes.get("RULE_ARN").cloned();
-        let bus = match self
-            .cfg
-            .to_bus
-            .clone()
-            .or_else(|| rule_arn.as_deref().and_then(bus_of_rule_arn))
-        {
-            Some(b) => b,
-            None => {
+        let bus = match (&self.cfg.to_bus, &rule_arn) {
+            (Some(b), _) => b.clone(),
+            (None, Some(arn)) => match bus_of_rule_arn(arn, &q.arn) {
+                Ok(b) => b,
+                Err(why) => {
+                    return Class::Poison {
+                        reason: format!("no destination: {why}; pass --to-bus to name the bus"),
+                        key: Some(key),
+                    };
+                }
+            },
+            (None, None) => {
                 return Class::Poison {
                     reason: "no RULE_ARN attribute names the destination bus; pass --to-bus".into(),
                     key: Some(key),

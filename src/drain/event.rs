@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::arn::{Arn, RuleArn};
 use crate::ports::sink::PutEntry;
 
 /// The object added to a re-emitted event's `detail`.
@@ -257,13 +258,21 @@ pub struct Origin {
     pub run_id: String,
 }
 
-/// The bus named in a rule ARN (`...:rule/BUS/NAME`, or `...:rule/NAME` for `default`).
-pub fn bus_of_rule_arn(arn: &str) -> Option<String> {
-    let (_, path) = arn.split_once(":rule/")?;
-    Some(match path.split_once('/') {
-        Some((bus, _)) => bus.to_string(),
-        None => "default".to_string(),
-    })
+/// The bus to re-emit a message to, from its `RULE_ARN` (`…:rule/BUS/NAME`, or
+/// `…:rule/NAME` for `default`), read from the queue with ARN `queue_arn`; or why there is
+/// none. A rule ARN that does not parse, or that names another account or Region than the
+/// queue's, has no destination here: a same-named bus in this account is not the rule's.
+pub fn bus_of_rule_arn(arn: &str, queue_arn: &str) -> Result<String, String> {
+    let rule = RuleArn::parse(arn).map_err(|e| format!("RULE_ARN {arn:?} {e}"))?;
+    let home = Arn::parse(queue_arn).map_err(|e| {
+        format!(
+            "the queue's ARN {queue_arn:?} {e}, so the account and Region of RULE_ARN {arn:?} cannot be checked"
+        )
+    })?;
+    match rule.foreign_to(&home) {
+        Some(why) => Err(format!("RULE_ARN {arn:?} {why}")),
+        None => Ok(rule.bus),
+    }
 }
 
 /// The re-emit entry: source, detail-type, resources and the original time are kept; the
@@ -461,15 +470,54 @@ mod tests {
 
     #[test]
     fn rule_arns_name_their_bus() {
+        let home = "arn:aws:sqs:us-east-2:123456789012:q-dlq";
+        let bus = |arn: &str| bus_of_rule_arn(arn, home);
         assert_eq!(
-            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/my-bus/r").as_deref(),
-            Some("my-bus")
+            bus("arn:aws:events:us-east-2:123456789012:rule/my-bus/r").as_deref(),
+            Ok("my-bus")
         );
         assert_eq!(
-            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/r").as_deref(),
-            Some("default")
+            bus("arn:aws:events:us-east-2:123456789012:rule/r").as_deref(),
+            Ok("default")
         );
-        assert_eq!(bus_of_rule_arn("arn:aws:sqs:us-east-2:1:q"), None);
+        assert_eq!(
+            bus("arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_XYZ/RULE")
+                .as_deref(),
+            Ok("aws.partner/stripe.com/ed_XYZ")
+        );
+        for (arn, why) in [
+            (
+                "arn:aws:sqs:us-east-2:123456789012:q",
+                "not an EventBridge ARN",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule/",
+                "invalid segment",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule//x",
+                "invalid segment",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule/x/",
+                "invalid segment",
+            ),
+            ("rule/x", "not an ARN"),
+            (
+                "arn:aws:events:us-east-2:999999999999:rule/b/r",
+                "account 999999999999",
+            ),
+            (
+                "arn:aws:events:eu-west-1:123456789012:rule/b/r",
+                "in eu-west-1",
+            ),
+        ] {
+            let e = bus(arn).expect_err(arn);
+            assert!(e.starts_with("RULE_ARN ") && e.contains(why), "{arn}: {e}");
+        }
+        // A queue whose ARN is unknown (an export written before ARNs were recorded).
+        let e = bus_of_rule_arn("arn:aws:events:us-east-2:123456789012:rule/r", "").unwrap_err();
+        assert!(e.contains("cannot be checked"), "{e}");
     }
 
     #[test]

@@ -2,13 +2,40 @@
 //! self-loop under another spelling of the queue, RULE_ARNs that do not parse or name another
 //! account or Region, out-of-range option values, and the words of a run's summary.
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use serde_json::Value;
 
-use crate::drain::{CAPTURE_BUS, bodies, capture, depth, seed, stripe_body};
-use crate::support::{Cmd, Sandbox, TempDir, block_on};
+use crate::drain::{
+    CAPTURE_BUS, bodies, capture, depth, queue_url, rule_to_queue, seed, stripe_body,
+};
+use crate::support::{BUS, Cmd, Sandbox, TempDir, block_on};
 
 const DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// Sends one DLQ message per RULE_ARN.
+fn seed_with_rule_arns(sb: &Sandbox, url: &str, arns: &[&str]) {
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        for (i, arn) in arns.iter().enumerate() {
+            sqs.send_message()
+                .queue_url(url)
+                .message_body(stripe_body(900 + i))
+                .message_attributes("RULE_ARN", attr(arn))
+                .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
 
 /// How often each message of the queue was received so far (receiving it once more).
 fn receive_counts(sb: &Sandbox, url: &str) -> Vec<u32> {
@@ -33,6 +60,12 @@ fn receive_counts(sb: &Sandbox, url: &str) -> Vec<u32> {
             })
             .collect()
     })
+}
+
+/// A catch-all rule on `bus` forwarding to a new queue; answers the queue's URL.
+fn catch_all(sb: &Sandbox, bus: &str, queue: &str) -> String {
+    let rule = format!("{queue}-all");
+    rule_to_queue(sb, bus, &rule, r#"{"source": [{"prefix": ""}]}"#, queue)
 }
 
 #[test]
@@ -81,6 +114,52 @@ fn a_park_queue_that_is_the_drained_queue_under_another_spelling_is_refused() {
     ]);
     run.code(0);
     assert_eq!(run.json()["queues"], serde_json::json!([DLQ]));
+}
+
+#[test]
+fn rule_arns_that_do_not_parse_or_are_foreign_are_left_in_the_dlq() {
+    let sb = Sandbox::new(0, 0);
+    let to_default = catch_all(&sb, "default", "default-capture");
+    let to_bus = catch_all(&sb, BUS, "bus-capture");
+    let url = queue_url(&sb, DLQ);
+    seed_with_rule_arns(
+        &sb,
+        &url,
+        &[
+            "arn:aws:events:us-east-2:123456789012:rule/",
+            "arn:aws:events:us-east-2:123456789012:rule//x",
+            &format!("arn:aws:events:us-east-2:999999999999:rule/{BUS}/subscription"),
+            &format!("arn:aws:events:eu-west-1:123456789012:rule/{BUS}/subscription"),
+        ],
+    );
+    let run = sb.run(&[
+        "drain",
+        "--queue",
+        DLQ,
+        "--yes",
+        "--output",
+        "json",
+        "--concurrency",
+        "1",
+    ]);
+    run.code(3);
+    let doc = run.json();
+    assert_eq!(doc["counts"]["reemitted"], 0, "{doc}");
+    assert_eq!(doc["counts"]["failed"], 4, "{doc}");
+    for f in doc["failures"].as_array().unwrap() {
+        let why = f["reason"].as_str().unwrap();
+        assert!(why.starts_with("no destination: RULE_ARN"), "{why}");
+    }
+    assert_eq!(
+        doc["stopped_because"],
+        "only messages that cannot be re-emitted remain (4 poison)"
+    );
+    assert_eq!(depth(&sb, &url), 4, "left in the DLQ");
+    assert!(bodies(&sb, &to_default).is_empty(), "nothing on default");
+    assert!(
+        bodies(&sb, &to_bus).is_empty(),
+        "nothing on the same-named bus"
+    );
 }
 
 #[test]
