@@ -122,7 +122,8 @@ pub(crate) fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
     }
 }
 
-fn attr(v: &str) -> MessageAttributeValue {
+/// A String message attribute.
+pub(crate) fn attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(v)

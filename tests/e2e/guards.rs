@@ -2,23 +2,15 @@
 //! self-loop under another spelling of the queue, RULE_ARNs that do not parse or name another
 //! account or Region, out-of-range option values, and the words of a run's summary.
 
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::Value;
 
 use crate::drain::{
-    CAPTURE_BUS, bodies, capture, depth, queue_url, rule_to_queue, seed, stripe_body,
+    CAPTURE_BUS, attr, bodies, capture, depth, queue_url, rule_to_queue, seed, stripe_body,
 };
 use crate::support::{BUS, Cmd, Sandbox, TempDir, block_on};
 
 const DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
-
-fn attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(v)
-        .build()
-        .unwrap()
-}
 
 /// Sends one DLQ message per RULE_ARN.
 fn seed_with_rule_arns(sb: &Sandbox, url: &str, arns: &[&str]) {
