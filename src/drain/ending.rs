@@ -47,8 +47,9 @@ pub(crate) struct End<'a> {
     pub dry_run: bool,
     /// How many queues it drained.
     pub queues: usize,
-    /// Messages still in those queues once it released what it held (visible, in flight and
-    /// delayed); None when the queues could not be asked.
+    /// Messages SQS still counts in those queues once the run released what it held
+    /// (visible, in flight and delayed: approximate, and slow to drop for deletes of the last
+    /// minute); None when the queues could not be asked.
     pub left: Option<u64>,
 }
 
@@ -67,7 +68,7 @@ pub(crate) fn stopped_because(end: &End) -> String {
     } else {
         "the queue"
     };
-    let in_queue = |k: u64| format!("{k} left in {the_queue}");
+    let in_queue = |k: u64| format!("~{k} left in {the_queue}");
     let limits: Vec<&str> = reasons
         .iter()
         .map(String::as_str)
@@ -107,13 +108,13 @@ pub(crate) fn stopped_because(end: &End) -> String {
         ));
     }
     if others > 0 {
-        if !s.is_empty() {
-            s.push_str("; ");
-        }
+        // No message was visible to this run, yet SQS counts more: someone else holds them,
+        // they are delayed, or the count has not caught up with this run's deletes.
         s.push_str(&format!(
-            "{others} other message{} still in {the_queue}: in flight (received by another consumer, or by a run that stopped) or delayed; a later run takes {}",
-            if others == 1 { " is" } else { "s are" },
-            if others == 1 { "it" } else { "them" },
+            "{}SQS still counts ~{others} {}message{} in {the_queue}: in flight (received by another consumer, or by a run that stopped), delayed, or deleted moments ago (its counts lag); a later run takes any that are still there",
+            if s.is_empty() { "no message was left visible, but " } else { "; " },
+            if s.is_empty() { "" } else { "more " },
+            if others == 1 { "" } else { "s" },
         ));
     }
     s
@@ -154,7 +155,7 @@ mod tests {
         let c = Counts::default();
         assert_eq!(
             say(&r, c, &[], Some(85)),
-            "--max-messages 15 reached (85 left in the queue)"
+            "--max-messages 15 reached (~85 left in the queue)"
         );
         assert_eq!(say(&r, c, &[], None), "--max-messages 15 reached");
         let two = stopped_because(&End {
@@ -165,7 +166,7 @@ mod tests {
             queues: 2,
             left: Some(1),
         });
-        assert_eq!(two, "--max-duration 1m reached (1 left in the queues)");
+        assert_eq!(two, "--max-duration 1m reached (~1 left in the queues)");
     }
 
     #[test]
@@ -206,11 +207,11 @@ mod tests {
         assert_eq!(
             say(EMPTY, c, &[poison(false)], Some(12)),
             "only messages this run does not re-emit remain (1 poison, 2 failed, 5 not selected, 1 held by another run); \
-             3 other messages are still in the queue: in flight (received by another consumer, or by a run that stopped) or delayed; a later run takes them"
+             SQS still counts ~3 more messages in the queue: in flight (received by another consumer, or by a run that stopped), delayed, or deleted moments ago (its counts lag); a later run takes any that are still there"
         );
         assert_eq!(
             say(EMPTY, Counts::default(), &[], Some(1)),
-            "1 other message is still in the queue: in flight (received by another consumer, or by a run that stopped) or delayed; a later run takes it"
+            "no message was left visible, but SQS still counts ~1 message in the queue: in flight (received by another consumer, or by a run that stopped), delayed, or deleted moments ago (its counts lag); a later run takes any that are still there"
         );
     }
 
@@ -231,7 +232,7 @@ mod tests {
         });
         assert_eq!(
             said,
-            "every message was looked at (5 left in the queue; nothing was changed)"
+            "every message was looked at (~5 left in the queue; nothing was changed)"
         );
     }
 }

@@ -276,7 +276,7 @@ fn summaries_say_what_happened() {
     assert_eq!(run["counts"]["reemitted"], 5);
     assert_eq!(
         run["stopped_because"],
-        "--max-messages 5 reached (15 left in the queue)"
+        "--max-messages 5 reached (~15 left in the queue)"
     );
     assert_eq!(depth(&sb, &url), 15);
 
