@@ -44,6 +44,9 @@ pub const PARK_REASON_ATTRIBUTE: &str = "NEXUS_REPLAY_PARK_REASON";
 /// Message attribute naming the queue a parked message came from.
 pub const PARK_SOURCE_ATTRIBUTE: &str = "NEXUS_REPLAY_SOURCE_QUEUE";
 
+/// How a poison reason says to name the destination (the flag differs by command).
+const NAME_THE_BUS: &str = "name the bus with --to-bus (reemit: --bus)";
+
 /// Everything a drain run needs besides the ports.
 #[derive(Debug, Clone)]
 pub struct DrainConfig {
@@ -468,14 +471,16 @@ impl Shared {
                 Ok(b) => b,
                 Err(why) => {
                     return Class::Poison {
-                        reason: format!("no destination: {why}; pass --to-bus to name the bus"),
+                        reason: format!("no destination: {why}; {NAME_THE_BUS}"),
                         key: Some(key),
                     };
                 }
             },
             (None, None) => {
                 return Class::Poison {
-                    reason: "no RULE_ARN attribute names the destination bus; pass --to-bus".into(),
+                    reason: format!(
+                        "no RULE_ARN attribute names the destination bus; {NAME_THE_BUS}"
+                    ),
                     key: Some(key),
                 };
             }

@@ -719,9 +719,12 @@ async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
     assert_eq!(out.counts.reemitted, 2);
     assert_eq!(out.counts.failed, 5);
     assert_eq!(w.left(), 5, "left in the DLQ");
-    assert!(out.failures.iter().all(|f| f.code == "POISON"
-        && f.reason.starts_with("no destination: RULE_ARN ")
-        && f.reason.ends_with("pass --to-bus to name the bus")));
+    assert!(out.failures.iter().all(|f| {
+        f.code == "POISON"
+            && f.reason.starts_with("no destination: RULE_ARN ")
+            && f.reason
+                .ends_with("name the bus with --to-bus (reemit: --bus)")
+    }));
     let reasons: Vec<&str> = out.failures.iter().map(|f| f.reason.as_str()).collect();
     assert!(
         reasons.iter().any(|r| r.contains("account 999999999999")),
