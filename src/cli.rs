@@ -13,6 +13,7 @@ use crate::commands::list::ListRequest;
 use crate::commands::start::StartOptions;
 use crate::error::AppError;
 use crate::exit_codes;
+use crate::limits;
 use crate::logging::{self, LogFormat};
 use crate::output::{self, OutputMode, Report};
 use crate::ports::replay::ReplayState;
@@ -131,11 +132,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m (1s to 30 days)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::TIMEOUT))]
     pub timeout: Option<Duration>,
-    /// Poll interval (default 1s backing off to 10s)
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Poll interval (default 1s backing off to 10s; 1s to 5m)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::POLL))]
     pub poll: Option<Duration>,
 }
 
@@ -214,8 +215,8 @@ pub struct ListArgs {
     /// Only replays from this archive (name or ARN)
     #[arg(long)]
     pub archive: Option<String>,
-    /// At most this many replays
-    #[arg(long, default_value_t = 50)]
+    /// At most this many replays (1 to 10,000)
+    #[arg(long, default_value_t = 50, value_parser = count::<usize>(limits::LIST_LIMIT))]
     pub limit: usize,
     /// Only replays started from this machine (the local journal)
     #[arg(long)]
@@ -237,6 +238,28 @@ fn duration(s: &str) -> Result<Duration, String> {
     crate::window::parse_duration("duration", s)
 }
 
+/// A whole-number flag within its range (`crate::limits`, shared with playbook fields).
+fn count<T: TryFrom<u64>>(
+    limit: limits::Count,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        limit
+            .parse(s)
+            .and_then(|n| T::try_from(n).map_err(|_| format!("{s:?} is too large")))
+    }
+}
+
+/// A duration flag within its range.
+fn span(
+    limit: limits::Span,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |s| limit.parse(s)
+}
+
+fn rate(s: &str) -> Result<f64, String> {
+    limits::RATE.parse(s)
+}
+
 fn replay_state(s: &str) -> Result<ReplayState, String> {
     match ReplayState::parse(&s.to_ascii_uppercase()) {
         ReplayState::Other(_) => {
@@ -255,11 +278,11 @@ pub enum DlqCommand {
         /// Queue URL, ARN or name
         #[arg(long)]
         queue: String,
-        /// Messages to look at
-        #[arg(long, default_value_t = 100)]
+        /// Messages to look at (1 to 120,000; each is held in flight until the end)
+        #[arg(long, default_value_t = 100, value_parser = count::<usize>(limits::BROWSE_MAX))]
         max: usize,
-        /// Sample events to show
-        #[arg(long, default_value_t = 3)]
+        /// Sample events to show (0 to 100)
+        #[arg(long, default_value_t = 3, value_parser = count::<usize>(limits::SAMPLES))]
         samples: usize,
     },
     /// Write a DLQ's messages (body and attributes) to a JSON Lines file (deletes nothing)
@@ -270,8 +293,8 @@ pub enum DlqCommand {
         /// Output file (.jsonl)
         #[arg(long)]
         out: PathBuf,
-        /// Messages to export at most
-        #[arg(long, default_value_t = 100_000)]
+        /// Messages to export at most (1 to 120,000; each is held in flight until the end)
+        #[arg(long, default_value_t = 100_000, value_parser = count::<usize>(limits::BROWSE_MAX))]
         max: usize,
         /// Overwrite an existing file
         #[arg(long)]
@@ -375,14 +398,14 @@ pub struct EmitArgs {
     /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none
     #[arg(long, value_name = "URL|none")]
     pub ledger: Option<String>,
-    /// Park (or leave) events already redriven more than this many times
-    #[arg(long, default_value_t = 3)]
+    /// Park (or leave) events already redriven more than this many times (1 to 100)
+    #[arg(long, default_value_t = 3, value_parser = count::<u32>(limits::MAX_REDRIVES))]
     pub max_redrives: u32,
-    /// PutEvents size limit per call in bytes (AWS: 256 KiB)
-    #[arg(long, value_name = "BYTES")]
+    /// PutEvents size limit per call in bytes (AWS: 256 KiB; 1 KiB to 1 MiB)
+    #[arg(long, value_name = "BYTES", value_parser = count::<usize>(limits::SIZE_LIMIT))]
     pub size_limit: Option<usize>,
-    /// At most this many events per second
-    #[arg(long, value_name = "N")]
+    /// At most this many events per second (0.01 to 10,000)
+    #[arg(long, value_name = "N", value_parser = rate)]
     pub rate: Option<f64>,
     /// Show what would happen; change nothing
     #[arg(long)]
@@ -426,26 +449,26 @@ pub struct DrainArgs {
         default_value = "detail.type,detail-type"
     )]
     pub type_fields: Vec<String>,
-    /// Stop after this many messages
-    #[arg(long, value_name = "N")]
+    /// Stop after this many messages (at least 1)
+    #[arg(long, value_name = "N", value_parser = count::<u64>(limits::MAX_MESSAGES))]
     pub max_messages: Option<u64>,
-    /// Stop after this long
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Stop after this long (1s to 30 days)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::MAX_DURATION))]
     pub max_duration: Option<Duration>,
-    /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; lower it, or cap with --rate, to spare the targets)
-    #[arg(long, value_name = "N")]
+    /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
+    #[arg(long, value_name = "N", value_parser = count::<usize>(limits::CONCURRENCY))]
     pub concurrency: Option<usize>,
     /// Copy poison messages here (with the reason) before deleting them
     #[arg(long, value_name = "Q")]
     pub park_queue: Option<String>,
-    /// Visibility timeout for received messages (extended while in flight)
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Visibility timeout for received messages, extended while in flight (10s to 12h)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::VISIBILITY))]
     pub visibility_timeout: Option<Duration>,
-    /// Long-poll wait per receive (≤ 20s)
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// Long-poll wait per receive (0s to 20s)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::RECEIVE_WAIT))]
     pub receive_wait: Option<Duration>,
-    /// How long a key's claim holds off other runs (default 5m; after a crash, the dead run's keys are retried after this)
-    #[arg(long, value_name = "DUR", value_parser = duration)]
+    /// How long a key's claim holds off other runs (default 5m; 10s to 7 days, the ledger's record lifetime; after a crash, the dead run's keys are retried after this)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::CLAIM_TIMEOUT))]
     pub claim_timeout: Option<Duration>,
     #[command(flatten)]
     pub emit: EmitArgs,
@@ -746,18 +769,15 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             if let Some(b) = &a.bus {
                 crate::commands::drain::check_bus_exists(&c.eventbridge, b, "--bus").await?;
             }
-            let mut cfg = crate::drain::engine::DrainConfig::new(Vec::new(), run_id());
-            cfg.to_bus = a.bus;
-            if let Some(d) = &a.emit.dedup_key {
-                cfg.dedup = crate::drain::event::DedupSpec::parse(d).map_err(AppError::Usage)?;
-            }
-            cfg.max_redrives = a.emit.max_redrives;
-            cfg.rate = a.emit.rate;
-            cfg.dry_run = a.emit.dry_run;
-            cfg.receive_wait = Duration::ZERO;
-            if let Some(s) = a.emit.size_limit {
-                cfg.size_limit = s;
-            }
+            let req = crate::commands::reemit::ReemitRequest {
+                bus: a.bus,
+                dedup_key: a.emit.dedup_key.clone(),
+                max_redrives: a.emit.max_redrives,
+                rate: a.emit.rate,
+                size_limit: a.emit.size_limit,
+                dry_run: a.emit.dry_run,
+            };
+            let cfg = crate::commands::reemit::config(&req, run_id())?;
             crate::commands::dlq_export::read(&a.from)?;
             let ports = drain_ports(settings, &c, &a.emit)?;
             if !cfg.dry_run {

@@ -10,6 +10,7 @@
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`exit_codes`] documents every exit code in one place.
 
+pub(crate) mod arn;
 pub mod aws;
 pub mod cli;
 pub mod commands;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod ids;
 pub mod ledger;
+pub(crate) mod limits;
 pub mod logging;
 pub mod memory;
 pub mod output;

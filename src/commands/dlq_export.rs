@@ -16,6 +16,10 @@ use crate::ports::queue::Queue;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedMessage {
     pub queue: String,
+    /// The queue's ARN: `reemit` checks each RULE_ARN against its account and Region. Files
+    /// written before it was recorded lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_arn: Option<String>,
     pub message_id: String,
     pub body: String,
     pub attributes: std::collections::BTreeMap<String, String>,
@@ -55,6 +59,7 @@ pub async fn export(
         for m in &msgs {
             let line = ExportedMessage {
                 queue: q.name.clone(),
+                queue_arn: Some(q.arn.clone()).filter(|a| !a.is_empty()),
                 message_id: m.message_id.clone(),
                 body: m.body.clone(),
                 attributes: m.attributes.clone(),

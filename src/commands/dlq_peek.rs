@@ -66,7 +66,10 @@ pub async fn peek(
         let rule = m
             .attributes
             .get("RULE_ARN")
-            .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+            .map(|a| match crate::arn::RuleArn::parse(a) {
+                Ok(rule) => rule.name,
+                Err(_) => format!("(not a rule ARN: {a})"),
+            })
             .unwrap_or_else(|| "(no RULE_ARN)".into());
         bump(&mut r.by_rule, rule);
         bump(
@@ -131,5 +134,41 @@ impl Report for PeekReport {
             s.push('\n');
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::sqs::MemoryQueue;
+
+    #[tokio::test(start_paused = true)]
+    async fn messages_are_grouped_by_the_rule_name_of_their_rule_arn() {
+        let sqs = MemoryQueue::new();
+        sqs.create("dlq");
+        for arn in [
+            "arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_1/subs",
+            "arn:aws:events:us-east-2:123456789012:rule/billing/subs",
+            "arn:aws:events:us-east-2:123456789012:rule/payments",
+            "arn:aws:events:us-east-2:123456789012:rule//x",
+        ] {
+            let attrs = BTreeMap::from([("RULE_ARN".to_string(), arn.to_string())]);
+            sqs.push("dlq", "{}", attrs);
+        }
+        sqs.push("dlq", "{}", BTreeMap::new());
+        let r = peek(&sqs, "dlq", 10, 0, Utc::now()).await.unwrap();
+        let by_rule: Vec<(&str, usize)> = r.by_rule.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            by_rule,
+            [
+                ("(no RULE_ARN)", 1),
+                (
+                    "(not a rule ARN: arn:aws:events:us-east-2:123456789012:rule//x)",
+                    1
+                ),
+                ("payments", 1),
+                ("subs", 2),
+            ]
+        );
     }
 }

@@ -51,8 +51,18 @@ pub struct DrainReport {
     pub queues: Vec<String>,
     pub ledger: String,
     pub duration_seconds: f64,
+    /// Set by `reemit --from FILE`, which reads a file and deletes nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_file: Option<FromFile>,
     #[serde(flatten)]
     pub outcome: DrainOutcome,
+}
+
+/// The file a `reemit` read, and how many messages it held.
+#[derive(Debug, Clone, Serialize)]
+pub struct FromFile {
+    pub file: String,
+    pub lines: usize,
 }
 
 /// Checks every input and resolves queues; nothing is received yet.
@@ -70,33 +80,7 @@ pub async fn prepare(
         Some(d) => DedupSpec::parse(d).map_err(AppError::Usage)?,
         None => DedupSpec::Default,
     };
-    if req.concurrency == Some(0) {
-        return Err(AppError::usage("--concurrency must be at least 1"));
-    }
-    if req.rate.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
-        return Err(AppError::usage(
-            "--rate must be a positive number of events per second",
-        ));
-    }
-    if req.max_messages == Some(0) {
-        return Err(AppError::usage("--max-messages must be at least 1"));
-    }
-    if req.size_limit.is_some_and(|s| s < 1024) {
-        return Err(AppError::usage("--size-limit must be at least 1024 bytes"));
-    }
-    if req
-        .visibility
-        .is_some_and(|v| v.as_secs() < 10 || v.as_secs() > 43_200)
-    {
-        return Err(AppError::usage(
-            "--visibility-timeout must be between 10s and 12h",
-        ));
-    }
-    if req.receive_wait.is_some_and(|w| w.as_secs() > 20) {
-        return Err(AppError::usage(
-            "--receive-wait must be at most 20s (the SQS long-poll limit)",
-        ));
-    }
+    check_ranges(req)?;
     let resolve = |q: String| async move {
         queue
             .resolve(&q)
@@ -129,16 +113,24 @@ pub async fn prepare(
             "say which DLQs to drain: --queue Q (repeatable) or --bus BUS",
         ));
     }
-    queues.dedup_by(|a, b| a.url == b.url);
+    // One queue can be spelled many ways (name, URL with any host, ARN): compare ARNs.
+    let mut distinct: Vec<QueueRef> = Vec::new();
+    for q in queues {
+        if !distinct.iter().any(|d| same_queue(d, &q)) {
+            distinct.push(q);
+        }
+    }
+    let queues = distinct;
     let park_queue = match &req.park_queue {
         Some(p) => {
-            let p = resolve(p.clone()).await?;
-            if queues.iter().any(|q| q.url == p.url) {
-                return Err(AppError::usage(
-                    "--park-queue must not be one of the drained queues",
-                ));
+            let park = resolve(p.clone()).await?;
+            if let Some(q) = queues.iter().find(|q| same_queue(q, &park)) {
+                return Err(AppError::usage(format!(
+                    "--park-queue {p} must not be one of the drained queues: it is {} ({}), so poison messages would be parked into the queue they are read from, again and again; name another queue",
+                    q.name, park.arn
+                )));
             }
-            Some(p)
+            Some(park)
         }
         None => None,
     };
@@ -186,6 +178,30 @@ pub async fn prepare(
     Ok(cfg)
 }
 
+/// Every numeric and duration input within its range (`crate::limits`), whoever built the
+/// request: the flags were checked by their parsers already, playbook values may not be.
+fn check_ranges(req: &DrainRequest) -> Result<(), AppError> {
+    use crate::limits::{self, usage};
+    if let Some(c) = req.concurrency {
+        usage("--concurrency", limits::CONCURRENCY.check(c as i128))?;
+    }
+    if let Some(n) = req.max_messages {
+        usage("--max-messages", limits::MAX_MESSAGES.check(i128::from(n)))?;
+    }
+    limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
+    for (flag, value, limit) in [
+        ("--max-duration", req.max_duration, limits::MAX_DURATION),
+        ("--visibility-timeout", req.visibility, limits::VISIBILITY),
+        ("--receive-wait", req.receive_wait, limits::RECEIVE_WAIT),
+        ("--claim-timeout", req.claim_timeout, limits::CLAIM_TIMEOUT),
+    ] {
+        if let Some(v) = value {
+            usage(flag, limit.check(v))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs a prepared drain.
 pub async fn run<I: Future<Output = ()> + Send + 'static>(
     cfg: DrainConfig,
@@ -205,6 +221,7 @@ pub async fn run<I: Future<Output = ()> + Send + 'static>(
         queues,
         ledger,
         duration_seconds: started.elapsed().as_secs_f64(),
+        from_file: None,
         outcome,
     })
 }
@@ -250,24 +267,47 @@ impl Report for DrainReport {
                     o.planned.len() - 100
                 ));
             }
+            let released = match &self.from_file {
+                Some(f) if f.lines == 0 => format!("; {} has no messages", f.file),
+                Some(_) => String::new(),
+                None => format!("; {} messages released", c.released),
+            };
             s.push_str(&format!(
-                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped; {} messages released.\n",
-                o.run_id, c.reemitted, c.parked, c.failed, c.filtered, c.released
+                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped{released}.\n",
+                o.run_id, c.would_reemit, c.would_park, c.failed, c.filtered
             ));
             return s;
         }
-        s.push_str(&format!(
-            "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
-            o.run_id,
-            self.queues.join(", "),
-            self.ledger,
-            self.duration_seconds,
-            if o.stopped_because.is_empty() {
-                "done"
-            } else {
-                &o.stopped_because
+        let file = self.from_file.as_ref();
+        match file {
+            Some(f) if f.lines == 0 => {
+                return format!("Re-emit {}: {} has no messages\n", o.run_id, f.file);
             }
-        ));
+            Some(f) => s.push_str(&format!(
+                "Re-emit {} from {} (ledger {}), {:.1}s: re-emitted {} of {} lines\n",
+                o.run_id, f.file, self.ledger, self.duration_seconds, c.reemitted, f.lines
+            )),
+            None => s.push_str(&format!(
+                "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
+                o.run_id,
+                self.queues.join(", "),
+                self.ledger,
+                self.duration_seconds,
+                if o.stopped_because.is_empty() {
+                    "done"
+                } else {
+                    &o.stopped_because
+                }
+            )),
+        }
+        // A file's messages are not in a queue: nothing is left in one or deleted from one.
+        let (left, kept) = match file {
+            Some(_) => ("not re-emitted", "claimed by another run: not re-emitted"),
+            None => (
+                "left in the DLQ",
+                "claimed by another run: left in the queue",
+            ),
+        };
         let rows = [
             ("received", c.received, ""),
             ("re-emitted", c.reemitted, ""),
@@ -278,12 +318,8 @@ impl Report for DrainReport {
             ),
             ("filtered", c.filtered, "not selected: left in the queue"),
             ("parked", c.parked, "copied to the park queue, then deleted"),
-            ("failed", c.failed, "left in the DLQ"),
-            (
-                "held",
-                c.held_elsewhere,
-                "claimed by another run: left in the queue",
-            ),
+            ("failed", c.failed, left),
+            ("held", c.held_elsewhere, kept),
             ("deleted", c.deleted, ""),
             (
                 "delete failed",
@@ -297,6 +333,14 @@ impl Report for DrainReport {
             ),
         ];
         for (name, n, note) in rows {
+            if file.is_some() && name.starts_with("delete") {
+                continue;
+            }
+            let note = if file.is_some() && name == "duplicates" {
+                "already re-emitted: not put again"
+            } else {
+                note
+            };
             if note.is_empty() || n > 0 {
                 s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
                 s.push('\n');
@@ -357,11 +401,129 @@ pub async fn check_bus_exists(
     }
 }
 
+/// Whether two resolved queues are one: by ARN (from GetQueueAttributes), which every
+/// spelling of a queue shares; by URL only when an ARN is missing.
+fn same_queue(a: &QueueRef, b: &QueueRef) -> bool {
+    if a.arn.is_empty() || b.arn.is_empty() {
+        a.url == b.url
+    } else {
+        a.arn == b.arn
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::memory::eventbridge::MemoryEventBridge;
     use crate::ports::PortError;
+
+    #[tokio::test]
+    async fn every_numeric_input_is_checked_against_its_range_before_anything_is_received() {
+        let eb = MemoryEventBridge::new();
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        sqs.create("dlq");
+        sqs.push("dlq", "{}", Default::default());
+        let ok = DrainRequest {
+            queues: vec!["dlq".into()],
+            max_redrives: 3,
+            ..DrainRequest::default()
+        };
+        assert!(prepare(&eb, &sqs, &ok, "run".into()).await.is_ok());
+        let year = Duration::from_secs(365 * 86_400);
+        let bad: Vec<(&str, DrainRequest)> = vec![
+            (
+                "--concurrency",
+                DrainRequest {
+                    concurrency: Some(30_000),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--concurrency",
+                DrainRequest {
+                    concurrency: Some(0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-messages",
+                DrainRequest {
+                    max_messages: Some(0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--rate",
+                DrainRequest {
+                    rate: Some(0.0),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--rate",
+                DrainRequest {
+                    rate: Some(1e9),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--size-limit",
+                DrainRequest {
+                    size_limit: Some(2 << 20),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-redrives",
+                DrainRequest {
+                    max_redrives: 0,
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--max-duration",
+                DrainRequest {
+                    max_duration: Some(Duration::ZERO),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--visibility-timeout",
+                DrainRequest {
+                    visibility: Some(Duration::from_secs(43_201)),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--receive-wait",
+                DrainRequest {
+                    receive_wait: Some(Duration::from_secs(21)),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--claim-timeout",
+                DrainRequest {
+                    claim_timeout: Some(year * 300_000),
+                    ..ok.clone()
+                },
+            ),
+            (
+                "--claim-timeout",
+                DrainRequest {
+                    claim_timeout: Some(Duration::from_secs(8 * 86_400)),
+                    ..ok.clone()
+                },
+            ),
+        ];
+        for (flag, req) in bad {
+            let e = prepare(&eb, &sqs, &req, "run".into()).await.unwrap_err();
+            assert_eq!(e.exit_code(), exit_codes::USAGE, "{flag}: {e}");
+            assert!(e.to_string().starts_with(flag), "{flag}: {e}");
+        }
+        assert_eq!(sqs.messages("dlq").len(), 1);
+        assert_eq!(sqs.in_flight("dlq"), 0, "nothing was received");
+    }
 
     #[tokio::test]
     async fn a_named_bus_that_does_not_exist_is_refused_one_that_cannot_be_checked_is_not() {

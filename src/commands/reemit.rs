@@ -1,37 +1,79 @@
-//! `reemit --from FILE.jsonl`: re-emit exported messages with the same dedup, ledger and
-//! size rules as a drain. The file is loaded into an in-memory queue and drained from
-//! there, so the one engine serves both.
+//! `reemit --from FILE.jsonl`: re-emit exported messages with the same dedup, ledger, size
+//! and range rules as a drain. The file is loaded into in-memory queues (one per queue it was
+//! exported from, carrying that queue's ARN) and drained from there, so the one engine serves
+//! both; nothing is deleted from any real queue.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
+use crate::drain::event::DedupSpec;
 use crate::error::AppError;
 use crate::memory::sqs::MemoryQueue;
-use crate::ports::queue::Queue;
+use crate::ports::queue::QueueRef;
 
-use super::drain::DrainReport;
+use super::drain::{DrainReport, FromFile};
 
-/// Loads the file into an in-memory queue; answers the queue and its ref.
-pub async fn load(path: &Path) -> Result<(MemoryQueue, crate::ports::queue::QueueRef), AppError> {
+/// The user's reemit options besides the file, as plain values.
+#[derive(Debug, Clone, Default)]
+pub struct ReemitRequest {
+    /// The destination bus instead of each message's RULE_ARN.
+    pub bus: Option<String>,
+    pub dedup_key: Option<String>,
+    pub max_redrives: u32,
+    pub rate: Option<f64>,
+    pub size_limit: Option<usize>,
+    pub dry_run: bool,
+}
+
+/// Checks every option (the same ranges as a drain's) and builds the engine's config.
+pub fn config(req: &ReemitRequest, run_id: String) -> Result<DrainConfig, AppError> {
+    crate::limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
+    let mut cfg = DrainConfig::new(Vec::new(), run_id);
+    cfg.to_bus = req.bus.clone();
+    if let Some(d) = &req.dedup_key {
+        cfg.dedup = DedupSpec::parse(d).map_err(AppError::Usage)?;
+    }
+    cfg.max_redrives = req.max_redrives;
+    cfg.rate = req.rate;
+    cfg.dry_run = req.dry_run;
+    cfg.receive_wait = Duration::ZERO;
+    if let Some(s) = req.size_limit {
+        cfg.size_limit = s;
+    }
+    Ok(cfg)
+}
+
+/// Loads the file into in-memory queues, one per exported queue (by name and ARN); answers
+/// them and the number of messages.
+pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), AppError> {
     let lines = read(path)?;
+    let count = lines.len();
     let mem = MemoryQueue::new();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "export".into());
-    let q = mem.create(&name);
+    let mut queues: BTreeMap<(String, String), QueueRef> = BTreeMap::new();
     for l in lines {
+        let arn = l.queue_arn.clone().unwrap_or_default();
+        let namesakes = queues.keys().filter(|(name, _)| *name == l.queue).count();
+        let q = queues
+            .entry((l.queue.clone(), arn.clone()))
+            .or_insert_with(|| {
+                // Two exported queues of one name (in two accounts) stay apart.
+                let name = match namesakes {
+                    0 => l.queue.clone(),
+                    n => format!("{}#{}", l.queue, n + 1),
+                };
+                mem.create_with_arn(&name, &arn)
+            });
         let mut attrs: BTreeMap<String, String> = l.attributes.clone();
         attrs
             .entry("NEXUS_REPLAY_EXPORTED_FROM".into())
             .or_insert(l.queue.clone());
-        mem.push(&name, &l.body, attrs);
+        mem.push(&q.name, &l.body, attrs);
     }
-    let _ = mem.resolve(&name).await?;
-    Ok((mem, q))
+    Ok((mem, queues.into_values().collect(), count))
 }
 
 /// Re-emits every message of the file.
@@ -41,12 +83,177 @@ pub async fn reemit(
     ports: DrainPorts,
     observer: Arc<dyn DrainObserver>,
 ) -> Result<DrainReport, AppError> {
-    let (mem, q) = load(path).await?;
-    cfg.queues = vec![q];
+    let (mem, queues, lines) = load(path).await?;
+    let file = path.display().to_string();
+    cfg.queues = queues;
     cfg.park_queue = None;
     let ports = DrainPorts {
         queue: Arc::new(mem),
         ..ports
     };
-    super::drain::run(cfg, ports, observer, std::future::pending()).await
+    let mut report = super::drain::run(cfg, ports, observer, std::future::pending()).await?;
+    // The in-memory queues are this run's own: removing a message from them deletes
+    // nothing anywhere.
+    let o = &mut report.outcome;
+    o.counts.deleted = 0;
+    o.counts.released = 0;
+    if !o.interrupted {
+        o.stopped_because = if lines == 0 {
+            format!("{file} has no messages")
+        } else {
+            format!("every line of {file} was read")
+        };
+    }
+    report.from_file = Some(FromFile { file, lines });
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::dlq_export::ExportedMessage;
+    use crate::drain::engine::QuietDrain;
+    use crate::drain::tests::{RULE_ARN, attrs, body};
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::output::Report;
+
+    const DLQ_ARN: &str = "arn:aws:sqs:us-east-2:123456789012:subs-dlq";
+
+    fn line(i: usize, queue_arn: Option<&str>, rule_arn: &str) -> String {
+        let mut a = attrs();
+        a.insert("RULE_ARN".into(), rule_arn.into());
+        serde_json::to_string(&ExportedMessage {
+            queue: "subs-dlq".into(),
+            queue_arn: queue_arn.map(str::to_string),
+            message_id: format!("m-{i}"),
+            body: body(i),
+            attributes: a,
+            sent_at: None,
+            receive_count: 1,
+        })
+        .unwrap()
+    }
+
+    struct Run {
+        report: DrainReport,
+        eb: MemoryEventBridge,
+    }
+
+    async fn run(text: &str, req: ReemitRequest) -> Run {
+        let dir = std::env::temp_dir().join(format!("reemit-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dlq.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let eb = MemoryEventBridge::new();
+        let ports = DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+        };
+        let cfg = config(&req, "run-r".into()).unwrap();
+        let report = reemit(&path, cfg, ports, Arc::new(QuietDrain))
+            .await
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        Run { report, eb }
+    }
+
+    fn req() -> ReemitRequest {
+        ReemitRequest {
+            max_redrives: 3,
+            ..ReemitRequest::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_file_is_reported_as_lines_and_nothing_is_said_deleted() {
+        let text: String = (0..3)
+            .map(|i| line(i, Some(DLQ_ARN), RULE_ARN) + "\n")
+            .collect();
+        let r = run(&text, req()).await;
+        let c = &r.report.outcome.counts;
+        assert_eq!((c.received, c.reemitted, c.deleted), (3, 3, 0));
+        assert_eq!(r.eb.accepted().len(), 3);
+        let human = r.report.human();
+        assert!(human.contains("re-emitted 3 of 3 lines"), "{human}");
+        assert!(!human.contains("deleted"), "{human}");
+        assert!(!human.contains("is empty"), "{human}");
+        assert!(!human.contains("Drain "), "{human}");
+        let json = serde_json::to_value(&r.report).unwrap();
+        assert_eq!(json["from_file"]["lines"], 3);
+        assert_eq!(json["counts"]["deleted"], 0);
+        assert_eq!(json["queues"], serde_json::json!(["subs-dlq"]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_file_has_no_messages() {
+        let r = run("", req()).await;
+        let human = r.report.human();
+        assert!(human.contains("dlq.jsonl has no messages"), "{human}");
+        assert!(
+            !human.contains("empty") && !human.contains("deleted"),
+            "{human}"
+        );
+        assert_eq!(r.report.exit_code(), crate::exit_codes::SUCCESS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rule_arns_are_checked_against_the_exported_queue() {
+        let foreign = "arn:aws:events:eu-west-1:123456789012:rule/billing/subscription-rule";
+        let text = [
+            line(0, Some(DLQ_ARN), RULE_ARN),
+            line(1, Some(DLQ_ARN), foreign),
+            // Written before exports recorded the queue's ARN: nothing to check against.
+            line(2, None, RULE_ARN),
+        ]
+        .join("\n");
+        let r = run(&text, req()).await;
+        let o = &r.report.outcome;
+        assert_eq!(o.counts.reemitted, 1);
+        assert_eq!(o.counts.failed, 2);
+        assert_eq!(r.eb.accepted()[0].bus, "billing");
+        let reasons: Vec<&str> = o.failures.iter().map(|f| f.reason.as_str()).collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("in eu-west-1")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("cannot be checked")),
+            "{reasons:?}"
+        );
+        assert_eq!(r.report.exit_code(), crate::exit_codes::PARTIAL);
+
+        // --bus names the destination: no RULE_ARN is needed.
+        let r = run(
+            &text,
+            ReemitRequest {
+                bus: Some("capture".into()),
+                ..req()
+            },
+        )
+        .await;
+        assert_eq!(r.report.outcome.counts.reemitted, 3);
+    }
+
+    #[test]
+    fn reemit_options_have_the_drains_ranges() {
+        for bad in [
+            ReemitRequest {
+                rate: Some(0.0),
+                ..req()
+            },
+            ReemitRequest {
+                size_limit: Some(10),
+                ..req()
+            },
+            ReemitRequest {
+                max_redrives: 0,
+                ..req()
+            },
+        ] {
+            let e = config(&bad, "run".into()).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{bad:?}");
+        }
+    }
 }

@@ -16,17 +16,28 @@ fn reemit_label(dry_run: bool) -> &'static str {
     }
 }
 
+/// The re-emitted and parked counts: a dry run's are what it would do.
+fn done_or_planned(c: &Counts, dry_run: bool) -> (u64, u64) {
+    if dry_run {
+        (c.would_reemit, c.would_park)
+    } else {
+        (c.reemitted, c.parked)
+    }
+}
+
 /// One line of counts.
 pub fn counts_line(c: &Counts, dry_run: bool) -> String {
+    let (reemitted, parked) = done_or_planned(c, dry_run);
     format!(
-        "received {} (of ~{}), {} {}, duplicates {}, filtered {}, parked {}, failed {}",
+        "received {} (of ~{}), {} {}, duplicates {}, filtered {}, {} {}, failed {}",
         c.received,
         c.total_estimate,
         reemit_label(dry_run),
-        c.reemitted,
+        reemitted,
         c.duplicates,
         c.filtered,
-        c.parked,
+        if dry_run { "would park" } else { "parked" },
+        parked,
         c.failed
     )
 }
@@ -90,13 +101,15 @@ impl DrainObserver for DrainBar {
     fn progress(&self, c: &Counts) {
         self.bar.set_length(c.total_estimate.max(c.received));
         self.bar.set_position(c.received);
+        let (reemitted, parked) = done_or_planned(c, self.dry_run);
         self.bar.set_message(format!(
-            "{} {} dup {} filtered {} parked {} failed {}",
+            "{} {} dup {} filtered {} {} {} failed {}",
             reemit_label(self.dry_run),
-            c.reemitted,
+            reemitted,
             c.duplicates,
             c.filtered,
-            c.parked,
+            if self.dry_run { "would park" } else { "parked" },
+            parked,
             c.failed
         ));
     }
@@ -115,11 +128,23 @@ mod tests {
         let c = Counts {
             received: 5,
             reemitted: 5,
+            parked: 1,
             ..Counts::default()
         };
         assert!(counts_line(&c, false).contains(", re-emitted 5,"));
-        let dry = counts_line(&c, true);
-        assert!(dry.contains(", would re-emit 5,"), "{dry}");
-        assert!(!dry.contains("re-emitted"), "{dry}");
+        assert!(counts_line(&c, false).contains(", parked 1,"));
+        let planned = Counts {
+            received: 5,
+            would_reemit: 4,
+            would_park: 1,
+            ..Counts::default()
+        };
+        let dry = counts_line(&planned, true);
+        assert!(dry.contains(", would re-emit 4,"), "{dry}");
+        assert!(dry.contains(", would park 1,"), "{dry}");
+        assert!(
+            !dry.contains("re-emitted") && !dry.contains(" parked"),
+            "{dry}"
+        );
     }
 }

@@ -44,6 +44,9 @@ pub const PARK_REASON_ATTRIBUTE: &str = "NEXUS_REPLAY_PARK_REASON";
 /// Message attribute naming the queue a parked message came from.
 pub const PARK_SOURCE_ATTRIBUTE: &str = "NEXUS_REPLAY_SOURCE_QUEUE";
 
+/// How a poison reason says to name the destination (the flag differs by command).
+const NAME_THE_BUS: &str = "name the bus with --to-bus (reemit: --bus)";
+
 /// Everything a drain run needs besides the ports.
 #[derive(Debug, Clone)]
 pub struct DrainConfig {
@@ -96,7 +99,7 @@ impl DrainConfig {
             receive_wait: Duration::from_secs(2),
             run_id,
             claim_for: Duration::from_secs(300),
-            ledger_ttl: Duration::from_secs(7 * 86400),
+            ledger_ttl: crate::limits::LEDGER_TTL,
             max_put_attempts: 6,
             max_throttled_attempts: 30,
         }
@@ -135,6 +138,9 @@ impl Hooks for NoHooks {}
 pub struct Counts {
     pub received: u64,
     pub reemitted: u64,
+    /// A dry run's re-emits and parks: planned, not done (`reemitted` and `parked` stay 0).
+    pub would_reemit: u64,
+    pub would_park: u64,
     pub duplicates: u64,
     pub filtered: u64,
     pub parked: u64,
@@ -436,28 +442,45 @@ impl Shared {
             Ok(k) => k,
             Err(reason) => return Class::Poison { reason, key: None },
         };
-        let redrive = redrive_of(&env);
-        if redrive > self.cfg.max_redrives {
-            return Class::Poison {
-                reason: format!(
-                    "redriven {} times already, more than --max-redrives {}",
-                    redrive - 1,
-                    self.cfg.max_redrives
-                ),
-                key: Some(key),
-            };
-        }
-        let rule_arn = m.attributes.get("RULE_ARN").cloned();
-        let bus = match self
-            .cfg
-            .to_bus
-            .clone()
-            .or_else(|| rule_arn.as_deref().and_then(bus_of_rule_arn))
-        {
-            Some(b) => b,
-            None => {
+        let redrive = match redrive_of(&env) {
+            Ok(r) if r <= self.cfg.max_redrives => r,
+            Ok(r) => {
                 return Class::Poison {
-                    reason: "no RULE_ARN attribute names the destination bus; pass --to-bus".into(),
+                    reason: format!(
+                        "redriven {} times already, more than --max-redrives {}",
+                        r - 1,
+                        self.cfg.max_redrives
+                    ),
+                    key: Some(key),
+                };
+            }
+            Err(why) => {
+                return Class::Poison {
+                    reason: format!(
+                        "{why}: counted as over --max-redrives {}",
+                        self.cfg.max_redrives
+                    ),
+                    key: Some(key),
+                };
+            }
+        };
+        let rule_arn = m.attributes.get("RULE_ARN").cloned();
+        let bus = match (&self.cfg.to_bus, &rule_arn) {
+            (Some(b), _) => b.clone(),
+            (None, Some(arn)) => match bus_of_rule_arn(arn, &q.arn) {
+                Ok(b) => b,
+                Err(why) => {
+                    return Class::Poison {
+                        reason: format!("no destination: {why}; {NAME_THE_BUS}"),
+                        key: Some(key),
+                    };
+                }
+            },
+            (None, None) => {
+                return Class::Poison {
+                    reason: format!(
+                        "no RULE_ARN attribute names the destination bus; {NAME_THE_BUS}"
+                    ),
                     key: Some(key),
                 };
             }
@@ -809,7 +832,7 @@ async fn process(
                     };
                     let mut st = sh.lock();
                     if sh.cfg.park_queue.is_some() {
-                        st.counts.parked += 1;
+                        st.counts.would_park += 1;
                     } else {
                         st.counts.failed += 1;
                     }
@@ -884,7 +907,7 @@ async fn process(
             };
             sh.hold(&q.url, &c.msg);
             let mut st = sh.lock();
-            st.counts.reemitted += 1;
+            st.counts.would_reemit += 1;
             st.planned.push(Planned {
                 queue: q.name.clone(),
                 message_id: c.msg.message_id.clone(),
@@ -1206,6 +1229,22 @@ async fn release_held(sh: &Shared) {
     }
 }
 
+/// Messages still in the drained queues (visible, in flight or delayed), so the summary can
+/// say what the run left; None when a queue cannot be asked.
+async fn left_in_queues(sh: &Shared) -> Option<u64> {
+    let mut left = 0;
+    for q in &sh.cfg.queues {
+        match sh.ports.queue.depth(&q.url).await {
+            Ok(d) => left += d.visible + d.in_flight + d.delayed,
+            Err(e) => {
+                tracing::debug!(queue = %q.name, error = %e, "could not count what is left");
+                return None;
+            }
+        }
+    }
+    Some(left)
+}
+
 /// Runs a drain to its end. On `interrupt` the workers finish their current batch.
 pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     cfg: DrainConfig,
@@ -1275,11 +1314,23 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     settle_own_copies(&sh).await;
     release_held(&sh).await;
     let was_interrupted = interrupted.load(Ordering::Relaxed);
+    let left = if was_interrupted {
+        None
+    } else {
+        left_in_queues(&sh).await
+    };
     let st = std::mem::take(&mut *sh.lock());
     let stopped_because = if was_interrupted {
         "interrupted".to_string()
     } else {
-        st.stop_reasons.join("; ")
+        super::ending::stopped_because(&super::ending::End {
+            reasons: &st.stop_reasons,
+            counts: &st.counts,
+            failures: &st.failures,
+            dry_run: sh.cfg.dry_run,
+            queues: sh.cfg.queues.len(),
+            left,
+        })
     };
     Ok(DrainOutcome {
         run_id: sh.cfg.run_id.clone(),

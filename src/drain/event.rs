@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::arn::{Arn, RuleArn};
 use crate::ports::sink::PutEntry;
 
 /// The object added to a re-emitted event's `detail`.
@@ -229,14 +230,23 @@ pub fn hash_key(env: &Envelope) -> String {
     format!("sha256:{hex}")
 }
 
-/// The redrive generation this re-emit will be: one more than the event carries.
-pub fn redrive_of(env: &Envelope) -> u32 {
-    env.meta
-        .as_ref()
-        .and_then(|m| m.get("redrive"))
-        .and_then(Value::as_u64)
-        .map(|n| n as u32 + 1)
-        .unwrap_or(1)
+/// The redrive generation this re-emit will be: one more than the event carries, 1 for an
+/// event never re-emitted. A `redrive` that is not a count this tool could have written (not
+/// a whole number, negative, a string, or so large that one more does not fit) says why: the
+/// caller treats it as over `--max-redrives`, because wrapping it round would skip the cap.
+pub fn redrive_of(env: &Envelope) -> Result<u32, String> {
+    let Some(v) = env.meta.as_ref().and_then(|m| m.get("redrive")) else {
+        return Ok(1);
+    };
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| {
+            format!(
+                "{META_FIELD}.redrive {v} is not a redrive count (a whole number below {})",
+                u32::MAX
+            )
+        })
 }
 
 /// Where a re-emit came from.
@@ -248,13 +258,21 @@ pub struct Origin {
     pub run_id: String,
 }
 
-/// The bus named in a rule ARN (`...:rule/BUS/NAME`, or `...:rule/NAME` for `default`).
-pub fn bus_of_rule_arn(arn: &str) -> Option<String> {
-    let (_, path) = arn.split_once(":rule/")?;
-    Some(match path.split_once('/') {
-        Some((bus, _)) => bus.to_string(),
-        None => "default".to_string(),
-    })
+/// The bus to re-emit a message to, from its `RULE_ARN` (`…:rule/BUS/NAME`, or
+/// `…:rule/NAME` for `default`), read from the queue with ARN `queue_arn`; or why there is
+/// none. A rule ARN that does not parse, or that names another account or Region than the
+/// queue's, has no destination here: a same-named bus in this account is not the rule's.
+pub fn bus_of_rule_arn(arn: &str, queue_arn: &str) -> Result<String, String> {
+    let rule = RuleArn::parse(arn).map_err(|e| format!("RULE_ARN {arn:?} {e}"))?;
+    let home = Arn::parse(queue_arn).map_err(|e| {
+        format!(
+            "the queue's ARN {queue_arn:?} {e}, so the account and Region of RULE_ARN {arn:?} cannot be checked"
+        )
+    })?;
+    match rule.foreign_to(&home) {
+        Some(why) => Err(format!("RULE_ARN {arn:?} {why}")),
+        None => Ok(rule.bus),
+    }
 }
 
 /// The re-emit entry: source, detail-type, resources and the original time are kept; the
@@ -441,7 +459,7 @@ mod tests {
         again["id"] = json!("env-2");
         again["detail"] = serde_json::from_str(&first.detail).unwrap();
         let e2 = parse(&again.to_string()).unwrap();
-        assert_eq!(redrive_of(&e2), 2);
+        assert_eq!(redrive_of(&e2), Ok(2));
         assert_eq!(dedup_key(&e2, &DedupSpec::Hash).unwrap(), "evt_123");
         let second = entry(e2, "evt_123", 2, "bus-a", &origin());
         let d: Value = serde_json::from_str(&second.detail).unwrap();
@@ -452,14 +470,82 @@ mod tests {
 
     #[test]
     fn rule_arns_name_their_bus() {
+        let home = "arn:aws:sqs:us-east-2:123456789012:q-dlq";
+        let bus = |arn: &str| bus_of_rule_arn(arn, home);
         assert_eq!(
-            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/my-bus/r").as_deref(),
-            Some("my-bus")
+            bus("arn:aws:events:us-east-2:123456789012:rule/my-bus/r").as_deref(),
+            Ok("my-bus")
         );
         assert_eq!(
-            bus_of_rule_arn("arn:aws:events:us-east-2:1:rule/r").as_deref(),
-            Some("default")
+            bus("arn:aws:events:us-east-2:123456789012:rule/r").as_deref(),
+            Ok("default")
         );
-        assert_eq!(bus_of_rule_arn("arn:aws:sqs:us-east-2:1:q"), None);
+        assert_eq!(
+            bus("arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_XYZ/RULE")
+                .as_deref(),
+            Ok("aws.partner/stripe.com/ed_XYZ")
+        );
+        for (arn, why) in [
+            (
+                "arn:aws:sqs:us-east-2:123456789012:q",
+                "not an EventBridge ARN",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule/",
+                "invalid segment",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule//x",
+                "invalid segment",
+            ),
+            (
+                "arn:aws:events:us-east-2:123456789012:rule/x/",
+                "invalid segment",
+            ),
+            ("rule/x", "not an ARN"),
+            (
+                "arn:aws:events:us-east-2:999999999999:rule/b/r",
+                "account 999999999999",
+            ),
+            (
+                "arn:aws:events:eu-west-1:123456789012:rule/b/r",
+                "in eu-west-1",
+            ),
+        ] {
+            let e = bus(arn).expect_err(arn);
+            assert!(e.starts_with("RULE_ARN ") && e.contains(why), "{arn}: {e}");
+        }
+        // A queue whose ARN is unknown (an export written before ARNs were recorded).
+        let e = bus_of_rule_arn("arn:aws:events:us-east-2:123456789012:rule/r", "").unwrap_err();
+        assert!(e.contains("cannot be checked"), "{e}");
+    }
+
+    #[test]
+    fn a_redrive_that_does_not_fit_is_refused_not_wrapped() {
+        let with = |redrive: Value| {
+            let mut b: Value = serde_json::from_str(BODY).unwrap();
+            b["detail"][META_FIELD] = json!({"dedup_key": "evt_123", "redrive": redrive});
+            redrive_of(&parse(&b.to_string()).unwrap())
+        };
+        assert_eq!(redrive_of(&parse(BODY).unwrap()), Ok(1));
+        assert_eq!(with(json!(0)), Ok(1));
+        assert_eq!(with(json!(3)), Ok(4));
+        assert_eq!(with(json!(u32::MAX - 1)), Ok(u32::MAX));
+        for bad in [
+            json!(u64::MAX),
+            json!(i64::MAX),
+            json!(1u64 << 63),
+            json!(u32::MAX),
+            json!(u64::from(u32::MAX) + 1),
+            json!(-1),
+            json!(1.5),
+            json!(2.0),
+            json!("2"),
+            json!(null),
+            json!([1]),
+        ] {
+            let e = with(bad.clone()).expect_err(&bad.to_string());
+            assert!(e.contains("not a redrive count"), "{bad}: {e}");
+        }
     }
 }

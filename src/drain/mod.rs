@@ -2,6 +2,7 @@
 
 pub mod browse;
 pub mod display;
+mod ending;
 pub mod engine;
 pub mod event;
 pub mod pack;

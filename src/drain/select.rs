@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::event::Envelope;
+use crate::arn::RuleArn;
 use crate::pattern::Pattern;
 
 /// The drain's filters; empty lists select everything.
@@ -14,7 +15,7 @@ use crate::pattern::Pattern;
 pub struct Selection {
     pub event_types: Vec<String>,
     pub sources: Vec<String>,
-    /// Rule names or ARNs, compared with the RULE_ARN attribute.
+    /// Rule names (or `BUS/NAME`) or ARNs, compared with the RULE_ARN attribute.
     pub rules: Vec<String>,
     pub error_codes: Vec<String>,
     pub pattern: Option<Pattern>,
@@ -61,10 +62,13 @@ impl Selection {
         }
         if !self.rules.is_empty() {
             let arn = attributes.get("RULE_ARN").map(String::as_str).unwrap_or("");
-            let hit = self
-                .rules
-                .iter()
-                .any(|r| r == arn || arn.ends_with(&format!("/{r}")));
+            let rule = RuleArn::parse(arn).ok();
+            let hit = self.rules.iter().any(|r| {
+                r == arn
+                    || rule
+                        .as_ref()
+                        .is_some_and(|rule| *r == rule.name || *r == rule.path())
+            });
             if !hit {
                 return Some(format!(
                     "rule {} not selected",
@@ -122,7 +126,8 @@ mod tests {
         BTreeMap::from([
             (
                 "RULE_ARN".to_string(),
-                "arn:aws:events:us-east-2:1:rule/bus/payment-rule".to_string(),
+                "arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_1/payment-rule"
+                    .to_string(),
             ),
             ("ERROR_CODE".to_string(), "ERROR_FROM_TARGET".to_string()),
         ])
@@ -188,20 +193,30 @@ mod tests {
             }),
             None
         );
-        assert_eq!(
-            check(Selection {
-                rules: v(&["arn:aws:events:us-east-2:1:rule/bus/payment-rule"]),
-                ..Default::default()
-            }),
-            None
-        );
-        assert!(
-            check(Selection {
-                rules: v(&["rule"]),
-                ..Default::default()
-            })
-            .is_some()
-        );
+        for by in [
+            "arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_1/payment-rule",
+            "aws.partner/stripe.com/ed_1/payment-rule",
+        ] {
+            assert_eq!(
+                check(Selection {
+                    rules: v(&[by]),
+                    ..Default::default()
+                }),
+                None,
+                "{by}"
+            );
+        }
+        // Parts of the bus name or of the rule name are not the rule.
+        for not in ["rule", "ed_1/payment-rule", "stripe.com", "aws.partner"] {
+            assert!(
+                check(Selection {
+                    rules: v(&[not]),
+                    ..Default::default()
+                })
+                .is_some(),
+                "{not}"
+            );
+        }
         assert_eq!(
             check(Selection {
                 error_codes: v(&["ERROR_FROM_TARGET"]),

@@ -601,10 +601,11 @@ async fn max_messages_and_only_seen_messages_end_the_run() {
     let out = w.run(cfg).await;
     assert_eq!(out.counts.received, 12);
     assert_eq!(w.left(), 18);
-    assert!(
-        out.stopped_because.contains("--max-messages 12"),
-        "{}",
-        out.stopped_because
+    // The limit, and how much it left: not "is empty", even where a pipeline found
+    // nothing visible while the others held the rest.
+    assert_eq!(
+        out.stopped_because,
+        "--max-messages 12 reached (~18 left in the queue)"
     );
     assert_eq!(w.sqs.in_flight("subs-dlq"), 0);
 
@@ -615,10 +616,9 @@ async fn max_messages_and_only_seen_messages_end_the_run() {
     cfg.visibility = Duration::ZERO;
     let out = w.run(cfg).await;
     assert_eq!(out.counts.filtered, 5);
-    assert!(
-        out.stopped_because.contains("already seen"),
-        "{}",
-        out.stopped_because
+    assert_eq!(
+        out.stopped_because,
+        "only messages this run does not re-emit remain (5 not selected)"
     );
 }
 
@@ -658,4 +658,146 @@ async fn two_copies_of_one_event_are_put_once_and_both_deleted() {
     assert_eq!(out.counts.held_elsewhere, 0);
     assert_eq!(w.put_keys().len(), 3);
     assert_eq!(w.left(), 0, "the extra copies are deleted too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_redrive_count_that_does_not_fit_is_over_the_cap_not_a_first_redrive() {
+    let w = world(0);
+    let park_q = w.sqs.create("parked");
+    let values = [
+        json!(u64::MAX),
+        json!(i64::MAX),
+        json!(1u64 << 63),
+        json!(-1),
+        json!(1.5),
+        json!("2"),
+    ];
+    for (i, redrive) in values.iter().enumerate() {
+        let mut b: Value = serde_json::from_str(&body(i)).unwrap();
+        b["detail"]["nexus_replay"] = json!({"dedup_key": format!("evt_{i}"), "redrive": redrive});
+        w.sqs.push("subs-dlq", &b.to_string(), attrs());
+    }
+    let mut cfg = w.cfg();
+    cfg.park_queue = Some(park_q);
+    let out = w.run(cfg).await;
+    assert_eq!(w.eb.put_calls(), 0, "nothing re-emitted");
+    assert_eq!(out.counts.parked, 6, "{:?}", out.failures);
+    assert_eq!(w.sqs.messages("parked").len(), 6);
+    for f in &out.failures {
+        assert!(
+            f.reason.contains("is not a redrive count") && f.reason.contains("--max-redrives 3"),
+            "{}",
+            f.reason
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
+    let w = world(0);
+    let arns = [
+        "arn:aws:events:us-east-2:123456789012:rule/",
+        "arn:aws:events:us-east-2:123456789012:rule//x",
+        "arn:aws:events:us-east-2:123456789012:rule/x/",
+        "arn:aws:events:us-east-2:999999999999:rule/billing/subscription-rule",
+        "arn:aws:events:eu-west-1:123456789012:rule/billing/subscription-rule",
+        // Fine: a partner bus keeps its slashes.
+        "arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_1/subs",
+        RULE_ARN,
+    ];
+    for (i, arn) in arns.iter().enumerate() {
+        let mut a = attrs();
+        a.insert("RULE_ARN".into(), arn.to_string());
+        w.sqs.push("subs-dlq", &body(i), a);
+    }
+    let out = w.run(w.cfg()).await;
+    let buses: BTreeSet<String> = w.eb.accepted().iter().map(|e| e.bus.clone()).collect();
+    assert_eq!(
+        buses,
+        BTreeSet::from(["aws.partner/stripe.com/ed_1".into(), "billing".into()])
+    );
+    assert_eq!(out.counts.reemitted, 2);
+    assert_eq!(out.counts.failed, 5);
+    assert_eq!(w.left(), 5, "left in the DLQ");
+    assert!(out.failures.iter().all(|f| {
+        f.code == "POISON"
+            && f.reason.starts_with("no destination: RULE_ARN ")
+            && f.reason
+                .ends_with("name the bus with --to-bus (reemit: --bus)")
+    }));
+    let reasons: Vec<&str> = out.failures.iter().map(|f| f.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("account 999999999999")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("in eu-west-1")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        out.stopped_because,
+        "only messages that cannot be re-emitted remain (5 poison)"
+    );
+
+    // --to-bus names the destination: the RULE_ARN is not needed then.
+    let mut cfg = w.cfg();
+    cfg.to_bus = Some("capture".into());
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 5);
+    assert_eq!(w.left(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_ended_by_max_messages_says_what_it_left_not_empty() {
+    let w = world(100);
+    let mut cfg = w.cfg();
+    cfg.max_messages = Some(15);
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 15);
+    assert_eq!(w.left(), 85);
+    assert_eq!(
+        out.stopped_because,
+        "--max-messages 15 reached (~85 left in the queue)"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_holding_only_poison_is_not_called_empty() {
+    let w = world(3);
+    w.sqs.push("subs-dlq", "not json", attrs());
+    w.sqs.push("subs-dlq", "[]", attrs());
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 3);
+    assert_eq!(
+        out.stopped_because,
+        "only messages that cannot be re-emitted remain (2 poison)"
+    );
+    // Drained for real: then it is empty.
+    let w = world(3);
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.stopped_because, "subs-dlq is empty");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_counts_what_it_would_do_not_what_it_did() {
+    let w = world(4);
+    w.sqs.push("subs-dlq", "garbage", attrs());
+    let park_q = w.sqs.create("parked");
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    cfg.park_queue = Some(park_q);
+    let out = w.run(cfg).await;
+    let c = out.counts;
+    assert_eq!((c.reemitted, c.parked), (0, 0), "nothing was done");
+    assert_eq!((c.would_reemit, c.would_park), (4, 1));
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["counts"]["reemitted"], 0);
+    assert_eq!(json["counts"]["would_reemit"], 4);
+    assert!(
+        out.stopped_because
+            .starts_with("every message was looked at"),
+        "{}",
+        out.stopped_because
+    );
+    assert_eq!(w.left(), 5);
 }

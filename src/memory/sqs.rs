@@ -60,10 +60,15 @@ impl MemoryQueue {
 
     /// Creates a queue named `name`; answers its ref.
     pub fn create(&self, name: &str) -> QueueRef {
+        self.create_with_arn(name, &format!("arn:aws:sqs:us-east-2:123456789012:{name}"))
+    }
+
+    /// Creates a queue standing for the one with ARN `arn` (empty when unknown).
+    pub fn create_with_arn(&self, name: &str, arn: &str) -> QueueRef {
         let q = QueueRef {
             name: name.into(),
             url: format!("https://sqs.us-east-2.amazonaws.com/123456789012/{name}"),
-            arn: format!("arn:aws:sqs:us-east-2:123456789012:{name}"),
+            arn: arn.into(),
         };
         self.with(|s| {
             s.queues.insert(

@@ -131,8 +131,22 @@ impl<'a> Fields<'a> {
         .map_err(AppError::Usage)
     }
 
-    /// The field as a typed value, references substituted.
+    /// The field as a typed value, references substituted, within its range
+    /// (`crate::limits`: a parameter may hold what a literal could not).
     fn value(&mut self, key: &str) -> Result<Option<Value>, AppError> {
+        let pending = self.pending.len();
+        let v = self.typed(key)?;
+        if let Some(v) = &v
+            && self.pending.len() == pending
+        {
+            crate::limits::check_field(key, v)
+                .map_err(|e| self.bad(key, format!("{v} is out of range: {key} {e}")))?;
+        }
+        Ok(v)
+    }
+
+    /// The field as a typed value, references substituted.
+    fn typed(&mut self, key: &str) -> Result<Option<Value>, AppError> {
         let Some(field) = self.step.fields.get(key) else {
             return Ok(None);
         };
@@ -1213,17 +1227,16 @@ async fn execute(
         }
         Kind::Reemit => {
             let from = PathBuf::from(f.str("from")?.unwrap_or_default());
-            let mut cfg = DrainConfig::new(Vec::new(), format!("{}-s{}", opts.run_id, step.number));
-            cfg.to_bus = f.str("bus")?;
-            if let Some(d) = f.str("dedup_key")? {
-                cfg.dedup = DedupSpec::parse(&d).map_err(AppError::Usage)?;
-            }
-            cfg.max_redrives = f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3);
-            cfg.rate = f.num("rate")?;
-            cfg.receive_wait = Duration::ZERO;
-            if let Some(s) = f.int("size_limit")? {
-                cfg.size_limit = s as usize;
-            }
+            let req = crate::commands::reemit::ReemitRequest {
+                bus: f.str("bus")?,
+                dedup_key: f.str("dedup_key")?,
+                max_redrives: f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3),
+                rate: f.num("rate")?,
+                size_limit: f.int("size_limit")?.map(|n| n as usize),
+                dry_run: false,
+            };
+            let cfg =
+                crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;
             let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
             let r =
                 crate::commands::reemit::reemit(&from, cfg, dports, ui.drain_observer()).await?;

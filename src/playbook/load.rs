@@ -503,6 +503,13 @@ fn check_literal(ctx: &mut Ctx, line: usize, key: &str, ty: Ty, v: &Value) {
 /// Field-specific checks of literal values.
 fn check_field(ctx: &mut Ctx, line: usize, kind: Kind, key: &str, v: &Value) {
     let literal = |s: &str| template::refs(s).map(|r| r.is_empty()).unwrap_or(false);
+    if let Err(range) = crate::limits::check_field(key, v) {
+        ctx.err(
+            line,
+            format!("`{key}` = {v} is out of range"),
+            format!("{key} {range}"),
+        );
+    }
     match (kind, key, v) {
         (Kind::Doctor, "allow", Value::List(items)) => {
             for i in items {

@@ -293,6 +293,64 @@ fn set_values_are_checked_and_required_parameters_named() {
     assert_eq!(p["since"], super::load::Value::Str("2h".into()));
 }
 
+#[test]
+fn step_fields_have_the_ranges_of_their_flags() {
+    for (field, value, range) in [
+        ("concurrency", "-1", "between 1 and 256"),
+        ("concurrency", "30000", "between 1 and 256"),
+        ("max_messages", "-5", "at least 1"),
+        ("rate", "-3", "between 0.01 and 10000"),
+        ("rate", "0", "between 0.01 and 10000"),
+        ("visibility_timeout", "\"1s\"", "between 10s and 12h"),
+        ("claim_timeout", "\"300000years\"", "between 10s and 7days"),
+        ("receive_wait", "\"1m\"", "between 0s and 20s"),
+        ("size_limit", "10", "between 1024 and 1048576"),
+        ("max_redrives", "0", "between 1 and 100"),
+        ("max_duration", "\"0s\"", "between 1s and 30days"),
+    ] {
+        one(
+            &format!("[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\n{field} = {value}\n"),
+            L + 3,
+            &format!("`{field}` = "),
+            range,
+        );
+    }
+    one(
+        "[[steps]]\nkind = \"replay\"\nsince = \"2h\"\npoll = \"0s\"\n",
+        L + 3,
+        "`poll` = 0s is out of range",
+        "poll must be between 1s and 5m",
+    );
+    one(
+        "[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nrate = 0\n",
+        L + 3,
+        "`rate` = 0 is out of range",
+        "rate must be between 0.01 and 10000",
+    );
+}
+
+#[tokio::test]
+async fn a_parameter_outside_its_fields_range_is_refused_before_anything_runs() {
+    let w = world(3, true);
+    let src = format!(
+        "{HEAD}[[params]]\nname = \"n\"\ntype = \"int\"\ndefault = 4\nhelp = \"pipelines\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nconcurrency = \"${{n}}\"\n"
+    );
+    let pb = load("pb.toml", &src).unwrap();
+    let mut opts = w.opts(1, true);
+    opts.sets = vec![("n".into(), "30000".into())];
+    let (mut scope, _) = prepare_run(&pb, &opts).unwrap();
+    let e = plan(&pb, &mut scope, &w.ports(), 1, Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    let e = e.to_string();
+    assert!(
+        e.contains("`concurrency`: 30000 is out of range") && e.contains("between 1 and 256"),
+        "{e}"
+    );
+    assert_eq!(w.sqs.messages("subs-dlq").len(), 3);
+}
+
 // ---- runs over fakes ----------------------------------------------------------------
 
 struct World {

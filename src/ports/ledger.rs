@@ -69,19 +69,27 @@ pub struct Claim {
     pub ttl: Duration,
 }
 
+/// `now + d`, saturating at the latest time chrono can hold: a duration too long for the
+/// calendar means "never", not a panic in the ledger thread or a claim that expired at once.
+fn later(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 impl Claim {
     pub fn record(&self) -> LedgerRecord {
         LedgerRecord {
             key: self.key.clone(),
             state: LedgerState::InProgress,
-            in_progress_expiry: self.now
-                + chrono::Duration::from_std(self.in_progress_for).unwrap_or_default(),
+            in_progress_expiry: later(self.now, self.in_progress_for),
             redrive: self.redrive,
             event_id: None,
             run_id: self.run_id.clone(),
             created_at: self.now,
             updated_at: self.now,
-            expires_at: self.now + chrono::Duration::from_std(self.ttl).unwrap_or_default(),
+            expires_at: later(self.now, self.ttl),
         }
     }
 
@@ -152,4 +160,36 @@ pub trait Ledger: Send + Sync {
     async fn prune(&self, now: DateTime<Utc>) -> Result<u64, PortError>;
     /// A name for logs and reports (`sqlite:/path`, `memory`).
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_claim_too_long_for_the_calendar_never_expires_and_never_panics() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let year = Duration::from_secs(365 * 86_400);
+        // 300,000 years fits a chrono duration but not a date; 2^63 s fits neither.
+        for long in [year * 300_000, Duration::from_secs(1 << 63), Duration::MAX] {
+            let claim = Claim {
+                key: "k".into(),
+                run_id: "run-a".into(),
+                redrive: 1,
+                now,
+                in_progress_for: long,
+                ttl: long,
+            };
+            let r = claim.record();
+            assert_eq!(r.in_progress_expiry, DateTime::<Utc>::MAX_UTC);
+            assert_eq!(r.expires_at, DateTime::<Utc>::MAX_UTC);
+            let rival = Claim {
+                run_id: "run-b".into(),
+                now: now + chrono::Duration::days(3650),
+                ..claim.clone()
+            };
+            assert!(!rival.may_replace(&r), "the claim still holds the key");
+        }
+    }
 }

@@ -24,6 +24,18 @@ pub(crate) struct Capture {
 }
 
 fn capture_rule(sb: &Sandbox, name: &str, pattern: &str, queue: &str) -> String {
+    rule_to_queue(sb, CAPTURE_BUS, name, pattern, queue)
+}
+
+/// A new queue, and a rule on `bus` that forwards what `pattern` matches to it; answers the
+/// queue's URL.
+pub(crate) fn rule_to_queue(
+    sb: &Sandbox,
+    bus: &str,
+    name: &str,
+    pattern: &str,
+    queue: &str,
+) -> String {
     let (eb, sqs) = sb.clients();
     block_on(async {
         let url = sqs
@@ -37,14 +49,14 @@ fn capture_rule(sb: &Sandbox, name: &str, pattern: &str, queue: &str) -> String 
             .to_string();
         eb.put_rule()
             .name(name)
-            .event_bus_name(CAPTURE_BUS)
+            .event_bus_name(bus)
             .event_pattern(pattern)
             .send()
             .await
             .unwrap();
         eb.put_targets()
             .rule(name)
-            .event_bus_name(CAPTURE_BUS)
+            .event_bus_name(bus)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
                     .id("q")
@@ -110,7 +122,8 @@ pub(crate) fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
     }
 }
 
-fn attr(v: &str) -> MessageAttributeValue {
+/// A String message attribute.
+pub(crate) fn attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(v)

@@ -4,6 +4,7 @@ mod support;
 
 mod drain;
 mod faults;
+mod guards;
 mod ledger;
 mod playbook;
 mod proxy;
