@@ -2,6 +2,16 @@
 //! (the event, `Input`, `InputPath` or `InputTransformer`), rebuilt locally so that a
 //! redrive to the target that failed delivers exactly what the target missed.
 
+mod error;
+mod input;
 mod json_path;
+mod predefined;
+mod template;
 
+#[cfg(test)]
+mod doc_examples;
+
+pub use error::InputError;
+pub use input::{RenderedInput, RuleContext, TargetInput, TargetInputFields, TransformerFields};
 pub use json_path::{JsonPath, JsonPathError};
+pub use template::InputTemplate;
