@@ -8,6 +8,8 @@
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
 //! - [`pattern`] evaluates EventBridge event patterns locally;
+//! - [`target`] builds the input a rule target receives for an event (the event, `Input`,
+//!   `InputPath`, `InputTransformer`), as EventBridge does;
 //! - [`exit_codes`] documents every exit code in one place.
 
 pub(crate) mod arn;
@@ -29,4 +31,5 @@ pub mod playbook;
 pub mod ports;
 pub mod replay;
 pub mod settings;
+pub mod target;
 pub mod window;
