@@ -7,12 +7,15 @@
 //!   and return reports that [`output`] prints as a table or as one JSON document;
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
+//! - [`delivery`] picks the target a DLQ message belongs to and names what a delivery
+//!   creates; the calls go through the delivery ports;
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`exit_codes`] documents every exit code in one place.
 
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod delivery;
 pub mod discovery;
 pub mod drain;
 pub mod error;
