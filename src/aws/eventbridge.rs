@@ -41,27 +41,6 @@ impl EventBridge {
         );
         EventBridge { client, put_client }
     }
-
-    async fn targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_targets_by_rule()
-                .event_bus_name(bus)
-                .rule(rule)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("ListTargetsByRule", e))?;
-            out.extend(page.targets().iter().map(target_info));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
-    }
 }
 
 fn target_info(t: &Target) -> TargetInfo {
@@ -149,7 +128,7 @@ impl BusCatalogue for EventBridge {
                 .map_err(|e| classify("ListRules", e))?;
             for r in page.rules() {
                 let name = r.name().unwrap_or_default().to_string();
-                let targets = self.targets(bus, &name).await?;
+                let targets = self.list_targets(bus, &name).await?;
                 rules.push(RuleInfo {
                     arn: r.arn().unwrap_or_default().to_string(),
                     state: r
@@ -167,6 +146,28 @@ impl BusCatalogue for EventBridge {
             token = page.next_token().map(str::to_string);
             if token.is_none() {
                 return Ok(rules);
+            }
+        }
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_targets_by_rule()
+                .event_bus_name(bus)
+                .rule(rule)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListTargetsByRule", e))?;
+            out.extend(page.targets().iter().map(target_info));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
             }
         }
     }
@@ -656,7 +657,7 @@ mod tests {
                     .build()
             });
         let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
-        let targets = eb.targets("b", "r").await.unwrap();
+        let targets = eb.list_targets("b", "r").await.unwrap();
         assert_eq!(
             targets[0].input,
             TargetInputSpec::InputTransformer {
@@ -688,6 +689,25 @@ mod tests {
                 .map(TargetInfo::transforms_input)
                 .collect::<Vec<_>>(),
             [true, true, true, false]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_targets_of_a_deleted_rule_are_not_found() {
+        use aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleError;
+        let rule = mock!(Client::list_targets_by_rule).then_error(|| {
+            ListTargetsByRuleError::generic(
+                aws_sdk_eventbridge::error::ErrorMetadata::builder()
+                    .code("ResourceNotFoundException")
+                    .message("Rule r does not exist on EventBus b.")
+                    .build(),
+            )
+        });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let err = eb.list_targets("b", "r").await.unwrap_err();
+        assert!(
+            matches!(err, PortError::NotFound(ref m) if m.contains("Rule r does not exist")),
+            "{err:?}"
         );
     }
 

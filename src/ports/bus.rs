@@ -163,6 +163,9 @@ pub trait BusCatalogue: Send + Sync {
     async fn describe_bus(&self, name: &str) -> Result<BusInfo, PortError>;
     /// Every rule on the bus with its targets.
     async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError>;
+    /// One rule's targets (a DLQ message names its rule), or `PortError::NotFound` when the
+    /// rule is gone.
+    async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError>;
     /// Archives, optionally only those recording the bus with this ARN.
     async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError>;
     /// One archive by name, or `PortError::NotFound`.
