@@ -7,6 +7,8 @@
 //!   and return reports that [`output`] prints as a table or as one JSON document;
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
+//! - [`delivery`] picks the target a DLQ message belongs to and names what a delivery
+//!   creates; the calls go through the delivery ports;
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`target`] builds the input a rule target receives for an event (the event, `Input`,
 //!   `InputPath`, `InputTransformer`), as EventBridge does;
@@ -16,6 +18,7 @@ pub(crate) mod arn;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod delivery;
 pub mod discovery;
 pub mod drain;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Loads the SDK configuration with the normal credential chain, honouring the global
 //! `--region`, `--profile` and `--endpoint-url` options (and `AWS_*` variables).
 
+use std::sync::OnceLock;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 /// The AWS-related global options, already resolved from flags, env and config file.
@@ -48,6 +50,14 @@ pub struct Clients {
     pub raw_eventbridge: aws_sdk_eventbridge::Client,
     pub raw_sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// For the delivery adapters, built on first use: most commands never deliver to a
+    /// target, and each client costs its own runtime setup.
+    config: SdkConfig,
+    lambda: OnceLock<super::lambda::Lambda>,
+    sqs_sender: OnceLock<super::sqs_send::SqsSender>,
+    sns: OnceLock<super::sns::Sns>,
+    sfn: OnceLock<super::sfn::StepFunctions>,
+    logs: OnceLock<super::logs::Logs>,
 }
 
 impl Clients {
@@ -78,6 +88,43 @@ impl Clients {
             raw_eventbridge,
             raw_sqs,
             dynamodb,
+            config,
+            lambda: OnceLock::new(),
+            sqs_sender: OnceLock::new(),
+            sns: OnceLock::new(),
+            sfn: OnceLock::new(),
+            logs: OnceLock::new(),
+        })
+    }
+
+    /// Lambda `Invoke`, for function targets.
+    pub fn lambda(&self) -> &super::lambda::Lambda {
+        self.lambda
+            .get_or_init(|| super::lambda::Lambda::new(aws_sdk_lambda::Client::new(&self.config)))
+    }
+
+    /// SQS `SendMessageBatch`, for queue targets (the DLQs themselves go through `sqs`).
+    pub fn sqs_sender(&self) -> &super::sqs_send::SqsSender {
+        self.sqs_sender
+            .get_or_init(|| super::sqs_send::SqsSender::new(self.raw_sqs.clone()))
+    }
+
+    /// SNS `Publish`, for topic targets.
+    pub fn sns(&self) -> &super::sns::Sns {
+        self.sns
+            .get_or_init(|| super::sns::Sns::new(aws_sdk_sns::Client::new(&self.config)))
+    }
+
+    /// Step Functions `StartExecution`, for state machine targets.
+    pub fn sfn(&self) -> &super::sfn::StepFunctions {
+        self.sfn
+            .get_or_init(|| super::sfn::StepFunctions::new(aws_sdk_sfn::Client::new(&self.config)))
+    }
+
+    /// CloudWatch Logs `PutLogEvents`, for log group targets.
+    pub fn logs(&self) -> &super::logs::Logs {
+        self.logs.get_or_init(|| {
+            super::logs::Logs::new(aws_sdk_cloudwatchlogs::Client::new(&self.config))
         })
     }
 

@@ -37,23 +37,50 @@ where
             match code {
                 "ResourceNotFoundException"
                 | "AWS.SimpleQueueService.NonExistentQueue"
-                | "QueueDoesNotExist" => PortError::NotFound(text),
+                | "QueueDoesNotExist"
+                | "NotFound"
+                | "StateMachineDoesNotExist"
+                | "ExecutionDoesNotExist" => PortError::NotFound(text),
                 "ValidationException"
                 | "InvalidParameterValue"
                 | "InvalidEventPatternException"
                 | "InvalidParameterCombination"
-                | "MissingParameter" => PortError::Invalid(text),
-                "LimitExceededException" => PortError::LimitExceeded(text),
+                | "MissingParameter"
+                | "InvalidParameter"
+                | "InvalidParameterException"
+                | "InvalidParameterValueException"
+                | "InvalidRequestContentException"
+                | "RequestTooLargeException"
+                | "InvalidArn"
+                | "InvalidName"
+                | "InvalidExecutionInput" => PortError::Invalid(text),
+                "LimitExceededException"
+                | "ExecutionLimitExceeded"
+                | "ServiceQuotaExceededException" => PortError::LimitExceeded(text),
                 "IllegalStatusException" => PortError::IllegalState(text),
-                "ResourceAlreadyExistsException" => PortError::AlreadyExists(text),
+                "ResourceAlreadyExistsException" | "ExecutionAlreadyExists" => {
+                    PortError::AlreadyExists(text)
+                }
+                // Lambda answers 429 TooManyRequestsException (concurrency or rate), SNS
+                // `Throttled`; KMS throttling behind an encrypted queue or topic is the same
+                // signal to slow down.
                 "ThrottlingException"
                 | "Throttling"
                 | "RequestThrottled"
-                | "ProvisionedThroughputExceededException" => PortError::Throttled(text),
+                | "ProvisionedThroughputExceededException"
+                | "TooManyRequestsException"
+                | "EC2ThrottledException"
+                | "Throttled"
+                | "KMSThrottling"
+                | "KmsThrottled"
+                | "KmsThrottlingException" => PortError::Throttled(text),
                 "AccessDeniedException"
                 | "AccessDenied"
                 | "UnauthorizedOperation"
-                | "AuthorizationError" => PortError::Denied(text),
+                | "AuthorizationError"
+                | "KMSAccessDenied"
+                | "KMSAccessDeniedException"
+                | "KmsAccessDeniedException" => PortError::Denied(text),
                 "ExpiredTokenException"
                 | "ExpiredToken"
                 | "InvalidClientTokenId"
@@ -63,8 +90,15 @@ where
                 | "SignatureDoesNotMatch"
                 | "IncompleteSignature"
                 | "MissingAuthenticationToken" => PortError::Credentials(text),
-                "InternalException" | "InternalFailure" | "InternalError"
-                | "ServiceUnavailable" => PortError::Transient(text),
+                // Lambda's ServiceException is its 500; ResourceNotReadyException is a
+                // function whose VPC connection is being re-established.
+                "InternalException"
+                | "InternalFailure"
+                | "InternalError"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "ServiceException"
+                | "ResourceNotReadyException" => PortError::Transient(text),
                 _ => PortError::Other(text),
             }
         }
@@ -155,6 +189,36 @@ mod tests {
             assert!(!e.is_retryable());
         }
         assert!(answered("SomethingElse").await.hint().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_delivery_services_codes_are_classified() {
+        for (code, want) in [
+            ("TooManyRequestsException", "throttled"),
+            ("Throttled", "throttled"),
+            ("KmsThrottlingException", "throttled"),
+            ("ServiceException", "transient"),
+            ("ServiceUnavailableException", "transient"),
+            ("NotFound", "not found"),
+            ("StateMachineDoesNotExist", "not found"),
+            ("InvalidParameterException", "invalid"),
+            ("RequestTooLargeException", "invalid"),
+            ("ExecutionAlreadyExists", "exists"),
+            ("ExecutionLimitExceeded", "limit"),
+            ("KMSAccessDenied", "denied"),
+        ] {
+            let got = match answered(code).await {
+                PortError::Throttled(_) => "throttled",
+                PortError::Transient(_) => "transient",
+                PortError::NotFound(_) => "not found",
+                PortError::Invalid(_) => "invalid",
+                PortError::AlreadyExists(_) => "exists",
+                PortError::LimitExceeded(_) => "limit",
+                PortError::Denied(_) => "denied",
+                other => panic!("{code}: {other:?}"),
+            };
+            assert_eq!(got, want, "{code}");
+        }
     }
 
     /// A client whose credentials provider answers `fail`; the call never reaches the

@@ -12,6 +12,7 @@ use super::time::{from_aws, to_aws};
 use crate::ports::PortError;
 use crate::ports::bus::{
     ArchiveInfo, BusCatalogue, BusInfo, EventSourceInfo, RetryPolicy, RuleInfo, TargetInfo,
+    TargetInputSpec,
 };
 use crate::ports::replay::{
     ReplayControl, ReplayFilter, ReplayRequest, ReplayStarted, ReplayState, ReplayStatus,
@@ -40,27 +41,6 @@ impl EventBridge {
         );
         EventBridge { client, put_client }
     }
-
-    async fn targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_targets_by_rule()
-                .event_bus_name(bus)
-                .rule(rule)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| classify("ListTargetsByRule", e))?;
-            out.extend(page.targets().iter().map(target_info));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
-    }
 }
 
 fn target_info(t: &Target) -> TargetInfo {
@@ -75,9 +55,32 @@ fn target_info(t: &Target) -> TargetInfo {
             maximum_retry_attempts: r.maximum_retry_attempts(),
             maximum_event_age_seconds: r.maximum_event_age_in_seconds(),
         }),
-        transforms_input: t.input().is_some()
-            || t.input_path().is_some()
-            || t.input_transformer().is_some(),
+        input: input_spec(t),
+        sqs_message_group_id: t
+            .sqs_parameters()
+            .and_then(|p| p.message_group_id())
+            .map(str::to_string),
+        role_arn: t.role_arn().map(str::to_string),
+    }
+}
+
+/// AWS accepts only one of the three input settings on a target; should an answer carry
+/// several, the first in this order wins.
+fn input_spec(t: &Target) -> TargetInputSpec {
+    if let Some(input) = t.input() {
+        TargetInputSpec::Input(input.to_string())
+    } else if let Some(path) = t.input_path() {
+        TargetInputSpec::InputPath(path.to_string())
+    } else if let Some(tr) = t.input_transformer() {
+        TargetInputSpec::InputTransformer {
+            input_paths_map: tr
+                .input_paths_map()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            input_template: tr.input_template().to_string(),
+        }
+    } else {
+        TargetInputSpec::Event
     }
 }
 
@@ -125,7 +128,7 @@ impl BusCatalogue for EventBridge {
                 .map_err(|e| classify("ListRules", e))?;
             for r in page.rules() {
                 let name = r.name().unwrap_or_default().to_string();
-                let targets = self.targets(bus, &name).await?;
+                let targets = self.list_targets(bus, &name).await?;
                 rules.push(RuleInfo {
                     arn: r.arn().unwrap_or_default().to_string(),
                     state: r
@@ -143,6 +146,28 @@ impl BusCatalogue for EventBridge {
             token = page.next_token().map(str::to_string);
             if token.is_none() {
                 return Ok(rules);
+            }
+        }
+    }
+
+    #[instrument(skip(self), level = "debug")]
+    async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_targets_by_rule()
+                .event_bus_name(bus)
+                .rule(rule)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify("ListTargetsByRule", e))?;
+            out.extend(page.targets().iter().map(target_info));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
             }
         }
     }
@@ -585,6 +610,105 @@ mod tests {
             }
         );
         assert!(out[1].is_retryable());
+    }
+
+    #[tokio::test]
+    async fn targets_carry_their_input_mode_fifo_group_and_role() {
+        use aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleOutput;
+        use aws_sdk_eventbridge::types::{DeadLetterConfig, InputTransformer, SqsParameters};
+        let rule = mock!(Client::list_targets_by_rule)
+            .match_requests(|r| r.event_bus_name() == Some("b") && r.rule() == Some("r"))
+            .then_output(|| {
+                let target = |id: &str, arn: &str| Target::builder().id(id).arn(arn);
+                ListTargetsByRuleOutput::builder()
+                    .targets(
+                        target("fn", "arn:aws:lambda:us-east-2:1:function:f")
+                            .input_transformer(
+                                InputTransformer::builder()
+                                    .input_paths_map("id", "$.detail.id")
+                                    .input_paths_map("type", "$.detail.type")
+                                    .input_template(r#"{"id": <id>, "t": "<type>"}"#)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .dead_letter_config(DeadLetterConfig::builder().arn("arn:dlq").build())
+                            .build()
+                            .unwrap(),
+                    )
+                    .targets(
+                        target("const", "arn:aws:sns:us-east-2:1:t")
+                            .input(r#"{"fixed": true}"#)
+                            .build()
+                            .unwrap(),
+                    )
+                    .targets(
+                        target("path", "arn:aws:states:us-east-2:1:stateMachine:sm")
+                            .input_path("$.detail")
+                            .role_arn("arn:aws:iam::1:role/sfn")
+                            .build()
+                            .unwrap(),
+                    )
+                    .targets(
+                        target("fifo", "arn:aws:sqs:us-east-2:1:q.fifo")
+                            .sqs_parameters(SqsParameters::builder().message_group_id("g1").build())
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let targets = eb.list_targets("b", "r").await.unwrap();
+        assert_eq!(
+            targets[0].input,
+            TargetInputSpec::InputTransformer {
+                input_paths_map: [("id", "$.detail.id"), ("type", "$.detail.type")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                input_template: r#"{"id": <id>, "t": "<type>"}"#.into(),
+            }
+        );
+        assert_eq!(targets[0].dlq_arn.as_deref(), Some("arn:dlq"));
+        assert_eq!(
+            targets[1].input,
+            TargetInputSpec::Input(r#"{"fixed": true}"#.into())
+        );
+        assert_eq!(
+            targets[2].input,
+            TargetInputSpec::InputPath("$.detail".into())
+        );
+        assert_eq!(
+            targets[2].role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/sfn")
+        );
+        assert_eq!(targets[3].input, TargetInputSpec::Event);
+        assert_eq!(targets[3].sqs_message_group_id.as_deref(), Some("g1"));
+        assert_eq!(
+            targets
+                .iter()
+                .map(TargetInfo::transforms_input)
+                .collect::<Vec<_>>(),
+            [true, true, true, false]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_targets_of_a_deleted_rule_are_not_found() {
+        use aws_sdk_eventbridge::operation::list_targets_by_rule::ListTargetsByRuleError;
+        let rule = mock!(Client::list_targets_by_rule).then_error(|| {
+            ListTargetsByRuleError::generic(
+                aws_sdk_eventbridge::error::ErrorMetadata::builder()
+                    .code("ResourceNotFoundException")
+                    .message("Rule r does not exist on EventBus b.")
+                    .build(),
+            )
+        });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&rule]));
+        let err = eb.list_targets("b", "r").await.unwrap_err();
+        assert!(
+            matches!(err, PortError::NotFound(ref m) if m.contains("Rule r does not exist")),
+            "{err:?}"
+        );
     }
 
     fn replay_output(state: AwsReplayState, done_secs: Option<i64>) -> DescribeReplayOutput {

@@ -104,7 +104,7 @@ fn failures(failed: &[aws_sdk_sqs::types::BatchResultErrorEntry]) -> Vec<BatchFa
         .collect()
 }
 
-fn build_err(what: &str, e: impl std::fmt::Display) -> PortError {
+pub(super) fn build_err(what: &str, e: impl std::fmt::Display) -> PortError {
     PortError::Invalid(format!("{what}: {e}"))
 }
 

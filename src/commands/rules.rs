@@ -75,7 +75,7 @@ fn rule_block(r: &RuleInfo, out: &mut String) {
             "    retry: {}\n",
             retry_text(t.retry_policy.as_ref())
         ));
-        if t.transforms_input {
+        if t.transforms_input() {
             out.push_str(
                 "    note:  the target transforms its input; DLQ bodies may not be full events\n",
             );

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::ports::PortError;
-use crate::ports::bus::{ArchiveInfo, BusCatalogue, BusInfo, EventSourceInfo, RuleInfo};
+use crate::ports::bus::{
+    ArchiveInfo, BusCatalogue, BusInfo, EventSourceInfo, RuleInfo, TargetInfo,
+};
 use crate::ports::replay::{
     ReplayControl, ReplayFilter, ReplayRequest, ReplayStarted, ReplayState, ReplayStatus,
 };
@@ -30,6 +32,7 @@ struct State {
     cancelled: Vec<String>,
     describe_calls: usize,
     list_rules_calls: usize,
+    list_targets_calls: usize,
     describe_bus_error: Option<PortError>,
     accepted: Vec<PutEntry>,
     put_calls: usize,
@@ -115,6 +118,10 @@ impl MemoryEventBridge {
         self.with(|s| s.list_rules_calls)
     }
 
+    pub fn list_targets_calls(&self) -> usize {
+        self.with(|s| s.list_targets_calls)
+    }
+
     pub fn put_calls(&self) -> usize {
         self.with(|s| s.put_calls)
     }
@@ -159,6 +166,19 @@ impl BusCatalogue for MemoryEventBridge {
                 return Err(not_found("Event bus", bus));
             }
             Ok(s.rules.get(bus).cloned().unwrap_or_default())
+        })
+    }
+
+    async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
+        self.with(|s| {
+            s.list_targets_calls += 1;
+            s.rules
+                .get(bus)
+                .and_then(|rules| rules.iter().find(|r| r.name == rule))
+                .map(|r| r.targets.clone())
+                .ok_or_else(|| {
+                    PortError::NotFound(format!("Rule {rule} does not exist on EventBus {bus}."))
+                })
         })
     }
 
@@ -335,5 +355,40 @@ impl EventSink for MemoryEventBridge {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rules_targets_are_listed_and_a_missing_rule_is_not_found() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("b");
+        eb.add_rule(
+            "b",
+            RuleInfo {
+                name: "r".into(),
+                arn: "arn:aws:events:us-east-2:123456789012:rule/b/r".into(),
+                state: "ENABLED".into(),
+                event_pattern: None,
+                schedule_expression: None,
+                managed_by: None,
+                description: None,
+                targets: vec![TargetInfo {
+                    id: "t".into(),
+                    arn: "arn:aws:sqs:us-east-2:123456789012:q".into(),
+                    ..TargetInfo::default()
+                }],
+            },
+        );
+        let targets = eb.list_targets("b", "r").await.unwrap();
+        assert_eq!(targets[0].id, "t");
+        assert!(matches!(
+            eb.list_targets("b", "gone").await,
+            Err(PortError::NotFound(ref m)) if m == "Rule gone does not exist on EventBus b."
+        ));
+        assert_eq!(eb.list_targets_calls(), 2);
     }
 }

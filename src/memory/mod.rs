@@ -2,6 +2,12 @@
 //! inject the failures AWS produces (and emulators do not).
 
 pub mod eventbridge;
+mod faults;
+pub mod lambda;
 pub mod latent;
 pub mod ledger;
+pub mod logs;
+pub mod sfn;
+pub mod sns;
 pub mod sqs;
+pub mod sqs_send;

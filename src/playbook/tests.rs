@@ -390,7 +390,7 @@ fn world(dlq_messages: usize, target_dlq: bool) -> World {
                 arn: "arn:aws:lambda:us-east-2:123456789012:function:subs".into(),
                 dlq_arn: target_dlq.then(|| dlq.arn.clone()),
                 retry_policy: None,
-                transforms_input: false,
+                ..TargetInfo::default()
             }],
         },
     );

@@ -1,6 +1,8 @@
 //! The bus catalogue port: read-only facts about a bus, its rules and targets, its
 //! archives and partner event sources.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -21,16 +23,63 @@ pub struct RetryPolicy {
     pub maximum_event_age_seconds: Option<i32>,
 }
 
-/// One target of a rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What a target receives: the matched event, or what its input settings make of it
+/// (AWS allows at most one of `Input`, `InputPath` and `InputTransformer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetInputSpec {
+    /// The matched event itself.
+    #[default]
+    Event,
+    /// `Input`: this constant JSON text instead of the event.
+    Input(String),
+    /// `InputPath`: the part of the event this JSON path selects.
+    InputPath(String),
+    /// `InputTransformer`: variables read from the event by JSON path, put into a template.
+    InputTransformer {
+        input_paths_map: BTreeMap<String, String>,
+        input_template: String,
+    },
+}
+
+/// One target of a rule, with what redriving to it needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetInfo {
     pub id: String,
     pub arn: String,
     pub dlq_arn: Option<String>,
     pub retry_policy: Option<RetryPolicy>,
+    pub input: TargetInputSpec,
+    /// `SqsParameters.MessageGroupId`, for FIFO queue targets.
+    pub sqs_message_group_id: Option<String>,
+    /// The role EventBridge assumes to deliver (cross-account buses, Step Functions, ...).
+    pub role_arn: Option<String>,
+}
+
+impl TargetInfo {
     /// The target reshapes the event (input, input path or transformer), so DLQ bodies
     /// may not be the original envelope.
-    pub transforms_input: bool,
+    pub fn transforms_input(&self) -> bool {
+        self.input != TargetInputSpec::Event
+    }
+}
+
+// By hand, so `rules --output json` keeps its `transforms_input` field now that it is
+// derived from the input mode.
+impl Serialize for TargetInfo {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("TargetInfo", 8)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("arn", &self.arn)?;
+        s.serialize_field("dlq_arn", &self.dlq_arn)?;
+        s.serialize_field("retry_policy", &self.retry_policy)?;
+        s.serialize_field("transforms_input", &self.transforms_input())?;
+        s.serialize_field("input", &self.input)?;
+        s.serialize_field("sqs_message_group_id", &self.sqs_message_group_id)?;
+        s.serialize_field("role_arn", &self.role_arn)?;
+        s.end()
+    }
 }
 
 /// A rule with its targets.
@@ -114,10 +163,40 @@ pub trait BusCatalogue: Send + Sync {
     async fn describe_bus(&self, name: &str) -> Result<BusInfo, PortError>;
     /// Every rule on the bus with its targets.
     async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError>;
+    /// One rule's targets (a DLQ message names its rule), or `PortError::NotFound` when the
+    /// rule is gone.
+    async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError>;
     /// Archives, optionally only those recording the bus with this ARN.
     async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError>;
     /// One archive by name, or `PortError::NotFound`.
     async fn describe_archive(&self, name: &str) -> Result<ArchiveInfo, PortError>;
     /// Event sources whose name starts with `prefix`.
     async fn list_event_sources(&self, prefix: &str) -> Result<Vec<EventSourceInfo>, PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_transforms_input_and_names_the_input_mode() {
+        let t = TargetInfo {
+            id: "t".into(),
+            arn: "arn:aws:lambda:us-east-2:1:function:f".into(),
+            input: TargetInputSpec::InputTransformer {
+                input_paths_map: BTreeMap::from([("id".into(), "$.detail.id".into())]),
+                input_template: r#"{"id": <id>}"#.into(),
+            },
+            ..TargetInfo::default()
+        };
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["transforms_input"], true);
+        assert_eq!(
+            json["input"]["input_transformer"]["input_paths_map"]["id"],
+            "$.detail.id"
+        );
+        let plain = serde_json::to_value(TargetInfo::default()).unwrap();
+        assert_eq!(plain["transforms_input"], false);
+        assert_eq!(plain["input"], "event");
+    }
 }

@@ -700,7 +700,7 @@ mod tests {
                 arn: "arn:aws:sqs:us-east-2:123456789012:q".into(),
                 dlq_arn: None,
                 retry_policy: None,
-                transforms_input: false,
+                ..TargetInfo::default()
             }],
         }
     }

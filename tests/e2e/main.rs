@@ -2,6 +2,7 @@
 
 mod support;
 
+mod delivery;
 mod drain;
 mod faults;
 mod guards;
