@@ -74,6 +74,9 @@ pub struct GlobalArgs {
     /// Config file (default: ./nexus-replay.toml, then $XDG_CONFIG_HOME/nexus-replay/nexus-replay.toml)
     #[arg(long, global = true, env = "NEXUS_REPLAY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Let trace logging show message bodies and access key ids (the SDK's wire logging); off, they are kept out of every log level
+    #[arg(long, global = true, env = "NEXUS_REPLAY_LOG_PAYLOADS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub log_payloads: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -496,6 +499,7 @@ pub fn main() -> u8 {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
         },
+        cli.global.log_payloads,
     );
     let settings = match resolve(&cli.global, verbosity) {
         Ok(s) => s,
