@@ -530,6 +530,12 @@ fn fail(e: &AppError) -> u8 {
 
 fn resolve(g: &GlobalArgs, verbosity: i8) -> Result<Settings, AppError> {
     let (config_path, file) = settings::load_file(g.config.as_deref())?;
+    if let Some(path) = &config_path {
+        log_config_file(path, &file, g);
+        if g.endpoint_url.is_none() && file.endpoint_url.is_some() {
+            settings::check_endpoint_source(path)?;
+        }
+    }
     let output = match g.output {
         Some(OutputArg::Json) => OutputMode::Json,
         Some(OutputArg::Human) => OutputMode::Human,
@@ -557,6 +563,30 @@ fn resolve(g: &GlobalArgs, verbosity: i8) -> Result<Settings, AppError> {
         state_dir: file.state_dir.unwrap_or_else(settings::default_state_dir),
         config_path,
     })
+}
+
+/// Says which config file was read and each setting it gave (info), or that a flag or
+/// `NEXUS_REPLAY_*` variable won over it (debug): a file in the current directory is read
+/// without being asked for.
+fn log_config_file(path: &std::path::Path, file: &settings::FileConfig, g: &GlobalArgs) {
+    tracing::info!("read config file {}", path.display());
+    for (key, value) in file.entries() {
+        let overridden = match key {
+            "region" => g.region.is_some(),
+            "profile" => g.profile.is_some(),
+            "endpoint_url" => g.endpoint_url.is_some(),
+            "output" => g.output.is_some(),
+            _ => false,
+        };
+        if overridden {
+            tracing::debug!(
+                "config file {}: {key} not used: a flag or NEXUS_REPLAY_* variable sets it",
+                path.display()
+            );
+        } else {
+            tracing::info!("config file {}: {key} = {value:?}", path.display());
+        }
+    }
 }
 
 fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {

@@ -407,7 +407,7 @@ fn step_error(step: &Step, e: AppError) -> AppError {
     let msg = format!("step {}: {e}", step.label());
     match e {
         AppError::NotFound(_) => AppError::NotFound(msg),
-        AppError::Usage(_) | AppError::Config(_) => AppError::Usage(msg),
+        AppError::Usage(_) | AppError::Config(_) | AppError::ConfigFile(_) => AppError::Usage(msg),
         other => other,
     }
 }
