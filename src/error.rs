@@ -36,7 +36,7 @@ impl AppError {
     }
 
     /// What the user can do about it, where there is more to say than the message.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             AppError::Port(p) => p.hint(),
             _ => None,

@@ -31,6 +31,9 @@ pub enum PortError {
     /// The credentials are valid but not allowed to make the call.
     #[error("{0}")]
     Denied(String),
+    /// The DynamoDB table a ledger names does not exist (`text` is the call's error).
+    #[error("{text}: the ledger table {table} does not exist")]
+    LedgerTableMissing { table: String, text: String },
     /// Anything else (unexpected answers).
     #[error("{0}")]
     Other(String),
@@ -43,15 +46,41 @@ impl PortError {
     }
 
     /// What the user can do about this error, when there is something to say.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             PortError::Credentials(_) => Some(
-                "check which credentials are in use (`aws sts get-caller-identity`): pick a profile with --profile or AWS_PROFILE, run `aws sso login` if its session expired, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                "check which credentials are in use (`aws sts get-caller-identity`): pick a profile with --profile or AWS_PROFILE, run `aws sso login` if its session expired, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
             ),
             PortError::Denied(_) => Some(
-                "the credentials in use lack this permission: docs/iam/ holds the policy each command needs (README, \"IAM permissions\")",
+                "the credentials in use lack this permission: docs/iam/ holds the policy each command needs (README, \"IAM permissions\")".into(),
             ),
+            PortError::LedgerTableMissing { table, .. } => Some(format!(
+                "create it once with `nexus-replay ledger init --ledger dynamodb://{table}` (same --region and --endpoint-url), or name another ledger with --ledger"
+            )),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_ledger_table_says_how_to_create_it() {
+        let e = PortError::LedgerTableMissing {
+            table: "missing".into(),
+            text: "BatchGetItem: ResourceNotFoundException: Requested resource not found".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "BatchGetItem: ResourceNotFoundException: Requested resource not found: the ledger table missing does not exist"
+        );
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("nexus-replay ledger init --ledger dynamodb://missing")
+        );
+        assert!(!e.is_retryable());
     }
 }
