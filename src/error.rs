@@ -16,6 +16,9 @@ pub enum AppError {
     NotFound(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The config file is unreadable, invalid, or not safe to take settings from.
+    #[error("{0}")]
+    ConfigFile(String),
     /// AWS answered with an error.
     #[error("{0}")]
     Port(#[from] PortError),
@@ -33,7 +36,7 @@ impl AppError {
     }
 
     /// What the user can do about it, where there is more to say than the message.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             AppError::Port(p) => p.hint(),
             _ => None,
@@ -50,10 +53,26 @@ impl AppError {
 
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) | AppError::NotFound(_) | AppError::Config(_) => exit_codes::USAGE,
+            AppError::Usage(_)
+            | AppError::NotFound(_)
+            | AppError::Config(_)
+            | AppError::ConfigFile(_) => exit_codes::USAGE,
             AppError::Port(PortError::Invalid(_)) => exit_codes::USAGE,
             AppError::Port(_) | AppError::Io(_) => exit_codes::FAILURE,
             AppError::Interrupted => exit_codes::INTERRUPTED,
+        }
+    }
+
+    /// The class of failure, for scripts: `usage`, `not_found`, `config`, `aws`, `io` or
+    /// `interrupted` (the `kind` of `--output json`'s error document).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::Usage(_) => "usage",
+            AppError::NotFound(_) => "not_found",
+            AppError::Config(_) | AppError::ConfigFile(_) => "config",
+            AppError::Port(_) => "aws",
+            AppError::Io(_) => "io",
+            AppError::Interrupted => "interrupted",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod discovery;
 pub mod drain;
 pub mod error;
 pub mod exit_codes;
+pub mod failure;
 pub mod ids;
 pub mod ledger;
 pub(crate) mod limits;

@@ -146,14 +146,7 @@ impl Count {
     /// Why `n` is out of range.
     pub(crate) fn check(&self, n: i128) -> Result<u64, String> {
         if n < i128::from(self.min) || n > i128::from(self.max) {
-            return Err(if self.max == UNBOUNDED {
-                format!("must be at least {}: {}", self.min, self.why)
-            } else {
-                format!(
-                    "must be between {} and {}: {}",
-                    self.min, self.max, self.why
-                )
-            });
+            return Err(format!("must be {}: {}", self.words(), self.why));
         }
         Ok(n as u64)
     }
@@ -171,10 +164,7 @@ impl Count {
 impl Rate {
     pub(crate) fn check(&self, x: f64) -> Result<f64, String> {
         if !x.is_finite() || x < self.min || x > self.max {
-            return Err(format!(
-                "must be between {} and {} events per second: {}",
-                self.min, self.max, self.why
-            ));
+            return Err(format!("must be {}: {}", self.words(), self.why));
         }
         Ok(x)
     }
@@ -191,12 +181,7 @@ impl Rate {
 impl Span {
     pub(crate) fn check(&self, d: Duration) -> Result<Duration, String> {
         if d < self.min || d > self.max {
-            return Err(format!(
-                "must be between {} and {}: {}",
-                humantime::format_duration(self.min),
-                humantime::format_duration(self.max),
-                self.why
-            ));
+            return Err(format!("must be {}: {}", self.words(), self.why));
         }
         Ok(d)
     }
@@ -232,19 +217,60 @@ fn of_field(name: &str) -> Option<Limit> {
     })
 }
 
+/// A playbook step field's value outside its flag's range: the range in words and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldRange {
+    /// `between 1 and 256`, `at least 1`.
+    pub range: String,
+    pub why: &'static str,
+}
+
+impl Count {
+    fn words(&self) -> String {
+        if self.max == UNBOUNDED {
+            format!("at least {}", self.min)
+        } else {
+            format!("between {} and {}", self.min, self.max)
+        }
+    }
+}
+
+impl Rate {
+    fn words(&self) -> String {
+        format!("between {} and {} events per second", self.min, self.max)
+    }
+}
+
+impl Span {
+    fn words(&self) -> String {
+        format!(
+            "between {} and {}",
+            humantime::format_duration(self.min),
+            humantime::format_duration(self.max)
+        )
+    }
+}
+
 /// Why a playbook step field's value is out of its flag's range. Values of another type, and
 /// text that is not a duration, are left to the type checks.
-pub(crate) fn check_field(name: &str, v: &Value) -> Result<(), String> {
-    match (of_field(name), v) {
-        (Some(Limit::Count(c)), Value::Int(i)) => c.check(i128::from(*i)).map(drop),
-        (Some(Limit::Rate(r)), Value::Number(x)) => r.check(*x).map(drop),
-        (Some(Limit::Rate(r)), Value::Int(i)) => r.check(*i as f64).map(drop),
+pub(crate) fn check_field(name: &str, v: &Value) -> Result<(), FieldRange> {
+    let (ok, range, why) = match (of_field(name), v) {
+        (Some(Limit::Count(c)), Value::Int(i)) => {
+            (c.check(i128::from(*i)).is_ok(), c.words(), c.why)
+        }
+        (Some(Limit::Rate(r)), Value::Number(x)) => (r.check(*x).is_ok(), r.words(), r.why),
+        (Some(Limit::Rate(r)), Value::Int(i)) => (r.check(*i as f64).is_ok(), r.words(), r.why),
         (Some(Limit::Span(s)), Value::Str(text)) => match crate::window::parse_duration(name, text)
         {
-            Ok(d) => s.check(d).map(drop),
-            Err(_) => Ok(()),
+            Ok(d) => (s.check(d).is_ok(), s.words(), s.why),
+            Err(_) => return Ok(()),
         },
-        _ => Ok(()),
+        _ => return Ok(()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldRange { range, why })
     }
 }
 

@@ -122,6 +122,18 @@ impl DynamoLedger {
         }
     }
 
+    /// An item call's error; a missing table is named with how to create it (the item
+    /// calls answer only ResourceNotFoundException for it).
+    fn on_table(&self, e: PortError) -> PortError {
+        match e {
+            PortError::NotFound(text) => PortError::LedgerTableMissing {
+                table: self.table.clone(),
+                text,
+            },
+            other => other,
+        }
+    }
+
     /// Strongly consistent reads of up to 100 keys (unprocessed keys are retried).
     async fn batch_get(&self, keys: &[String]) -> Result<HashMap<String, LedgerRecord>, PortError> {
         let mut out = HashMap::new();
@@ -144,7 +156,7 @@ impl DynamoLedger {
                 .request_items(&self.table, ka)
                 .send()
                 .await
-                .map_err(|e| classify("BatchGetItem", e))?;
+                .map_err(|e| self.on_table(classify("BatchGetItem", e)))?;
             for item in resp
                 .responses()
                 .and_then(|r| r.get(&self.table))
@@ -211,7 +223,7 @@ impl DynamoLedger {
                         ))),
                     };
                 }
-                Err(classify("PutItem", e))
+                Err(self.on_table(classify("PutItem", e)))
             }
         }
     }
@@ -226,7 +238,7 @@ impl DynamoLedger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| classify("GetItem", e))?;
+            .map_err(|e| self.on_table(classify("GetItem", e)))?;
         Ok(out.item)
     }
 
@@ -441,7 +453,7 @@ impl Ledger for DynamoLedger {
         let mut out = vec![false; done.len()];
         while let Some(joined) = tasks.join_next().await {
             let (i, res) = joined.map_err(|e| PortError::Other(format!("mark-done task: {e}")))?;
-            out[i] = res?;
+            out[i] = res.map_err(|e| self.on_table(e))?;
         }
         Ok(out)
     }
@@ -466,7 +478,7 @@ impl Ledger for DynamoLedger {
                         e.as_service_error(),
                         Some(DeleteItemError::ConditionalCheckFailedException(_))
                     ) => {}
-                Err(e) => return Err(classify("DeleteItem", e)),
+                Err(e) => return Err(self.on_table(classify("DeleteItem", e))),
             }
         }
         Ok(())
@@ -490,7 +502,7 @@ impl Ledger for DynamoLedger {
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .map_err(|e| classify("Scan", e))?;
+                .map_err(|e| self.on_table(classify("Scan", e)))?;
             for item in out.items() {
                 if get_n(item, TTL_ATTRIBUTE) < now.timestamp() {
                     stats.expired += 1;
@@ -733,5 +745,41 @@ mod tests {
             vec![ClaimOutcome::Claimed]
         );
         assert_eq!(throttled.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_is_named_with_the_ledger_init_command() {
+        use aws_sdk_dynamodb::error::ErrorMetadata;
+        use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemError;
+        use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        // What DynamoDB answers for a table that does not exist.
+        let missing = || {
+            ErrorMetadata::builder()
+                .code("ResourceNotFoundException")
+                .message("Requested resource not found")
+                .build()
+        };
+        let get =
+            mock!(Client::batch_get_item).then_error(move || BatchGetItemError::generic(missing()));
+        let one = mock!(Client::get_item).then_error(move || GetItemError::generic(missing()));
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &one]);
+        let l = DynamoLedger::new(client, "nope");
+        for e in [
+            l.claim(&[claim("evt_1"), claim("evt_2")])
+                .await
+                .unwrap_err(),
+            l.get("evt_1").await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, PortError::LedgerTableMissing { table, .. } if table == "nope"),
+                "{e:?}"
+            );
+            assert!(
+                e.hint()
+                    .unwrap()
+                    .contains("`nexus-replay ledger init --ledger dynamodb://nope`"),
+                "{e:?}"
+            );
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! stack and malloc arena, per waiting call).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -67,12 +67,33 @@ const INSERT_REPLACE: &str = concat!(
 /// A call for the ledger thread.
 type Job = Box<dyn FnOnce(&Connection) + Send>;
 
-/// A SQLite ledger file. Clones share the connection and its thread, which ends when the
-/// last clone is dropped.
+/// A SQLite ledger file. Clones share the connection and its thread; dropping the last
+/// clone closes the ledger (see [`Closer`]).
 #[derive(Clone)]
 pub struct SqliteLedger {
     path: PathBuf,
     jobs: mpsc::Sender<Job>,
+    // Declared after `jobs`, so it is dropped after it: when the last clone goes, every
+    // sender is gone and the ledger thread is on its way out before it is waited for.
+    _closer: Arc<Closer>,
+}
+
+/// Waits for the ledger thread to close the database when the last clone is dropped.
+///
+/// In WAL mode a commit lands in the `-wal` file; SQLite folds it into the main file when
+/// the last connection closes. The thread used to be left running when the process exited,
+/// so the connection was never closed and the records stayed in `-wal`: a copy of
+/// `ledger.sqlite3` alone (a backup) had no records. Now the thread checkpoints and closes,
+/// and the drop waits for it.
+struct Closer(Mutex<Option<std::thread::JoinHandle<()>>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let handle = self.0.get_mut().ok().and_then(Option::take);
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
 }
 
 fn db_err(what: &str, e: impl std::fmt::Display) -> PortError {
@@ -127,17 +148,19 @@ impl SqliteLedger {
             .map_err(|e| db_err("open", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
         let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("nexus-ledger".into())
             .spawn(move || {
                 while let Ok(job) = queue.recv() {
                     job(&conn);
                 }
+                close(conn);
             })
             .map_err(|e| db_err("open", format!("cannot start the ledger thread: {e}")))?;
         Ok(SqliteLedger {
             path: path.to_path_buf(),
             jobs,
+            _closer: Arc::new(Closer(Mutex::new(Some(thread)))),
         })
     }
 
@@ -155,6 +178,18 @@ impl SqliteLedger {
         let gone = || db_err(what, "the ledger thread stopped");
         self.jobs.send(job).map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
+    }
+}
+
+/// Copies the WAL into the main file, empties it, and closes the connection. Another process
+/// reading the ledger at the same time can keep part of the WAL from being copied; the
+/// last connection to close then finishes the job.
+fn close(conn: Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::debug!(error = %e, "ledger checkpoint on close");
+    }
+    if let Err((_, e)) = conn.close() {
+        tracing::warn!(error = %e, "could not close the ledger database");
     }
 }
 
@@ -318,6 +353,54 @@ impl Ledger for SqliteLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state a crash-free run leaves: every record in the main file, so that copying
+    /// `ledger.sqlite3` alone (no `-wal`) keeps them.
+    #[tokio::test]
+    async fn a_dropped_ledger_leaves_every_record_in_the_main_file() {
+        let dir = std::env::temp_dir().join(format!("nr-sqlite-{}", crate::ids::random_hex(8)));
+        let path = dir.join("ledger.sqlite3");
+        let ledger = SqliteLedger::open(&path).unwrap();
+        let other = ledger.clone();
+        let now = Utc::now();
+        let claims: Vec<Claim> = (0..25)
+            .map(|i| Claim {
+                key: format!("evt_{i}"),
+                run_id: "run-a".into(),
+                redrive: 1,
+                now,
+                in_progress_for: Duration::from_secs(300),
+                ttl: Duration::from_secs(86_400),
+            })
+            .collect();
+        ledger.claim(&claims).await.unwrap();
+        let done: Vec<Finished> = claims
+            .iter()
+            .map(|c| Finished {
+                key: c.key.clone(),
+                event_id: format!("ev-{}", c.key),
+            })
+            .collect();
+        other.mark_done("run-a", &done, now).await.unwrap();
+        drop(ledger);
+        drop(other);
+        let wal = dir.join("ledger.sqlite3-wal");
+        assert!(
+            std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+            "the WAL still holds commits"
+        );
+        let copy = dir.join("copy.sqlite3");
+        std::fs::copy(&path, &copy).unwrap();
+        let c = Connection::open(&copy).unwrap();
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM dedup WHERE state = 'DONE'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 25);
+        drop(c);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn a_failed_transaction_is_rolled_back_and_the_connection_stays_usable() {

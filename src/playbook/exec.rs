@@ -106,8 +106,10 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A field's problem. The step is named by whoever reports it (`step_error` when
+    /// planning, the run record when running), so it is not named here again.
     fn bad(&self, key: &str, msg: impl std::fmt::Display) -> AppError {
-        AppError::Usage(format!("step {} `{key}`: {msg}", self.step.label()))
+        AppError::Usage(format!("`{key}`: {msg}"))
     }
 
     fn render(&mut self, s: &str) -> Result<String, AppError> {
@@ -131,21 +133,16 @@ impl<'a> Fields<'a> {
         .map_err(AppError::Usage)
     }
 
-    /// The field as a typed value, references substituted, within its range
-    /// (`crate::limits`: a parameter may hold what a literal could not).
+    /// The field as a typed value, references substituted, within the field's range (a
+    /// `--set` value can be out of it).
     fn value(&mut self, key: &str) -> Result<Option<Value>, AppError> {
-        let pending = self.pending.len();
         let v = self.typed(key)?;
-        if let Some(v) = &v
-            && self.pending.len() == pending
-        {
-            crate::limits::check_field(key, v)
-                .map_err(|e| self.bad(key, format!("{v} is out of range: {key} {e}")))?;
+        if let Some(v) = &v {
+            super::ranges::check(key, v).map_err(|e| AppError::Usage(e.message))?;
         }
         Ok(v)
     }
 
-    /// The field as a typed value, references substituted.
     fn typed(&mut self, key: &str) -> Result<Option<Value>, AppError> {
         let Some(field) = self.step.fields.get(key) else {
             return Ok(None);
@@ -410,7 +407,7 @@ fn step_error(step: &Step, e: AppError) -> AppError {
     let msg = format!("step {}: {e}", step.label());
     match e {
         AppError::NotFound(_) => AppError::NotFound(msg),
-        AppError::Usage(_) | AppError::Config(_) => AppError::Usage(msg),
+        AppError::Usage(_) | AppError::Config(_) | AppError::ConfigFile(_) => AppError::Usage(msg),
         other => other,
     }
 }
@@ -424,6 +421,7 @@ pub async fn plan(
     from: usize,
     now: DateTime<Utc>,
 ) -> Result<PlaybookPlan, AppError> {
+    check_fields(pb, scope)?;
     let mut steps = Vec::new();
     for step in &pb.steps {
         let mut f = Fields::new(step, scope);
@@ -471,6 +469,29 @@ pub async fn plan(
         params: scope.params.clone(),
         steps,
     })
+}
+
+/// Resolves every field of every step against the parameters and reports all that do not
+/// fit at once, before anything is called.
+fn check_fields(pb: &Playbook, scope: &Scope) -> Result<(), AppError> {
+    let mut problems = Vec::new();
+    for step in &pb.steps {
+        let mut f = Fields::new(step, scope);
+        for key in step.fields.keys() {
+            if let Err(e) = f.value(key) {
+                problems.push(step_error(step, e).to_string());
+            }
+        }
+    }
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(AppError::Usage(problems.remove(0))),
+        n => Err(AppError::Usage(format!(
+            "playbook {}: {n} problems (nothing was called):\n  {}",
+            pb.name,
+            problems.join("\n  ")
+        ))),
+    }
 }
 
 /// Plans one step; answers the outputs known before it runs.

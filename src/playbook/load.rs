@@ -2,7 +2,7 @@
 //! kinds, so that each mistake is reported with its file, line and what to write instead.
 //! Loading changes nothing and calls nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use chrono::Utc;
@@ -143,6 +143,9 @@ pub struct Param {
     pub help: String,
     #[serde(skip)]
     pub line: usize,
+    /// The line of `default` (the table's line when there is none).
+    #[serde(skip)]
+    pub default_line: usize,
 }
 
 /// What a step does.
@@ -342,14 +345,30 @@ impl Playbook {
 
 struct Ctx<'a> {
     file: &'a str,
-    src: &'a str,
+    /// The byte offset where each line after the first starts: a span's line is found by
+    /// binary search, so validation stays linear in the file's size (counting newlines
+    /// from the top for every value made it quadratic).
+    line_starts: Vec<usize>,
     diags: Vec<Diagnostic>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(file: &'a str, src: &str) -> Ctx<'a> {
+        Ctx {
+            file,
+            line_starts: src
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1)
+                .collect(),
+            diags: Vec::new(),
+        }
+    }
+
+    /// The 1-based line of a span's start.
     fn line(&self, span: std::ops::Range<usize>) -> usize {
-        let end = span.start.min(self.src.len());
-        self.src[..end].bytes().filter(|b| *b == b'\n').count() + 1
+        self.line_starts.partition_point(|&s| s <= span.start) + 1
     }
 
     fn err(&mut self, line: usize, message: impl Into<String>, hint: impl Into<String>) {
@@ -503,12 +522,12 @@ fn check_literal(ctx: &mut Ctx, line: usize, key: &str, ty: Ty, v: &Value) {
 /// Field-specific checks of literal values.
 fn check_field(ctx: &mut Ctx, line: usize, kind: Kind, key: &str, v: &Value) {
     let literal = |s: &str| template::refs(s).map(|r| r.is_empty()).unwrap_or(false);
-    if let Err(range) = crate::limits::check_field(key, v) {
-        ctx.err(
-            line,
-            format!("`{key}` = {v} is out of range"),
-            format!("{key} {range}"),
-        );
+    let written_out = match v {
+        Value::Str(s) => literal(s),
+        _ => true,
+    };
+    if written_out && let Err(e) = super::ranges::check(key, v) {
+        ctx.err(line, e.message, e.help);
     }
     match (kind, key, v) {
         (Kind::Doctor, "allow", Value::List(items)) => {
@@ -560,6 +579,7 @@ fn check_field(ctx: &mut Ctx, line: usize, kind: Kind, key: &str, v: &Value) {
 
 fn read_params(ctx: &mut Ctx, v: &Spanned<DeValue>) -> Vec<Param> {
     let mut params = Vec::new();
+    let mut names = HashSet::new();
     let line = ctx.line(v.span());
     let DeValue::Array(items) = v.get_ref() else {
         ctx.err(
@@ -614,7 +634,7 @@ fn read_params(ctx: &mut Ctx, v: &Spanned<DeValue>) -> Vec<Param> {
                 continue;
             }
         };
-        if params.iter().any(|p: &Param| p.name == name) {
+        if !names.insert(name.clone()) {
             ctx.err(
                 pline,
                 format!("parameter `{name}` is declared twice"),
@@ -645,6 +665,7 @@ fn read_params(ctx: &mut Ctx, v: &Spanned<DeValue>) -> Vec<Param> {
                 Ty::String
             }
         };
+        let default_line = get(t, "default").map_or(pline, |d| ctx.line(d.span()));
         let default = get(t, "default").and_then(|d| {
             let l = ctx.line(d.span());
             let v = value(ctx, "default", d, ty)?;
@@ -681,6 +702,7 @@ fn read_params(ctx: &mut Ctx, v: &Spanned<DeValue>) -> Vec<Param> {
             default,
             help,
             line: pline,
+            default_line,
         });
     }
     params
@@ -870,8 +892,61 @@ fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -> Option<St
     })
 }
 
-/// Checks every `${...}`: parameters exist and fit, step outputs come from earlier steps.
+/// Where each parameter and step id is, so that each reference is checked without a search
+/// through the steps (searching for every reference made validation quadratic).
+struct Index<'a> {
+    params: HashMap<&'a str, &'a Param>,
+    /// Each step id's positions (0-based), ascending.
+    ids: HashMap<&'a str, Vec<usize>>,
+    /// (position, id) of every step with an id, in step order.
+    in_order: Vec<(usize, &'a str)>,
+}
+
+impl<'a> Index<'a> {
+    fn new(params: &'a [Param], steps: &'a [Step]) -> Index<'a> {
+        let mut ids: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut in_order = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            if let Some(id) = s.id.as_deref() {
+                ids.entry(id).or_default().push(i);
+                in_order.push((i, id));
+            }
+        }
+        Index {
+            params: params.iter().map(|p| (p.name.as_str(), p)).collect(),
+            ids,
+            in_order,
+        }
+    }
+
+    /// The first step with `id` before position `i`, and the first at or after it.
+    fn around(&self, id: &str, i: usize) -> (Option<usize>, Option<usize>) {
+        let Some(at) = self.ids.get(id) else {
+            return (None, None);
+        };
+        let split = at.partition_point(|&j| j < i);
+        (
+            at.first().copied().filter(|&j| j < i),
+            at.get(split).copied(),
+        )
+    }
+
+    /// The ids of the (at most 10) nearest steps before position `i`, in step order.
+    fn ids_before(&self, i: usize) -> Vec<&'a str> {
+        let end = self.in_order.partition_point(|(j, _)| *j < i);
+        self.in_order[end.saturating_sub(10)..end]
+            .iter()
+            .map(|(_, id)| *id)
+            .collect()
+    }
+}
+
+/// Checks every `${...}`: parameters exist and fit, step outputs come from earlier steps, and
+/// a parameter's default fits the range of each field that takes it whole.
 fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
+    let index = Index::new(params, steps);
+    // A default that does not fit a field is reported once per field name, at the default.
+    let mut defaults_reported: BTreeSet<(&str, &str)> = BTreeSet::new();
     for (i, step) in steps.iter().enumerate() {
         for (key, field) in &step.fields {
             let ty = step.kind.field_type(key).unwrap_or(Ty::String);
@@ -879,7 +954,7 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
                 let whole = template::whole(s);
                 for r in template::refs(s).unwrap_or_default() {
                     match &r {
-                        Ref::Param(p) => match params.iter().find(|x| &x.name == p) {
+                        Ref::Param(p) => match index.params.get(p.as_str()) {
                             None => {
                                 let names: Vec<&str> =
                                     params.iter().map(|p| p.name.as_str()).collect();
@@ -889,13 +964,15 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
                                     match closest(p, names.iter().copied()) {
                                         Some(c) => format!("did you mean ${{{c}}}? or declare it in a [[params]] table"),
                                         None if names.is_empty() => "declare it in a [[params]] table".into(),
+                                        None if names.len() > 20 => format!("declare it in a [[params]] table ({} are declared)", names.len()),
                                         None => format!("declare it in a [[params]] table; declared: {}", names.join(", ")),
                                     },
                                 );
                             }
                             Some(param) => {
                                 let in_list = matches!(field.value, Value::List(_));
-                                let fits = if whole.as_ref() == Some(&r) && !in_list {
+                                let is_whole = whole.as_ref() == Some(&r) && !in_list;
+                                let fits = if is_whole {
                                     ty.accepts(param.ty)
                                 } else {
                                     param.ty != Ty::List
@@ -911,6 +988,19 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
                                         ),
                                         format!("declare `{p}` with type = \"{}\" or use another parameter", if in_list { "string" } else { ty.name() }),
                                     );
+                                } else if is_whole
+                                    && let Some(d) = &param.default
+                                    && let Err(e) = super::ranges::check(key, &as_field(ty, d))
+                                    && defaults_reported.insert((param.name.as_str(), key.as_str()))
+                                {
+                                    ctx.err(
+                                        param.default_line,
+                                        format!(
+                                            "the default of `{p}` is used as `{key}` by step {}: {}",
+                                            step.number, e.message
+                                        ),
+                                        format!("change the default or pass --set {p}=VALUE; {}", e.help),
+                                    );
                                 }
                             }
                         },
@@ -918,9 +1008,8 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
                             step: sid,
                             field: out,
                         } => {
-                            let earlier = steps[..i].iter().find(|s| s.id.as_deref() == Some(sid));
-                            let later = steps[i..].iter().find(|s| s.id.as_deref() == Some(sid));
-                            match (earlier, later) {
+                            let (earlier, later) = index.around(sid, i);
+                            match (earlier.map(|j| &steps[j]), later.map(|j| &steps[j])) {
                                 (Some(src), _) if !src.kind.outputs().contains(&out.as_str()) => ctx.err(
                                     field.line,
                                     format!("step {} (`{key}`): {r}: a {} step has no output `{out}`", step.number, src.kind.name()),
@@ -937,7 +1026,7 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
                                     "a step can only use outputs of steps above it; reorder the steps",
                                 ),
                                 (None, None) => {
-                                    let ids: Vec<&str> = steps[..i].iter().filter_map(|s| s.id.as_deref()).collect();
+                                    let ids = index.ids_before(i);
                                     ctx.err(
                                         field.line,
                                         format!("step {} (`{key}`): {r}: no step has id `{sid}`", step.number),
@@ -957,13 +1046,17 @@ fn check_refs(ctx: &mut Ctx, params: &[Param], steps: &[Step]) {
     }
 }
 
+/// A parameter's value as the field of type `ty` that takes it whole sees it.
+fn as_field(ty: Ty, v: &Value) -> Value {
+    match (ty, v) {
+        (Ty::Number, Value::Int(i)) => Value::Number(*i as f64),
+        (_, v) => v.clone(),
+    }
+}
+
 /// Reads and checks a playbook. All problems are returned, in line order.
 pub fn load(file: &str, src: &str) -> Result<Playbook, Vec<Diagnostic>> {
-    let mut ctx = Ctx {
-        file,
-        src,
-        diags: Vec::new(),
-    };
+    let mut ctx = Ctx::new(file, src);
     let doc = match DeTable::parse(src) {
         Ok(d) => d,
         Err(e) => {

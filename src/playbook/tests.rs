@@ -311,21 +311,21 @@ fn step_fields_have_the_ranges_of_their_flags() {
         one(
             &format!("[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\n{field} = {value}\n"),
             L + 3,
-            &format!("`{field}` = "),
-            range,
+            &format!("`{field}` must be {range}"),
+            "write a value",
         );
     }
     one(
         "[[steps]]\nkind = \"replay\"\nsince = \"2h\"\npoll = \"0s\"\n",
         L + 3,
-        "`poll` = 0s is out of range",
-        "poll must be between 1s and 5m",
+        "`poll` must be between 1s and 5m, not 0s",
+        "write a value between 1s and 5m",
     );
     one(
         "[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nrate = 0\n",
         L + 3,
-        "`rate` = 0 is out of range",
-        "rate must be between 0.01 and 10000",
+        "`rate` must be between 0.01 and 10000 events per second, not 0",
+        "write a value",
     );
 }
 
@@ -345,7 +345,7 @@ async fn a_parameter_outside_its_fields_range_is_refused_before_anything_runs() 
     assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
     let e = e.to_string();
     assert!(
-        e.contains("`concurrency`: 30000 is out of range") && e.contains("between 1 and 256"),
+        e.contains("`concurrency` must be between 1 and 256, not 30000"),
         "{e}"
     );
     assert_eq!(w.sqs.messages("subs-dlq").len(), 3);
@@ -760,4 +760,37 @@ async fn unique_keys_check_finds_a_key_delivered_twice_and_leaves_the_queue_as_i
     );
     assert_eq!(w.sqs.messages("consumer").len(), 5);
     assert_eq!(w.sqs.in_flight("consumer"), 0);
+}
+
+#[tokio::test]
+async fn plan_names_each_step_once_and_reports_every_value_out_of_range_at_once() {
+    let w = world(0, true);
+    let src = format!(
+        "{HEAD}[[params]]\nname = \"c\"\ntype = \"int\"\ndefault = 4\nhelp = \"pipelines\"\n[[params]]\nname = \"r\"\ntype = \"number\"\ndefault = 5\nhelp = \"rate\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nconcurrency = \"${{c}}\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nrate = \"${{r}}\"\n"
+    );
+    let pb = load("pb.toml", &src).unwrap();
+    let plan_with = |sets: &[(&str, &str)]| {
+        let mut opts = w.opts(1, false);
+        opts.sets = sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (mut scope, _) = prepare_run(&pb, &opts).unwrap();
+        let ports = w.ports();
+        let pb = &pb;
+        async move { plan(pb, &mut scope, &ports, 1, Utc::now()).await }
+    };
+    let e = plan_with(&[("c", "-1")]).await.unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    assert_eq!(
+        e.to_string(),
+        "step 1 (drain): `concurrency` must be between 1 and 256, not -1"
+    );
+    let e = plan_with(&[("c", "0"), ("r", "-3")]).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "playbook t: 2 problems (nothing was called):\n  step 1 (drain): `concurrency` must be between 1 and 256, not 0\n  step 2 (drain): `rate` must be between 0.01 and 10000 events per second, not -3"
+    );
+    assert!(w.eb.accepted().is_empty());
+    plan_with(&[]).await.unwrap();
 }
