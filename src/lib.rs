@@ -8,7 +8,8 @@
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
 //! - [`pattern`] evaluates EventBridge event patterns locally;
-//! - [`exit_codes`] documents every exit code in one place.
+//! - [`exit_codes`] documents every exit code in one place; [`signals`] is the only OS
+//!   signal code, handing the engines a neutral [`interrupt::Signal`] as a future.
 
 pub mod aws;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod drain;
 pub mod error;
 pub mod exit_codes;
 pub mod ids;
+pub mod interrupt;
 pub mod ledger;
 pub mod logging;
 pub mod memory;
@@ -27,4 +29,5 @@ pub mod playbook;
 pub mod ports;
 pub mod replay;
 pub mod settings;
+pub mod signals;
 pub mod window;

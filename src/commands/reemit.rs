@@ -3,12 +3,14 @@
 //! there, so the one engine serves both.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
 use crate::error::AppError;
+use crate::interrupt::Signal;
 use crate::memory::sqs::MemoryQueue;
 use crate::ports::queue::Queue;
 
@@ -34,12 +36,13 @@ pub async fn load(path: &Path) -> Result<(MemoryQueue, crate::ports::queue::Queu
     Ok((mem, q))
 }
 
-/// Re-emits every message of the file.
-pub async fn reemit(
+/// Re-emits every message of the file; on `interrupt` it stops as a drain does.
+pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     path: &Path,
     mut cfg: DrainConfig,
     ports: DrainPorts,
     observer: Arc<dyn DrainObserver>,
+    interrupt: I,
 ) -> Result<DrainReport, AppError> {
     let (mem, q) = load(path).await?;
     cfg.queues = vec![q];
@@ -48,5 +51,5 @@ pub async fn reemit(
         queue: Arc::new(mem),
         ..ports
     };
-    super::drain::run(cfg, ports, observer, std::future::pending()).await
+    super::drain::run(cfg, ports, observer, interrupt).await
 }
