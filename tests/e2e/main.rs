@@ -9,3 +9,4 @@ mod playbook;
 mod proxy;
 mod readonly;
 mod replay;
+mod signals;
