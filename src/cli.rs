@@ -563,6 +563,7 @@ fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
 }
 
 async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
+    crate::signals::install();
     let now = chrono::Utc::now();
     match command {
         Command::Archives(a) => {

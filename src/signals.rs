@@ -1,9 +1,9 @@
-//! The process's SIGINT and SIGTERM handling, the only OS signal code. Once a command
-//! starts watching for a stop (the first poll of an [`interrupt`] future), both signals are
-//! caught: the first is handed to every watcher, which stops gracefully (a drain finishes
-//! the batch in hand and releases the rest). A second signal, or one that arrives while
-//! nothing watches (a prompt, the summary being printed, between playbook steps), ends the
-//! process at once with 128 + its number, as the default action would.
+//! The process's SIGINT and SIGTERM handling, the only OS signal code. Both are caught from
+//! the start of a command ([`install`]). The first is handed to every live [`interrupt`]
+//! future, whose command stops gracefully (a drain finishes the calls it sent and releases
+//! the rest). A second signal, or one that arrives while nothing watches (before a command
+//! starts its work, at a prompt, while the summary is printed, between playbook steps),
+//! ends the process at once with 128 + its number, as the default action would, and says so.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,8 +21,14 @@ struct Hub {
 
 static HUB: OnceLock<Hub> = OnceLock::new();
 
-/// Installs the handlers on first use (inside the runtime): from then on the default
-/// action of both signals is replaced for the rest of the process.
+/// Catches SIGINT and SIGTERM from now on (call inside the runtime): a signal then ends
+/// the process with 128 + its number and a line on stderr, unless a command watches for it.
+pub(crate) fn install() {
+    hub();
+}
+
+/// Installs the handlers on first use: from then on the default action of both signals is
+/// replaced for the rest of the process.
 fn hub() -> &'static Hub {
     HUB.get_or_init(|| {
         match Listener::new() {
@@ -78,8 +84,8 @@ impl Drop for Watching {
     }
 }
 
-/// Resolves with the first SIGINT or SIGTERM (at once if one already arrived). Signals are
-/// caught from its first poll on, so a prompt before it still ends on Ctrl-C.
+/// Resolves with the first SIGINT or SIGTERM (at once if one already arrived); while it
+/// lives, a first signal is its to handle instead of ending the process.
 pub(crate) async fn interrupt() -> Signal {
     let hub = hub();
     let _watching = Watching::enter(hub);
