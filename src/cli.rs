@@ -28,7 +28,7 @@ use crate::signals::interrupt;
     name = "nexus-replay",
     version,
     about = "Recover missing Amazon EventBridge events: archive replays, rule-DLQ drains and playbooks",
-    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input (nothing changed), 3 partial (some items failed or were parked, or a check FAILed), 4 replay FAILED/CANCELLED, 5 wait timed out (work goes on server-side), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM."
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input (nothing changed), 3 partial (some items failed or were parked, messages left in flight, or a check FAILed), 4 replay FAILED/CANCELLED, 5 wait timed out (work goes on server-side), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM."
 )]
 pub struct Cli {
     #[command(flatten)]

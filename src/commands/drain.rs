@@ -334,8 +334,6 @@ impl Report for DrainReport {
         let c = &self.outcome.counts;
         if let Some(sig) = self.outcome.signal {
             sig.exit_code()
-        } else if self.outcome.interrupted {
-            exit_codes::INTERRUPTED
         } else if self.outcome.dry_run {
             exit_codes::SUCCESS
         } else if c.failed > 0 || c.parked > 0 || c.in_flight > 0 {

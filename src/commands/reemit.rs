@@ -53,3 +53,67 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     };
     super::drain::run(cfg, ports, observer, interrupt).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::dlq_export::ExportedMessage;
+    use crate::drain::tests::{attrs, body};
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::memory::ledger::MemoryLedger;
+    use crate::output::Report;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_stops_a_reemit_which_a_rerun_finishes_without_a_second_put() {
+        let dir = std::env::temp_dir().join(format!("nr-reemit-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dlq.jsonl");
+        let lines: Vec<String> = (0..40)
+            .map(|i| {
+                serde_json::to_string(&ExportedMessage {
+                    queue: "subs-dlq".into(),
+                    message_id: format!("m-{i}"),
+                    body: body(i),
+                    attributes: attrs(),
+                    sent_at: None,
+                    receive_count: 1,
+                })
+                .unwrap()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let eb = MemoryEventBridge::new();
+        let ledger = MemoryLedger::new();
+        let ports = DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: Some(Arc::new(ledger.clone())),
+            rules: None,
+        };
+        let cfg = |rate| {
+            let mut c = DrainConfig::new(Vec::new(), format!("r-{}", crate::ids::random_hex(4)));
+            c.rate = rate;
+            c.receive_wait = Duration::ZERO;
+            c
+        };
+        let quiet = || Arc::new(crate::drain::engine::QuietDrain) as Arc<dyn DrainObserver>;
+        let stopped = reemit(&file, cfg(Some(10.0)), ports.clone(), quiet(), async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Signal::Terminate
+        })
+        .await
+        .unwrap();
+        assert_eq!(stopped.exit_code(), crate::exit_codes::TERMINATED);
+        assert_eq!(stopped.outcome.signal, Some(Signal::Terminate));
+        let first = eb.accepted().len();
+        assert!((10..40).contains(&first), "{first} put before the stop");
+        let rest = reemit(&file, cfg(None), ports, quiet(), std::future::pending())
+            .await
+            .unwrap();
+        assert_eq!(rest.exit_code(), crate::exit_codes::SUCCESS);
+        assert_eq!(rest.outcome.counts.duplicates as usize, first);
+        assert_eq!(eb.accepted().len(), 40, "each event put once");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
