@@ -23,13 +23,14 @@ use crate::replay::journal::Journal;
 use crate::replay::plan::{PlanRequest, ReplayPlan};
 use crate::replay::watch::{Quiet, WatchObserver, WatchOptions};
 use crate::settings::{self, Settings};
+use crate::signals::interrupt;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "nexus-replay",
     version,
     about = "Recover missing Amazon EventBridge events: archive replays, rule-DLQ drains and playbooks",
-    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input (nothing changed), 3 partial (some items failed or were parked, or a check FAILed), 4 replay FAILED/CANCELLED, 5 wait timed out (work goes on server-side), 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 bad input (nothing changed), 3 partial (some items failed or were parked, messages left in flight, or a check FAILed), 4 replay FAILED/CANCELLED, 5 wait timed out (work goes on server-side), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -195,7 +196,7 @@ pub struct StartArgs {
     pub no_wait: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
-    /// On Ctrl-C, cancel the replay before exiting
+    /// On Ctrl-C or SIGTERM, cancel the replay before exiting
     #[arg(long)]
     pub cancel_on_interrupt: bool,
 }
@@ -663,6 +664,7 @@ fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
 }
 
 async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
+    crate::signals::install();
     let now = chrono::Utc::now();
     match command {
         Command::Archives(a) => {
@@ -865,7 +867,8 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                 )?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
-            let report = crate::commands::reemit::reemit(&a.from, cfg, ports, observer).await?;
+            let report =
+                crate::commands::reemit::reemit(&a.from, cfg, ports, observer, interrupt()).await?;
             print(settings, &report)
         }
         Command::Ledger(LedgerCommand::Init { ledger }) => {
@@ -950,13 +953,6 @@ fn observer(settings: &Settings) -> Box<dyn WatchObserver> {
         Box::new(Bar::new())
     } else {
         Box::new(Lines::stderr(settings.progress))
-    }
-}
-
-/// Resolves on Ctrl-C; never, if the handler cannot be installed.
-async fn interrupt() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
     }
 }
 
@@ -1207,8 +1203,12 @@ impl crate::playbook::exec::Interact for CliInteract<'_> {
         drain_observer(self.settings, false)
     }
 
-    fn interrupt(&mut self) -> crate::playbook::exec::Interrupt {
+    fn interrupt(&mut self) -> crate::interrupt::Interrupt {
         Box::pin(interrupt())
+    }
+
+    fn signalled(&mut self) -> Option<crate::interrupt::Signal> {
+        crate::signals::received()
     }
 
     fn step_started(&mut self, step: &crate::playbook::load::Step, total: usize) {

@@ -15,3 +15,6 @@ pub const REPLAY_NOT_COMPLETED: u8 = 4;
 pub const TIMED_OUT: u8 = 5;
 /// Interrupted with Ctrl-C (128 + SIGINT).
 pub const INTERRUPTED: u8 = 130;
+/// Stopped with SIGTERM (128 + SIGTERM), as systemd, ECS and Kubernetes stop a process: the
+/// run stopped as on Ctrl-C (the batch in hand finished, the rest released, a summary).
+pub const TERMINATED: u8 = 143;

@@ -12,7 +12,8 @@
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`target`] builds the input a rule target receives for an event (the event, `Input`,
 //!   `InputPath`, `InputTransformer`), as EventBridge does;
-//! - [`exit_codes`] documents every exit code in one place.
+//! - [`exit_codes`] documents every exit code in one place; [`signals`] is the only OS
+//!   signal code, handing the engines a neutral [`interrupt::Signal`] as a future.
 
 pub(crate) mod arn;
 pub mod aws;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod failure;
 pub mod ids;
+pub mod interrupt;
 pub mod ledger;
 pub(crate) mod limits;
 pub mod logging;
@@ -35,5 +37,6 @@ pub mod playbook;
 pub mod ports;
 pub mod replay;
 pub mod settings;
+pub mod signals;
 pub mod target;
 pub mod window;

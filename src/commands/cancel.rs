@@ -22,7 +22,7 @@ pub struct CancelReport {
     pub next: Vec<String>,
 }
 
-pub async fn cancel<I: Future<Output = ()>>(
+pub async fn cancel<I: Future<Output = crate::interrupt::Signal>>(
     ctl: &dyn ReplayControl,
     name: &str,
     wait: Option<&WatchOptions>,

@@ -203,7 +203,7 @@ fn check_ranges(req: &DrainRequest) -> Result<(), AppError> {
 }
 
 /// Runs a prepared drain.
-pub async fn run<I: Future<Output = ()> + Send + 'static>(
+pub async fn run<I: Future<Output = crate::interrupt::Signal> + Send + 'static>(
     cfg: DrainConfig,
     ports: DrainPorts,
     observer: Arc<dyn DrainObserver>,
@@ -331,6 +331,11 @@ impl Report for DrainReport {
                 c.possible_duplicates,
                 "put again after an ambiguous failure",
             ),
+            (
+                "in flight",
+                c.in_flight,
+                "still invisible in a queue found empty: another run holds them, or a stopped run left them until their visibility timeout",
+            ),
         ];
         for (name, n, note) in rows {
             if file.is_some() && name.starts_with("delete") {
@@ -371,11 +376,11 @@ impl Report for DrainReport {
 
     fn exit_code(&self) -> u8 {
         let c = &self.outcome.counts;
-        if self.outcome.interrupted {
-            exit_codes::INTERRUPTED
+        if let Some(sig) = self.outcome.signal {
+            sig.exit_code()
         } else if self.outcome.dry_run {
             exit_codes::SUCCESS
-        } else if c.failed > 0 || c.parked > 0 {
+        } else if c.failed > 0 || c.parked > 0 || c.in_flight > 0 {
             exit_codes::PARTIAL
         } else {
             exit_codes::SUCCESS

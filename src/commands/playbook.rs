@@ -240,6 +240,7 @@ impl Report for RunRecord {
                 RunStatus::Succeeded => "succeeded",
                 RunStatus::Failed => "FAILED",
                 RunStatus::Declined => "stopped (not confirmed)",
+                RunStatus::Interrupted => "INTERRUPTED",
                 RunStatus::Running => "unfinished",
             }
         );
@@ -251,6 +252,7 @@ impl Report for RunRecord {
                 match st.status {
                     StepStatus::Ok => "ok",
                     StepStatus::Failed => "FAILED",
+                    StepStatus::Interrupted => "interrupted",
                     StepStatus::Skipped => "skipped (--yes)",
                     StepStatus::Resumed => "done earlier",
                     StepStatus::NotRun => "not run",
@@ -271,7 +273,11 @@ impl Report for RunRecord {
             s.push_str(&format!("{m}\n"));
         }
         if let Some(r) = &self.resume {
-            s.push_str(&format!("After fixing the cause, resume with:\n  {r}\n"));
+            if self.status == RunStatus::Interrupted {
+                s.push_str(&format!("Resume with:\n  {r}\n"));
+            } else {
+                s.push_str(&format!("After fixing the cause, resume with:\n  {r}\n"));
+            }
         }
         s.push_str(&format!("Run record: {}\n", self.path.display()));
         s

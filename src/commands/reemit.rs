@@ -4,6 +4,7 @@
 //! both; nothing is deleted from any real queue.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
 use crate::drain::event::DedupSpec;
 use crate::error::AppError;
+use crate::interrupt::Signal;
 use crate::memory::sqs::MemoryQueue;
 use crate::ports::queue::QueueRef;
 
@@ -76,12 +78,13 @@ pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), Ap
     Ok((mem, queues.into_values().collect(), count))
 }
 
-/// Re-emits every message of the file.
-pub async fn reemit(
+/// Re-emits every message of the file; on `interrupt` it stops as a drain does.
+pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     path: &Path,
     mut cfg: DrainConfig,
     ports: DrainPorts,
     observer: Arc<dyn DrainObserver>,
+    interrupt: I,
 ) -> Result<DrainReport, AppError> {
     let (mem, queues, lines) = load(path).await?;
     let file = path.display().to_string();
@@ -91,7 +94,7 @@ pub async fn reemit(
         queue: Arc::new(mem),
         ..ports
     };
-    let mut report = super::drain::run(cfg, ports, observer, std::future::pending()).await?;
+    let mut report = super::drain::run(cfg, ports, observer, interrupt).await?;
     // The in-memory queues are this run's own: removing a message from them deletes
     // nothing anywhere.
     let o = &mut report.outcome;
@@ -152,9 +155,15 @@ mod tests {
             rules: Some(Arc::new(eb.clone())),
         };
         let cfg = config(&req, "run-r".into()).unwrap();
-        let report = reemit(&path, cfg, ports, Arc::new(QuietDrain))
-            .await
-            .unwrap();
+        let report = reemit(
+            &path,
+            cfg,
+            ports,
+            Arc::new(QuietDrain),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         Run { report, eb }
     }
@@ -255,5 +264,61 @@ mod tests {
             let e = config(&bad, "run".into()).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{bad:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sigterm_stops_a_reemit_which_a_rerun_finishes_without_a_second_put() {
+        use crate::memory::ledger::MemoryLedger;
+        use std::time::Duration;
+        let dir = std::env::temp_dir().join(format!("nr-reemit-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dlq.jsonl");
+        let lines: Vec<String> = (0..40)
+            .map(|i| {
+                serde_json::to_string(&ExportedMessage {
+                    queue: "subs-dlq".into(),
+                    queue_arn: Some(DLQ_ARN.into()),
+                    message_id: format!("m-{i}"),
+                    body: body(i),
+                    attributes: attrs(),
+                    sent_at: None,
+                    receive_count: 1,
+                })
+                .unwrap()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let eb = MemoryEventBridge::new();
+        let ledger = MemoryLedger::new();
+        let ports = DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: Some(Arc::new(ledger.clone())),
+            rules: None,
+        };
+        let cfg = |rate| {
+            let mut c = DrainConfig::new(Vec::new(), format!("r-{}", crate::ids::random_hex(4)));
+            c.rate = rate;
+            c.receive_wait = Duration::ZERO;
+            c
+        };
+        let quiet = || Arc::new(crate::drain::engine::QuietDrain) as Arc<dyn DrainObserver>;
+        let stopped = reemit(&file, cfg(Some(10.0)), ports.clone(), quiet(), async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Signal::Terminate
+        })
+        .await
+        .unwrap();
+        assert_eq!(stopped.exit_code(), crate::exit_codes::TERMINATED);
+        assert_eq!(stopped.outcome.signal, Some(Signal::Terminate));
+        let first = eb.accepted().len();
+        assert!((10..40).contains(&first), "{first} put before the stop");
+        let rest = reemit(&file, cfg(None), ports, quiet(), std::future::pending())
+            .await
+            .unwrap();
+        assert_eq!(rest.exit_code(), crate::exit_codes::SUCCESS);
+        assert_eq!(rest.outcome.counts.duplicates as usize, first);
+        assert_eq!(eb.accepted().len(), 40, "each event put once");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

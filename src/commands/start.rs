@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::AppError;
 use crate::exit_codes;
+use crate::interrupt::Signal;
 use crate::output::{Report, time};
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
@@ -37,7 +38,10 @@ pub enum Ending {
     Failed,
     Cancelled,
     TimedOut,
+    /// Ctrl-C.
     Interrupted,
+    /// SIGTERM (a scheduler stopping the process): handled as Ctrl-C, with its own exit code.
+    Terminated,
 }
 
 impl Ending {
@@ -49,6 +53,7 @@ impl Ending {
             Ending::Failed | Ending::Cancelled => exit_codes::REPLAY_NOT_COMPLETED,
             Ending::TimedOut => exit_codes::TIMED_OUT,
             Ending::Interrupted => exit_codes::INTERRUPTED,
+            Ending::Terminated => exit_codes::TERMINATED,
         }
     }
 }
@@ -84,7 +89,7 @@ pub struct Window {
 /// Maps a watch outcome onto the ending, the last status, and follow-up hints.
 pub fn conclude(name: &str, outcome: &WatchOutcome) -> (Ending, Option<ReplayStatus>, Vec<String>) {
     let follow = format!("follow it with: nexus-replay status {name} --watch");
-    let cancel = format!("cancel it with: nexus-replay cancel {name}");
+    let cancel_hint = format!("cancel it with: nexus-replay cancel {name}");
     match outcome {
         WatchOutcome::Finished(s) => {
             let ending = match s.state {
@@ -97,45 +102,48 @@ pub fn conclude(name: &str, outcome: &WatchOutcome) -> (Ending, Option<ReplaySta
         WatchOutcome::TimedOut(last) => (
             Ending::TimedOut,
             last.clone(),
-            vec!["the replay continues server-side".into(), follow, cancel],
-        ),
-        WatchOutcome::Interrupted { last, cancel: None } => (
-            Ending::Interrupted,
-            last.clone(),
             vec![
-                "stopped watching; the replay continues server-side".into(),
-                cancel,
+                "the replay continues server-side".into(),
                 follow,
+                cancel_hint,
             ],
         ),
         WatchOutcome::Interrupted {
             last,
-            cancel: Some(Ok(state)),
-        } => (
-            Ending::Interrupted,
-            last.clone(),
-            vec![
-                format!("cancellation requested: the replay is {state}"),
-                follow,
-            ],
-        ),
-        WatchOutcome::Interrupted {
-            last,
-            cancel: Some(Err(e)),
-        } => (
-            Ending::Interrupted,
-            last.clone(),
-            vec![
-                format!("cancelling failed ({e}); the replay may still be running"),
-                cancel,
-            ],
-        ),
+            cancel,
+            signal,
+        } => {
+            let ending = match signal {
+                Signal::Interrupt => Ending::Interrupted,
+                Signal::Terminate => Ending::Terminated,
+            };
+            let next = match cancel {
+                None => vec![
+                    format!("stopped watching ({signal}); the replay continues server-side"),
+                    cancel_hint,
+                    follow,
+                ],
+                Some(Ok(state)) => vec![
+                    format!(
+                        "stopped watching ({signal}); cancellation requested: the replay is {state}"
+                    ),
+                    follow,
+                ],
+                Some(Err(e)) => vec![
+                    format!(
+                        "stopped watching ({signal}); cancelling failed ({e}); the replay may still be running"
+                    ),
+                    cancel_hint,
+                ],
+            };
+            (ending, last.clone(), next)
+        }
     }
 }
 
 /// Plans, confirms, starts and (unless `no_wait`) tracks a replay.
 #[allow(clippy::too_many_arguments)]
-pub async fn start<I: Future<Output = ()>>(
+pub async fn start<I: Future<Output = Signal>>(
     cat: &dyn BusCatalogue,
     ctl: &dyn ReplayControl,
     journal: &Journal,
@@ -231,7 +239,10 @@ pub async fn start<I: Future<Output = ()>>(
             report.started_at = Some(start);
         }
     }
-    if ending != Ending::TimedOut && ending != Ending::Interrupted {
+    if !matches!(
+        ending,
+        Ending::TimedOut | Ending::Interrupted | Ending::Terminated
+    ) {
         let end = report.ended_at.unwrap_or_else(Utc::now);
         report.ended_at = Some(end);
     }
@@ -466,25 +477,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn interrupt_exits_130_and_cancels_on_request() {
-        let (eb, journal, _dir) = setup();
-        finished(&eb, "r1", ReplayState::Running, None);
-        let mut o = opts("r1");
-        o.watch.cancel_on_interrupt = true;
-        let report = start(
-            &eb,
-            &eb,
-            &journal,
-            &o,
-            &mut |_| Ok(true),
-            &mut Quiet,
-            tokio::time::sleep(std::time::Duration::from_secs(5)),
-            now(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(report.exit_code(), exit_codes::INTERRUPTED);
-        assert_eq!(eb.cancelled(), ["r1"]);
+    async fn ctrl_c_exits_130_sigterm_143_and_both_cancel_on_request() {
+        for (signal, code, ending) in [
+            (Signal::Interrupt, exit_codes::INTERRUPTED, "interrupted"),
+            (Signal::Terminate, exit_codes::TERMINATED, "terminated"),
+        ] {
+            let (eb, journal, _dir) = setup();
+            finished(&eb, "r1", ReplayState::Running, None);
+            let mut o = opts("r1");
+            o.watch.cancel_on_interrupt = true;
+            let report = start(
+                &eb,
+                &eb,
+                &journal,
+                &o,
+                &mut |_| Ok(true),
+                &mut Quiet,
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    signal
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(report.exit_code(), code, "{signal}");
+            assert_eq!(eb.cancelled(), ["r1"], "{signal}");
+            assert_eq!(serde_json::to_value(report.outcome).unwrap(), ending);
+            let text = report.human();
+            assert!(
+                text.contains(&format!(
+                    "stopped watching ({signal}); cancellation requested"
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -51,7 +51,7 @@ pub async fn describe(ctl: &dyn ReplayControl, name: &str) -> Result<ReplayStatu
 }
 
 /// Shows (and with `watch_opts`, follows) a replay.
-pub async fn status<I: Future<Output = ()>>(
+pub async fn status<I: Future<Output = crate::interrupt::Signal>>(
     ctl: &dyn ReplayControl,
     name: &str,
     watch_opts: Option<&WatchOptions>,

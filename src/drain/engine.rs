@@ -13,11 +13,15 @@
 //! Each pipeline overlaps its calls (see `worker`): while one batch is claimed and put, the
 //! previous batch is deleted and the next one received. A batch still goes through the four
 //! steps in order, so each pipeline has at most one batch between put and mark-done.
+//!
+//! Every message received stays invisible until it is deleted or released (`keeper`). On
+//! interrupt (Ctrl-C, SIGTERM) nothing new is put: PutEvents calls already sent are
+//! finished, marked done and deleted; claims not yet put are given back and every message
+//! held is released.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,10 +32,12 @@ use tokio::time::Instant;
 use super::event::{
     DedupSpec, Envelope, Origin, as_delivered, bus_of_rule_arn, dedup_key, entry, parse, redrive_of,
 };
+use super::keeper::Keeper;
 use super::pack::pack;
-use super::rate::RateLimiter;
+use super::rate::{RateLimiter, pipelines};
 use super::select::Selection;
 use crate::error::AppError;
+use crate::interrupt::Signal;
 use crate::pattern::Pattern;
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
@@ -155,6 +161,10 @@ pub struct Counts {
     pub released: u64,
     /// Approximate messages visible when the run started.
     pub total_estimate: u64,
+    /// Approximate messages still in flight (invisible) in queues this run found empty, at
+    /// its end: held by another run, or left by a stopped one until their visibility
+    /// timeout. Not drained, so the run is partial.
+    pub in_flight: u64,
 }
 
 /// A message that was not re-emitted and stays in (or was parked from) the queue.
@@ -193,6 +203,8 @@ pub struct DrainOutcome {
     pub planned: Vec<Planned>,
     pub stopped_because: String,
     pub interrupted: bool,
+    /// The signal that interrupted the run (SIGINT or SIGTERM).
+    pub signal: Option<Signal>,
 }
 
 /// Sees counts as they change (progress display).
@@ -235,6 +247,8 @@ struct RunState {
     failures: Vec<Failure>,
     planned: Vec<Planned>,
     stop_reasons: Vec<String>,
+    /// Queues that answered empty, checked at the end for messages still in flight.
+    found_empty: Vec<QueueRef>,
 }
 
 /// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
@@ -252,7 +266,9 @@ struct Shared {
     rate: Option<RateLimiter>,
     gate: Mutex<Gate>,
     started: Instant,
-    stop: AtomicBool,
+    /// Set on interrupt or on a pipeline's error: nothing new is put or received.
+    stop: tokio::sync::watch::Sender<bool>,
+    keeper: Keeper,
     state: Mutex<RunState>,
     /// A dry run's rules per destination bus, listed once each: the rules with an event
     /// pattern, or why they could not be listed.
@@ -292,6 +308,40 @@ fn crashed(step: Step) -> AppError {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
         self.state.lock().expect("drain state")
+    }
+
+    /// Whether the run is stopping (interrupted, or a pipeline failed).
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn halt(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Resolves once the run is stopping.
+    async fn stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Waits for the turn of a PutEvents call of `n` entries (the throttling gate, then
+    /// `--rate`). False when the run stops first: the call is not to be sent.
+    async fn wait_turn(&self, n: usize) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        let turn = async {
+            self.pass_gate().await;
+            if let Some(rate) = &self.rate {
+                rate.acquire(n).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = self.stopped() => false,
+            _ = turn => !self.stopping(),
+        }
     }
 
     /// Waits while the throttling gate is closed.
@@ -353,7 +403,7 @@ impl Shared {
     }
 
     fn stop_reason(&self) -> Option<String> {
-        if self.stop.load(Ordering::Relaxed) {
+        if self.stopping() {
             return Some("stopped".into());
         }
         if let Some(max) = self.cfg.max_duration
@@ -379,10 +429,22 @@ impl Shared {
         }
     }
 
+    /// A queue answered empty: the run ends there, and at its end the queue is checked for
+    /// messages still in flight (another run's, or a stopped run's).
+    fn found_empty(&self, q: &QueueRef) {
+        self.note_stop(empty_reason(q));
+        let mut st = self.lock();
+        if !st.found_empty.iter().any(|e| e.url == q.url) {
+            st.found_empty.push(q.clone());
+        }
+    }
+
     /// Counts messages deleted and forgets them: a copy SQS delivers again after its delete
     /// (standard queues deliver at least once) is then a new message, which the ledger finds
     /// done, so the seen set holds only messages still in the queue.
     fn deleted<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        self.keeper.forget(ids.iter().copied());
         let mut st = self.lock();
         for id in ids {
             st.seen.remove(&fingerprint(id));
@@ -594,36 +656,28 @@ where
     }
 }
 
-/// Extends the visibility of messages still in flight once half their timeout has passed.
-async fn keep_alive(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage], since: &mut Instant) {
-    if since.elapsed() < sh.cfg.visibility / 2 || msgs.is_empty() {
-        return;
-    }
-    for chunk in msgs.chunks(10) {
-        let entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
-        if let Err(e) = sh
-            .ports
-            .queue
-            .change_visibility_batch(&q.url, &entries, sh.cfg.visibility)
-            .await
-        {
-            tracing::warn!(queue = %q.name, error = %e, "could not extend visibility");
-        }
-    }
-    *since = Instant::now();
+/// What became of one candidate's put.
+#[derive(Debug, Clone)]
+enum Put {
+    Accepted {
+        event_id: String,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// The run stopped before it was sent (or sent again): its claim is given back and the
+    /// message released, for a later run.
+    NotSent,
 }
 
 /// Puts every candidate, retrying only retryable failures. One result per candidate.
 /// Budgets per entry: `max_put_attempts` for failures on the service's side, with a jittered
 /// backoff between rounds; `max_throttled_attempts` for throttling, paced by the shared gate.
-async fn put_all(
-    sh: &Shared,
-    q: &QueueRef,
-    cands: &[Candidate],
-    since: &mut Instant,
-) -> Vec<Result<String, (String, String)>> {
+/// Once the run stops, no call is sent: what is still pending is `NotSent`.
+async fn put_all(sh: &Shared, cands: &[Candidate]) -> Vec<Put> {
     let n = cands.len();
-    let mut results: Vec<Option<Result<String, (String, String)>>> = vec![None; n];
+    let mut results: Vec<Option<Put>> = vec![None; n];
     let mut failed = vec![0u32; n];
     let mut throttled = vec![0u32; n];
     let mut pending: Vec<usize> = (0..n).collect();
@@ -631,16 +685,17 @@ async fn put_all(
     while !pending.is_empty() {
         if backoff_next {
             let worst = pending.iter().map(|&i| failed[i]).max().unwrap_or(1);
-            tokio::time::sleep(backoff(worst.saturating_sub(1))).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff(worst.saturating_sub(1))) => {}
+                _ = sh.stopped() => {}
+            }
         }
         backoff_next = false;
-        let in_flight: Vec<&ReceivedMessage> = pending.iter().map(|&i| &cands[i].msg).collect();
-        keep_alive(sh, q, &in_flight, since).await;
         let entries: Vec<&PutEntry> = pending.iter().map(|&i| &cands[i].entry).collect();
         let mut again = Vec::new();
         // Counts one more try of entry `i`: Ok to go again, or the final error.
         let mut retry_entry =
-            |i: usize, throttle: bool, code: String, msg: String| -> Result<(), (String, String)> {
+            |i: usize, throttle: bool, code: String, msg: String| -> Result<(), Put> {
                 let (used, budget) = if throttle {
                     throttled[i] += 1;
                     (throttled[i], sh.cfg.max_throttled_attempts)
@@ -651,21 +706,23 @@ async fn put_all(
                 if used < budget {
                     Ok(())
                 } else {
-                    Err((
+                    Err(Put::Failed {
                         code,
-                        format!(
+                        message: format!(
                             "{msg} (still failing after {} attempts, {} of them throttled)",
                             failed[i] + throttled[i],
                             throttled[i]
                         ),
-                    ))
+                    })
                 }
             };
         for call in pack(&entries, sh.cfg.size_limit) {
             let idx: Vec<usize> = call.iter().map(|&j| pending[j]).collect();
-            sh.pass_gate().await;
-            if let Some(rate) = &sh.rate {
-                rate.acquire(idx.len()).await;
+            if !sh.wait_turn(idx.len()).await {
+                for &i in &idx {
+                    results[i] = Some(Put::NotSent);
+                }
+                continue;
             }
             let batch: Vec<PutEntry> = idx.iter().map(|&i| cands[i].entry.clone()).collect();
             match sh.ports.sink.put_events(&batch).await {
@@ -673,7 +730,9 @@ async fn put_all(
                     let mut any_throttle = false;
                     for (&i, o) in idx.iter().zip(outcomes) {
                         match o {
-                            PutOutcome::Accepted { event_id } => results[i] = Some(Ok(event_id)),
+                            PutOutcome::Accepted { event_id } => {
+                                results[i] = Some(Put::Accepted { event_id })
+                            }
                             ref r @ PutOutcome::Rejected {
                                 ref code,
                                 ref message,
@@ -684,10 +743,13 @@ async fn put_all(
                                     backoff_next |= !throttle;
                                     match retry_entry(i, throttle, code.clone(), message.clone()) {
                                         Ok(()) => again.push(i),
-                                        Err(e) => results[i] = Some(Err(e)),
+                                        Err(e) => results[i] = Some(e),
                                     }
                                 } else {
-                                    results[i] = Some(Err((code.clone(), message.clone())));
+                                    results[i] = Some(Put::Failed {
+                                        code: code.clone(),
+                                        message: message.clone(),
+                                    });
                                 }
                             }
                         }
@@ -711,13 +773,16 @@ async fn put_all(
                     for &i in &idx {
                         match retry_entry(i, throttle, "CallFailed".into(), e.to_string()) {
                             Ok(()) => again.push(i),
-                            Err(err) => results[i] = Some(Err(err)),
+                            Err(err) => results[i] = Some(err),
                         }
                     }
                 }
                 Err(e) => {
                     for &i in &idx {
-                        results[i] = Some(Err(("CallFailed".into(), e.to_string())));
+                        results[i] = Some(Put::Failed {
+                            code: "CallFailed".into(),
+                            message: e.to_string(),
+                        });
                     }
                 }
             }
@@ -791,16 +856,13 @@ async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
 }
 
 /// Classifies, claims, puts and marks done one received batch. Answers the messages to
-/// delete: re-emitted, found done, or parked. `received` is when the batch arrived (its
-/// visibility timeout runs from there).
+/// delete: re-emitted, found done, or parked.
 async fn process(
     sh: &Shared,
     q: &QueueRef,
     msgs: Vec<ReceivedMessage>,
-    received: Instant,
 ) -> Result<Vec<ReceivedMessage>, AppError> {
     let now = Utc::now();
-    let mut since = received;
     let mut cands = Vec::new();
     let mut to_delete: Vec<ReceivedMessage> = Vec::new();
     for m in msgs {
@@ -922,6 +984,14 @@ async fn process(
         return Ok(Vec::new());
     }
 
+    // Stopping: nothing new is claimed; the candidates are released at the end.
+    if sh.stopping() {
+        for c in &cands {
+            sh.hold(&q.url, &c.msg);
+        }
+        return Ok(to_delete);
+    }
+
     // Claim.
     let mut to_put = Vec::new();
     match &sh.ports.ledger {
@@ -982,7 +1052,7 @@ async fn process(
     }
 
     // Put.
-    let results = put_all(sh, q, &to_put, &mut since).await;
+    let results = put_all(sh, &to_put).await;
     if sh.hooks.crash_at(Step::AfterPut) {
         return Err(crashed(Step::AfterPut));
     }
@@ -992,14 +1062,18 @@ async fn process(
     let mut released = Vec::new();
     for (c, r) in to_put.iter().zip(&results) {
         match r {
-            Ok(event_id) => done.push(Finished {
+            Put::Accepted { event_id } => done.push(Finished {
                 key: c.key.clone(),
                 event_id: event_id.clone(),
             }),
-            Err((code, msg)) => {
+            Put::Failed { code, message } => {
                 released.push(c.key.clone());
                 sh.hold(&q.url, &c.msg);
-                sh.fail(q, &c.msg, Some(c.key.clone()), code, msg.clone(), false);
+                sh.fail(q, &c.msg, Some(c.key.clone()), code, message.clone(), false);
+            }
+            Put::NotSent => {
+                released.push(c.key.clone());
+                sh.hold(&q.url, &c.msg);
             }
         }
     }
@@ -1025,7 +1099,7 @@ async fn process(
         if !released.is_empty()
             && let Err(e) = ledger.release(&sh.cfg.run_id, &released).await
         {
-            tracing::warn!(error = %e, "could not release failed claims; they expire by themselves");
+            tracing::warn!(error = %e, "could not release the claims of events not re-emitted; they expire by themselves");
         }
     }
     sh.lock().counts.reemitted += done.len() as u64;
@@ -1038,7 +1112,7 @@ async fn process(
         to_put
             .into_iter()
             .zip(&results)
-            .filter(|(_, r)| r.is_ok())
+            .filter(|(_, r)| matches!(r, Put::Accepted { .. }))
             .map(|(c, _)| c.msg),
     );
     Ok(to_delete)
@@ -1061,12 +1135,14 @@ async fn delete_processed(
     Ok(())
 }
 
+/// Receives a batch; from here until it is deleted or released, every message in it is
+/// kept invisible (`Keeper`).
 async fn receive(sh: &Shared, q: &QueueRef) -> Result<Vec<ReceivedMessage>, AppError> {
     let want = match sh.cfg.max_messages {
         Some(max) => (max.saturating_sub(sh.lock().counts.received)).clamp(1, 10) as u8,
         None => 10,
     };
-    retry("ReceiveMessage", || {
+    let msgs = retry("ReceiveMessage", || {
         sh.ports
             .queue
             .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
@@ -1078,7 +1154,9 @@ async fn receive(sh: &Shared, q: &QueueRef) -> Result<Vec<ReceivedMessage>, AppE
             q.name
         ))),
         other => AppError::Port(other),
-    })
+    })?;
+    sh.keeper.track(&q.url, &msgs, Instant::now());
+    Ok(msgs)
 }
 
 /// One pipeline over one queue. Its calls overlap: while batch i is claimed and put, the
@@ -1086,11 +1164,11 @@ async fn receive(sh: &Shared, q: &QueueRef) -> Result<Vec<ReceivedMessage>, AppE
 /// round trip per batch instead of three. Prefetching is off under `--max-messages` (the
 /// count decides how many to receive).
 async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
-    let mut prefetched: Option<(Vec<ReceivedMessage>, Instant)> = None;
+    let mut prefetched: Option<Vec<ReceivedMessage>> = None;
     let mut deletes: Vec<ReceivedMessage> = Vec::new();
     let outcome = loop {
         if let Some(reason) = sh.stop_reason() {
-            if let Some((msgs, _)) = prefetched.take() {
+            if let Some(msgs) = prefetched.take() {
                 for m in &msgs {
                     sh.hold(&q.url, m);
                 }
@@ -1098,15 +1176,15 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
             sh.note_stop(reason);
             break Ok(());
         }
-        let (msgs, at) = match prefetched.take() {
+        let msgs = match prefetched.take() {
             Some(batch) => batch,
             None => match receive(&sh, &q).await {
-                Ok(msgs) => (msgs, Instant::now()),
+                Ok(msgs) => msgs,
                 Err(e) => break Err(e),
             },
         };
         if msgs.is_empty() {
-            sh.note_stop(format!("{} is empty", q.name));
+            sh.found_empty(&q);
             break Ok(());
         }
         let fresh = sh.admit(&q, msgs);
@@ -1119,11 +1197,11 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
         }
         let prefetch = sh.cfg.max_messages.is_none();
         let (processed, deleted, next) = tokio::join!(
-            process(&sh, &q, fresh, at),
+            process(&sh, &q, fresh),
             delete_processed(&sh, &q, std::mem::take(&mut deletes)),
             async {
                 if prefetch {
-                    Some(receive(&sh, &q).await.map(|m| (m, Instant::now())))
+                    Some(receive(&sh, &q).await)
                 } else {
                     None
                 }
@@ -1140,7 +1218,7 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
         };
         match next {
             Some(Ok(batch)) if failed.is_some() => {
-                for m in &batch.0 {
+                for m in &batch {
                     sh.hold(&q.url, m);
                 }
             }
@@ -1245,8 +1323,9 @@ async fn left_in_queues(sh: &Shared) -> Option<u64> {
     Some(left)
 }
 
-/// Runs a drain to its end. On `interrupt` the workers finish their current batch.
-pub async fn drain<I: Future<Output = ()> + Send + 'static>(
+/// Runs a drain to its end. On `interrupt` nothing new is put: the calls already sent are
+/// finished, marked done and deleted, and everything else held is released.
+pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
     cfg: DrainConfig,
     ports: DrainPorts,
     hooks: Arc<dyn Hooks>,
@@ -1262,47 +1341,72 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     let sh = Arc::new(Shared {
         rate: cfg.rate.map(RateLimiter::new),
         gate: Mutex::new(Gate::default()),
+        keeper: Keeper::new(cfg.visibility),
         cfg,
         ports,
         hooks,
         observer,
         started: Instant::now(),
-        stop: AtomicBool::new(false),
+        stop: tokio::sync::watch::channel(false).0,
         state: Mutex::new(RunState::default()),
         blast: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     sh.lock().counts.total_estimate = total;
-    let interrupted = Arc::new(AtomicBool::new(false));
+    let signal = Arc::new(OnceLock::new());
     let watcher = {
         let sh = sh.clone();
-        let flag = interrupted.clone();
+        let signal = signal.clone();
         tokio::spawn(async move {
-            interrupt.await;
-            flag.store(true, Ordering::Relaxed);
-            sh.stop.store(true, Ordering::Relaxed);
+            let _ = signal.set(interrupt.await);
+            sh.halt();
         })
     };
+    let keeper_done = Arc::new(tokio::sync::Notify::new());
+    // A zero visibility timeout (tests) holds nothing.
+    let keeper = (!sh.cfg.visibility.is_zero()).then(|| {
+        let sh = sh.clone();
+        let done = keeper_done.clone();
+        tokio::spawn(async move { sh.keeper.run(sh.ports.queue.as_ref(), &done).await })
+    });
+    let per_queue = pipelines(sh.cfg.concurrency, sh.cfg.rate, sh.cfg.visibility);
+    if per_queue < sh.cfg.concurrency {
+        tracing::info!(
+            pipelines = per_queue,
+            concurrency = sh.cfg.concurrency,
+            "--rate: fewer pipelines per queue, so that what they hold can be put within half the visibility timeout"
+        );
+    }
     let mut result = Ok(());
     for q in sh.cfg.queues.clone() {
         let mut set = tokio::task::JoinSet::new();
-        for _ in 0..sh.cfg.concurrency.max(1) {
+        for _ in 0..per_queue {
             set.spawn(worker(sh.clone(), q.clone()));
         }
         while let Some(joined) = set.join_next().await {
             let r =
                 joined.unwrap_or_else(|e| Err(AppError::Io(format!("drain worker failed: {e}"))));
             if let Err(e) = r {
-                sh.stop.store(true, Ordering::Relaxed);
+                sh.halt();
                 if result.is_ok() {
                     result = Err(e);
                 }
             }
         }
-        if result.is_err() || sh.stop.load(Ordering::Relaxed) {
+        if result.is_err() || sh.stopping() {
             break;
         }
     }
     watcher.abort();
+    // The keeper finishes a tick in progress before the messages are released, so no
+    // extension lands after a release.
+    if let Some(k) = keeper {
+        keeper_done.notify_one();
+        let _ = k.await;
+    }
+    tracing::debug!(
+        extended = sh.keeper.extended(),
+        "visibility extensions of held messages"
+    );
     sh.observer.finish();
     if let Err(e) = result {
         if !e.to_string().contains("(test hook)") {
@@ -1313,24 +1417,29 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
     }
     settle_own_copies(&sh).await;
     release_held(&sh).await;
-    let was_interrupted = interrupted.load(Ordering::Relaxed);
-    let left = if was_interrupted {
-        None
-    } else {
-        left_in_queues(&sh).await
+    let signal = signal.get().copied();
+    let left = match signal {
+        Some(_) => None,
+        None => {
+            check_in_flight(&sh).await;
+            // Messages in flight in a queue found empty are already explained by its reason.
+            let in_flight = sh.lock().counts.in_flight;
+            left_in_queues(&sh)
+                .await
+                .map(|k| k.saturating_sub(in_flight))
+        }
     };
     let st = std::mem::take(&mut *sh.lock());
-    let stopped_because = if was_interrupted {
-        "interrupted".to_string()
-    } else {
-        super::ending::stopped_because(&super::ending::End {
+    let stopped_because = match signal {
+        Some(sig) => format!("interrupted by {sig}"),
+        None => super::ending::stopped_because(&super::ending::End {
             reasons: &st.stop_reasons,
             counts: &st.counts,
             failures: &st.failures,
             dry_run: sh.cfg.dry_run,
             queues: sh.cfg.queues.len(),
             left,
-        })
+        }),
     };
     Ok(DrainOutcome {
         run_id: sh.cfg.run_id.clone(),
@@ -1339,6 +1448,41 @@ pub async fn drain<I: Future<Output = ()> + Send + 'static>(
         failures: st.failures,
         planned: st.planned,
         stopped_because,
-        interrupted: was_interrupted,
+        interrupted: signal.is_some(),
+        signal,
     })
+}
+
+fn empty_reason(q: &QueueRef) -> String {
+    format!("{} is empty", q.name)
+}
+
+/// A queue that answered empty may still hold messages in flight: a stopped or killed
+/// run's (back after their visibility timeout) or another run's. One GetQueueAttributes per
+/// such queue, after this run released what it held; approximate, as SQS's counts are.
+async fn check_in_flight(sh: &Shared) {
+    let empty = sh.lock().found_empty.clone();
+    for q in empty {
+        let n = match sh.ports.queue.depth(&q.url).await {
+            Ok(d) => d.in_flight,
+            Err(e) => {
+                tracing::warn!(queue = %q.name, error = %e, "could not check the queue for messages still in flight");
+                continue;
+            }
+        };
+        if n == 0 {
+            continue;
+        }
+        let mut st = sh.lock();
+        st.counts.in_flight += n;
+        let was = empty_reason(&q);
+        let now = format!(
+            "{} is empty but {n} message(s) are still in flight: another run holds them, or a stopped run left them and they come back after their visibility timeout; run again then",
+            q.name
+        );
+        match st.stop_reasons.iter_mut().find(|r| **r == was) {
+            Some(r) => *r = now,
+            None => st.stop_reasons.push(now),
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! A shared events-per-second limit for `--rate`.
+//! A shared events-per-second limit for `--rate`, and how many pipelines it needs.
 
 use std::time::Duration;
 
@@ -32,6 +32,24 @@ impl RateLimiter {
     }
 }
 
+/// Messages a pipeline can hold at once: the batch in hand and the one received ahead.
+const HELD_PER_PIPELINE: f64 = 20.0;
+
+/// Pipelines per queue under `--rate`: no more than can have what they hold put within half
+/// the visibility timeout (`--rate 1` with 120 s: 3 pipelines, 60 messages). More would only
+/// hold messages other runs could drain, waiting for the rate; what they hold is kept
+/// invisible either way (see `keeper`). At least one, at most `concurrency`.
+pub(crate) fn pipelines(concurrency: usize, rate: Option<f64>, visibility: Duration) -> usize {
+    let concurrency = concurrency.max(1);
+    match rate {
+        Some(r) if r.is_finite() && r > 0.0 => {
+            let fits = r * visibility.as_secs_f64() / 2.0 / HELD_PER_PIPELINE;
+            (fits.floor() as usize).clamp(1, concurrency)
+        }
+        _ => concurrency,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +62,17 @@ mod tests {
         r.acquire(10).await; // after 1 s
         r.acquire(5).await; // after 2 s
         assert_eq!(t0.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_slow_rate_needs_few_pipelines() {
+        let vis = Duration::from_secs(120);
+        assert_eq!(pipelines(32, None, vis), 32);
+        assert_eq!(pipelines(32, Some(1.0), vis), 3);
+        assert_eq!(pipelines(32, Some(0.1), vis), 1);
+        assert_eq!(pipelines(32, Some(20.0), vis), 32);
+        assert_eq!(pipelines(4, Some(20.0), vis), 4);
+        assert_eq!(pipelines(32, Some(20.0), Duration::from_secs(10)), 5);
+        assert_eq!(pipelines(0, None, vis), 1);
     }
 }

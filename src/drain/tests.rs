@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::engine::*;
+use crate::interrupt::Signal;
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::memory::latent::Latent;
 use crate::memory::ledger::MemoryLedger;
@@ -112,6 +113,14 @@ impl World {
 
     fn left(&self) -> usize {
         self.sqs.messages("subs-dlq").len()
+    }
+
+    /// Every one of the `n` keys was put exactly once and the DLQ is empty.
+    #[track_caller]
+    fn assert_each_key_put_once(&self, n: usize) {
+        assert_eq!(self.put_keys().len(), n, "no key put twice");
+        assert_eq!(self.distinct_keys(), all_keys(n));
+        assert_eq!(self.left(), 0);
     }
 }
 
@@ -800,4 +809,199 @@ async fn a_dry_run_counts_what_it_would_do_not_what_it_did() {
         out.stopped_because
     );
     assert_eq!(w.left(), 5);
+}
+
+/// Issue 19 item 4: with `--rate 1` a drain of 160 messages takes 160 s, longer than their
+/// 120 s visibility. No message it holds may become visible before it is deleted or
+/// released, whatever it waits on (here the rate gate), so a second drain with another
+/// ledger, looking every 5 s, takes only messages the first never received: every key is
+/// put once.
+#[tokio::test(start_paused = true)]
+async fn held_messages_stay_invisible_while_they_wait_for_the_rate() {
+    let w = world(160);
+    let mut cfg = w.cfg();
+    cfg.rate = Some(1.0);
+    cfg.visibility = Duration::from_secs(120);
+    let first = tokio::spawn(quiet_drain(cfg, w.ports(true), Arc::new(NoHooks)));
+    let other = DrainPorts {
+        ledger: Some(Arc::new(MemoryLedger::new())),
+        ..w.ports(true)
+    };
+    let mut lapsed = Vec::new();
+    let mut other_reemitted = 0;
+    let started = tokio::time::Instant::now();
+    while !first.is_finished() {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let n = w.sqs.lapsed_now("subs-dlq");
+        if n > 0 {
+            lapsed.push((started.elapsed(), n));
+        }
+        let mut cfg = w.cfg();
+        cfg.run_id = "other-ledger".into();
+        let out = quiet_drain(cfg, other.clone(), Arc::new(NoHooks))
+            .await
+            .unwrap();
+        other_reemitted += out.counts.reemitted;
+    }
+    let out = first.await.unwrap().unwrap();
+    assert!(
+        lapsed.is_empty(),
+        "held messages became visible (at, how many): {lapsed:?}"
+    );
+    assert_eq!(out.counts.reemitted + other_reemitted, 160);
+    w.assert_each_key_put_once(160);
+}
+
+/// Whatever a batch waits on: here every PutEvents is throttled for 5 minutes, so the
+/// batches in hand and those received ahead wait at the throttling gate for longer than
+/// twice their visibility timeout. They stay invisible, and then go out once each.
+#[tokio::test(start_paused = true)]
+async fn held_messages_stay_invisible_through_a_throttling_storm() {
+    let w = world(60);
+    let start = tokio::time::Instant::now();
+    w.eb.set_entry_fault(Box::new(move |_| {
+        (start.elapsed() < Duration::from_secs(300)).then(|| "ThrottlingException".into())
+    }));
+    let mut cfg = w.cfg();
+    cfg.concurrency = 2;
+    cfg.visibility = Duration::from_secs(120);
+    cfg.max_throttled_attempts = 1000;
+    let first = tokio::spawn(quiet_drain(cfg, w.ports(true), Arc::new(NoHooks)));
+    let mut lapsed = Vec::new();
+    while !first.is_finished() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let n = w.sqs.lapsed_now("subs-dlq");
+        if n > 0 {
+            lapsed.push((start.elapsed(), n));
+        }
+    }
+    let out = first.await.unwrap().unwrap();
+    assert!(start.elapsed() > Duration::from_secs(300));
+    assert!(
+        lapsed.is_empty(),
+        "held messages became visible: {lapsed:?}"
+    );
+    assert_eq!(out.counts.reemitted, 60, "{:?}", out.failures);
+    w.assert_each_key_put_once(60);
+    assert!(w.sqs.calls("visibility") > 0, "extended while throttled");
+}
+
+/// Issue 19 item 3: SIGTERM (as a scheduler stops a process) stops a drain as Ctrl-C does,
+/// and promptly under `--rate`: the calls already sent are finished, marked done and deleted;
+/// batches waiting for their turn are not put, their claims are given back and every
+/// message held is released. A rerun then puts each remaining key once.
+#[tokio::test(start_paused = true)]
+async fn sigterm_finishes_what_was_sent_releases_the_rest_and_a_rerun_puts_each_key_once() {
+    for sig in [Signal::Terminate, Signal::Interrupt] {
+        let w = world(200);
+        let mut cfg = w.cfg();
+        cfg.rate = Some(20.0);
+        cfg.concurrency = 4;
+        let started = tokio::time::Instant::now();
+        let out = drain(
+            cfg.clone(),
+            w.ports(true),
+            Arc::new(NoHooks),
+            Arc::new(QuietDrain),
+            async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                sig
+            },
+        )
+        .await
+        .unwrap();
+        // Four pipelines hold 80 messages at 20/s: finishing them all would take 4 s more.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{sig}: stopped after {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.signal, Some(sig));
+        assert!(out.interrupted);
+        assert_eq!(out.stopped_because, format!("interrupted by {sig}"));
+        let put = w.put_keys().len();
+        assert!((60..=80).contains(&put), "{sig}: {put} put in 3 s at 20/s");
+        assert_eq!(out.counts.reemitted as usize, put);
+        assert_eq!(
+            out.counts.deleted as usize, put,
+            "{sig}: what was put is deleted"
+        );
+        assert_eq!(out.counts.failed, 0);
+        assert_eq!(w.left(), 200 - put);
+        assert_eq!(
+            w.sqs.in_flight("subs-dlq"),
+            0,
+            "{sig}: everything held released"
+        );
+        assert!(
+            w.ledger
+                .records()
+                .iter()
+                .all(|r| r.state == crate::ports::ledger::LedgerState::Done),
+            "{sig}: no claim left in progress"
+        );
+        let report = crate::commands::drain::DrainReport {
+            queues: vec!["subs-dlq".into()],
+            ledger: "memory".into(),
+            duration_seconds: 3.0,
+            from_file: None,
+            outcome: out,
+        };
+        use crate::output::Report;
+        assert_eq!(report.exit_code(), sig.exit_code());
+        assert!(
+            report
+                .human()
+                .contains(&format!("stopped: interrupted by {sig}"))
+        );
+
+        let mut rerun = cfg;
+        rerun.rate = None;
+        rerun.run_id = "rerun".into();
+        let again = w.run(rerun).await;
+        assert_eq!(again.counts.reemitted as usize, 200 - put);
+        w.assert_each_key_put_once(200);
+    }
+}
+
+/// After a run dies, its messages are in flight until their visibility timeout: a rerun that
+/// finds the queue empty says how many and exits 3, not "empty" and 0.
+#[tokio::test(start_paused = true)]
+async fn a_rerun_that_finds_the_queue_empty_reports_the_messages_still_in_flight() {
+    let w = world(25);
+    let mut cfg = w.cfg();
+    cfg.concurrency = 1;
+    let hooks = Arc::new(CrashOnce {
+        at: Step::AfterClaim,
+        done: AtomicUsize::new(0),
+    });
+    assert!(w.run_with(cfg.clone(), hooks).await.is_err());
+    let in_flight = w.sqs.in_flight("subs-dlq");
+    assert!(in_flight >= 10, "the dead run holds {in_flight}");
+    cfg.run_id = "rerun".into();
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.in_flight as usize, in_flight);
+    assert!(
+        out.stopped_because.contains(&format!(
+            "subs-dlq is empty but {in_flight} message(s) are still in flight"
+        )),
+        "{}",
+        out.stopped_because
+    );
+    assert!(!out.stopped_because.contains("subs-dlq is empty;"));
+    let report = crate::commands::drain::DrainReport {
+        queues: vec!["subs-dlq".into()],
+        ledger: "memory".into(),
+        duration_seconds: 0.1,
+        from_file: None,
+        outcome: out,
+    };
+    use crate::output::Report;
+    assert_eq!(report.exit_code(), crate::exit_codes::PARTIAL);
+    let human = report.human();
+    assert!(human.contains("in flight"), "{human}");
+    assert!(
+        human.contains("come back after their visibility timeout"),
+        "{human}"
+    );
 }

@@ -21,6 +21,10 @@ struct Msg {
     /// Receipt handles that still work (a duplicate delivery adds a second one).
     handles: Vec<String>,
     visible_at: Instant,
+    /// The visibility was last set by a receive or an extension (not by a release, a
+    /// duplicate delivery or a surviving delete): once `visible_at` passes, it lapsed while
+    /// its consumer held it.
+    held: bool,
     receive_count: u32,
     sent_at: chrono::DateTime<Utc>,
 }
@@ -40,6 +44,9 @@ struct State {
     delete_entry_failures: usize,
     surviving_deletes: usize,
     receive_errors: VecDeque<PortError>,
+    visibility_errors: VecDeque<PortError>,
+    /// Every ChangeMessageVisibilityBatch: (queue url, receipt handles, timeout).
+    visibility_calls: Vec<(String, Vec<String>, Duration)>,
     calls: BTreeMap<&'static str, usize>,
 }
 
@@ -95,6 +102,7 @@ impl MemoryQueue {
                 attributes,
                 handles: Vec::new(),
                 visible_at: Instant::now(),
+                held: false,
                 receive_count: 0,
                 sent_at: Utc::now(),
             });
@@ -121,6 +129,29 @@ impl MemoryQueue {
                 .msgs
                 .iter()
                 .filter(|m| m.visible_at > now)
+                .count()
+        })
+    }
+
+    /// (visible, in flight) now, without counting a call.
+    pub fn depth_now(&self, queue: &str) -> (usize, usize) {
+        let now = Instant::now();
+        self.with(|s| {
+            let msgs = &s.queues[queue].msgs;
+            let visible = msgs.iter().filter(|m| m.visible_at <= now).count();
+            (visible, msgs.len() - visible)
+        })
+    }
+
+    /// Messages whose visibility timeout ran out while a consumer held them (received or
+    /// extended, then neither deleted nor released): another consumer can receive them now.
+    pub fn lapsed_now(&self, queue: &str) -> usize {
+        let now = Instant::now();
+        self.with(|s| {
+            s.queues[queue]
+                .msgs
+                .iter()
+                .filter(|m| m.held && m.visible_at <= now)
                 .count()
         })
     }
@@ -167,6 +198,16 @@ impl MemoryQueue {
 
     pub fn fail_next_receives(&self, errors: Vec<PortError>) {
         self.with(|s| s.receive_errors.extend(errors));
+    }
+
+    /// The next ChangeMessageVisibilityBatch calls fail with these errors.
+    pub fn fail_next_visibility_changes(&self, errors: Vec<PortError>) {
+        self.with(|s| s.visibility_errors.extend(errors));
+    }
+
+    /// Every ChangeMessageVisibilityBatch call so far: (queue url, receipt handles, timeout).
+    pub fn visibility_calls(&self) -> Vec<(String, Vec<String>, Duration)> {
+        self.with(|s| s.visibility_calls.clone())
     }
 
     /// Deletes a whole queue (as if someone removed it mid-run).
@@ -247,8 +288,10 @@ impl Queue for MemoryQueue {
                 m.receive_count += 1;
                 if dup > 0 {
                     dup -= 1;
+                    m.held = false;
                 } else {
                     m.visible_at = now + visibility.unwrap_or(Duration::from_secs(30));
+                    m.held = true;
                 }
                 out.push(ReceivedMessage {
                     message_id: m.id.clone(),
@@ -298,6 +341,7 @@ impl Queue for MemoryQueue {
                         let m = &mut q.msgs[i];
                         m.handles.clear();
                         m.visible_at = now;
+                        m.held = false;
                     }
                     Some(i) => {
                         q.msgs.remove(i);
@@ -325,6 +369,14 @@ impl Queue for MemoryQueue {
         let now = Instant::now();
         self.with(|s| {
             *s.calls.entry("visibility").or_default() += 1;
+            s.visibility_calls.push((
+                url.to_string(),
+                entries.iter().map(|e| e.receipt_handle.clone()).collect(),
+                timeout,
+            ));
+            if let Some(e) = s.visibility_errors.pop_front() {
+                return Err(e);
+            }
             let q = find(s, url)?;
             let mut failed = Vec::new();
             for e in entries {
@@ -333,7 +385,10 @@ impl Queue for MemoryQueue {
                     .iter_mut()
                     .find(|m| m.handles.contains(&e.receipt_handle))
                 {
-                    Some(m) => m.visible_at = now + timeout,
+                    Some(m) => {
+                        m.visible_at = now + timeout;
+                        m.held = !timeout.is_zero();
+                    }
                     None => failed.push(BatchFailure {
                         id: e.id.clone(),
                         code: "ReceiptHandleIsInvalid".into(),

@@ -2,11 +2,13 @@
 //! (exact windows, rules, queues) before anything changes, then the steps run in order and
 //! the run stops at the first failed step. The run record (steps, timings, outputs, exit
 //! codes) is kept in the state dir after every step, so `--from-step` can resume.
+//!
+//! A signal (Ctrl-C, SIGTERM) stops the run after the step in hand: a replay, drain or
+//! re-emit step stops as its command would (a drain finishes its batch in hand), a doctor
+//! or verify step is abandoned (it changes nothing), and the record says which signal.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
 use crate::drain::event::{DedupSpec, META_FIELD, dedup_key, parse as parse_event};
 use crate::error::AppError;
 use crate::exit_codes;
+pub use crate::interrupt::Interrupt;
+use crate::interrupt::Signal;
 use crate::output::Report;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::ledger::Ledger;
@@ -59,16 +63,16 @@ impl Ports {
     }
 }
 
-pub type Interrupt = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// The person (or cron job) running the playbook, and the display.
 pub trait Interact {
     /// Asks a yes/no question; an error when nobody can answer.
     fn confirm(&mut self, question: &str) -> Result<bool, AppError>;
     fn watch_observer(&mut self) -> Box<dyn WatchObserver>;
     fn drain_observer(&mut self) -> Arc<dyn DrainObserver>;
-    /// Resolves when the user interrupts (Ctrl-C).
+    /// Resolves with the signal when the user (Ctrl-C) or a scheduler (SIGTERM) interrupts.
     fn interrupt(&mut self) -> Interrupt;
+    /// The signal received so far, if any: the run stops after the step in hand.
+    fn signalled(&mut self) -> Option<Signal>;
     fn step_started(&mut self, step: &Step, total: usize);
     /// `human` is the step's own report.
     fn step_finished(&mut self, record: &StepRecord, human: &str);
@@ -828,6 +832,8 @@ async fn run_check(c: &Check, ports: &Ports) -> Result<CheckResult, AppError> {
 pub enum StepStatus {
     Ok,
     Failed,
+    /// Cut short by a signal (Ctrl-C, SIGTERM).
+    Interrupted,
     /// A confirm step under --yes.
     Skipped,
     /// Before --from-step; its outputs came from the resumed run.
@@ -860,6 +866,8 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Declined,
+    /// Stopped by a signal (Ctrl-C, SIGTERM); `message` says which and where.
+    Interrupted,
 }
 
 /// A playbook run, as written to the state dir.
@@ -1071,6 +1079,8 @@ struct Done {
     report: Option<serde_json::Value>,
     human: String,
     error: Option<String>,
+    /// A signal cut the step short.
+    interrupted: bool,
 }
 
 impl Done {
@@ -1081,6 +1091,52 @@ impl Done {
             report: Some(outputs_of_report(r)),
             human: r.human(),
             error: None,
+            interrupted: false,
+        }
+    }
+
+    /// A step abandoned on a signal.
+    fn abandoned(sig: Signal) -> Done {
+        Done {
+            exit_code: sig.exit_code(),
+            outputs: BTreeMap::new(),
+            report: None,
+            human: String::new(),
+            error: Some(format!("interrupted by {sig}")),
+            interrupted: true,
+        }
+    }
+}
+
+/// Executes a step while watching for a signal, answering the signal caught if any. A
+/// replay, drain or re-emit step stops on it by itself (the signal reaches its engine too);
+/// a doctor or verify step changes nothing and is abandoned. A confirm step is a prompt:
+/// there a signal ends the process, as before any step.
+async fn execute_watched(
+    step: &Step,
+    planned: &StepPlan,
+    scope: &Scope,
+    ports: &Ports,
+    ui: &mut dyn Interact,
+    opts: &RunOptions,
+) -> (Result<Done, AppError>, Option<Signal>) {
+    if step.kind == Kind::Confirm {
+        return (execute(step, planned, scope, ports, ui, opts).await, None);
+    }
+    let stops_itself = matches!(step.kind, Kind::Replay | Kind::Drain | Kind::Reemit);
+    let mut stop = ui.interrupt();
+    let work = execute(step, planned, scope, ports, ui, opts);
+    tokio::pin!(work);
+    let mut caught = None;
+    loop {
+        tokio::select! {
+            r = &mut work => return (r, caught),
+            sig = &mut stop, if caught.is_none() => {
+                caught = Some(sig);
+                if !stops_itself {
+                    return (Ok(Done::abandoned(sig)), caught);
+                }
+            }
         }
     }
 }
@@ -1224,7 +1280,14 @@ async fn execute(
                 ("bus".to_string(), json!(r.bus)),
             ]);
             let mut done = Done::of(&r, outputs);
-            if done.exit_code != exit_codes::SUCCESS {
+            if matches!(
+                r.outcome,
+                crate::commands::start::Ending::Interrupted
+                    | crate::commands::start::Ending::Terminated
+            ) {
+                done.interrupted = true;
+                done.error = Some(r.next.join("; "));
+            } else if done.exit_code != exit_codes::SUCCESS {
                 done.error = Some(format!(
                     "replay {} ended {:?}{}",
                     r.name,
@@ -1259,8 +1322,14 @@ async fn execute(
             let cfg =
                 crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;
             let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
-            let r =
-                crate::commands::reemit::reemit(&from, cfg, dports, ui.drain_observer()).await?;
+            let r = crate::commands::reemit::reemit(
+                &from,
+                cfg,
+                dports,
+                ui.drain_observer(),
+                ui.interrupt(),
+            )
+            .await?;
             Ok(drain_done(&r))
         }
         Kind::Verify => {
@@ -1315,6 +1384,7 @@ async fn execute(
                     report: None,
                     human: String::new(),
                     error: None,
+                    interrupted: false,
                 });
             }
             let yes = ui.confirm(&message)?;
@@ -1328,6 +1398,7 @@ async fn execute(
                 report: Some(json!({ "question": message, "answer": yes })),
                 human: String::new(),
                 error: (!yes).then(|| "not confirmed: the run stops here".to_string()),
+                interrupted: false,
             })
         }
     }
@@ -1336,14 +1407,19 @@ async fn execute(
 fn drain_done(r: &crate::commands::drain::DrainReport) -> Done {
     let mut done = Done::of(r, drain_outputs(r));
     let c = &r.outcome.counts;
-    if done.exit_code != exit_codes::SUCCESS {
-        done.error = Some(if r.outcome.interrupted {
-            "interrupted".into()
-        } else {
+    if let Some(sig) = r.outcome.signal {
+        done.interrupted = true;
+        done.error = Some(format!(
+            "interrupted by {sig}: the PutEvents calls already sent were finished, the rest released"
+        ));
+    } else if done.exit_code != exit_codes::SUCCESS {
+        done.error = Some(if c.failed > 0 || c.parked > 0 {
             format!(
                 "{} message(s) failed and {} were parked (see the step report)",
                 c.failed, c.parked
             )
+        } else {
+            r.outcome.stopped_because.clone()
         });
     }
     done
@@ -1426,7 +1502,7 @@ pub async fn run(
         ui.step_started(step, total);
         let started_at = Utc::now();
         let clock = std::time::Instant::now();
-        let result = execute(step, planned, &scope, ports, ui, opts).await;
+        let (result, caught) = execute_watched(step, planned, &scope, ports, ui, opts).await;
         let rec = &mut record.steps[step.number - 1];
         rec.started_at = Some(started_at);
         rec.ended_at = Some(Utc::now());
@@ -1441,6 +1517,9 @@ pub async fn run(
                 } else {
                     StepStatus::Ok
                 };
+                if done.interrupted {
+                    rec.status = StepStatus::Interrupted;
+                }
                 rec.outputs = done.outputs;
                 rec.report = done.report;
                 rec.error = done.error;
@@ -1476,6 +1555,39 @@ pub async fn run(
                 "nexus-replay playbook run {} --from-step {} --resume {}",
                 shell_quote(&opts.invoked_as),
                 step.number,
+                record.run_id
+            );
+            if opts.yes {
+                resume.push_str(" --yes");
+            }
+            record.resume = Some(resume);
+            break;
+        }
+        let signal = caught.or_else(|| ui.signalled());
+        let last = step.number == total;
+        if let Some(sig) = signal
+            && (rec.status == StepStatus::Interrupted || !last)
+        {
+            let cut_short = rec.status == StepStatus::Interrupted;
+            record.status = RunStatus::Interrupted;
+            record.exit_code = sig.exit_code();
+            record.failed_step = cut_short.then_some(step.number);
+            record.message = Some(if cut_short {
+                format!("interrupted by {sig} during step {}", step.label())
+            } else {
+                format!(
+                    "stopped by {sig} after step {}; the steps after it did not run",
+                    step.label()
+                )
+            });
+            let mut resume = format!(
+                "nexus-replay playbook run {} --from-step {} --resume {}",
+                shell_quote(&opts.invoked_as),
+                if cut_short {
+                    step.number
+                } else {
+                    step.number + 1
+                },
                 record.run_id
             );
             if opts.yes {

@@ -12,6 +12,7 @@ use super::exec::*;
 use super::load::{Diagnostic, load};
 use crate::drain::tests::{RULE_ARN, attrs, body};
 use crate::error::AppError;
+use crate::interrupt::Signal;
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::memory::ledger::MemoryLedger;
 use crate::memory::sqs::MemoryQueue;
@@ -475,6 +476,8 @@ struct TestUi {
     answers: VecDeque<bool>,
     asked: Vec<String>,
     started: Vec<usize>,
+    /// A signal arriving at this (tokio) time.
+    signal: Option<(tokio::time::Instant, Signal)>,
 }
 
 impl Interact for TestUi {
@@ -491,7 +494,18 @@ impl Interact for TestUi {
         Arc::new(crate::drain::engine::QuietDrain)
     }
     fn interrupt(&mut self) -> Interrupt {
-        Box::pin(std::future::pending())
+        match self.signal {
+            Some((at, sig)) => Box::pin(async move {
+                tokio::time::sleep_until(at).await;
+                sig
+            }),
+            None => Box::pin(std::future::pending()),
+        }
+    }
+    fn signalled(&mut self) -> Option<Signal> {
+        self.signal
+            .filter(|(at, _)| *at <= tokio::time::Instant::now())
+            .map(|(_, sig)| sig)
     }
     fn step_started(&mut self, step: &super::load::Step, _: usize) {
         self.started.push(step.number);
@@ -793,4 +807,94 @@ async fn plan_names_each_step_once_and_reports_every_value_out_of_range_at_once(
     );
     assert!(w.eb.accepted().is_empty());
     plan_with(&[]).await.unwrap();
+}
+
+const SLOW_DRAIN: &str = r#"name = "slow"
+description = "a rate-limited drain, then a check"
+when = "tests"
+
+[[steps]]
+id = "drain"
+kind = "drain"
+queues = ["subs-dlq"]
+receive_wait = "0s"
+rate = 2
+
+[[steps]]
+kind = "verify"
+queues_empty = ["subs-dlq"]
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn sigterm_stops_a_drain_step_as_the_command_would_and_the_record_says_so() {
+    let w = world(40, true);
+    let mut ui = TestUi {
+        signal: Some((
+            tokio::time::Instant::now() + std::time::Duration::from_secs(7),
+            Signal::Terminate,
+        )),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, SLOW_DRAIN, &w.opts(1, true), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Interrupted, "{rec:#?}");
+    assert_eq!(rec.exit_code, crate::exit_codes::TERMINATED);
+    assert_eq!(rec.failed_step, Some(1));
+    assert_eq!(rec.steps[0].status, StepStatus::Interrupted);
+    assert!(
+        rec.steps[0].error.as_deref().unwrap().contains("SIGTERM"),
+        "{rec:#?}"
+    );
+    assert_eq!(rec.steps[1].status, StepStatus::NotRun);
+    assert!(
+        rec.message
+            .as_deref()
+            .unwrap()
+            .contains("interrupted by SIGTERM during step 1"),
+        "{rec:#?}"
+    );
+    assert!(
+        rec.resume
+            .as_deref()
+            .unwrap()
+            .contains("--from-step 1 --resume")
+    );
+    // 2 events/s for 7 s: the batches put were deleted, the rest left visible for a rerun.
+    let put = w.eb.accepted().len();
+    assert!((10..40).contains(&put), "{put} put");
+    assert_eq!(w.sqs.messages("subs-dlq").len(), 40 - put);
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0, "released");
+    assert!(
+        w.ledger
+            .records()
+            .iter()
+            .all(|r| r.state == crate::ports::ledger::LedgerState::Done)
+    );
+    let disk: RunRecord =
+        serde_json::from_str(&std::fs::read_to_string(&rec.path).unwrap()).unwrap();
+    assert_eq!(disk.status, RunStatus::Interrupted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_abandons_a_waiting_verify_step_with_exit_130() {
+    let w = world(2, true);
+    let src = "name = \"v\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"verify\"\nqueues_empty = [\"subs-dlq\"]\nwithin = \"10m\"\n";
+    let started = tokio::time::Instant::now();
+    let mut ui = TestUi {
+        signal: Some((
+            started + std::time::Duration::from_secs(12),
+            Signal::Interrupt,
+        )),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(13),
+        "not the 10 minutes"
+    );
+    assert_eq!(rec.status, RunStatus::Interrupted, "{rec:#?}");
+    assert_eq!(rec.exit_code, crate::exit_codes::INTERRUPTED);
+    assert_eq!(rec.steps[0].status, StepStatus::Interrupted);
+    assert_eq!(rec.steps[0].error.as_deref(), Some("interrupted by SIGINT"));
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::AppError;
+use crate::interrupt::Signal;
 use crate::ports::PortError;
 use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
 
@@ -22,7 +23,7 @@ pub struct WatchOptions {
     pub poll: Option<Duration>,
     /// Stop watching after this long (the replay goes on).
     pub timeout: Option<Duration>,
-    /// On interrupt, cancel the replay before returning.
+    /// On interrupt (Ctrl-C or SIGTERM), cancel the replay before returning.
     pub cancel_on_interrupt: bool,
 }
 
@@ -33,10 +34,11 @@ pub enum WatchOutcome {
     Finished(ReplayStatus),
     /// The timeout passed first; the last status seen, if any.
     TimedOut(Option<ReplayStatus>),
-    /// Ctrl-C; with the answer to CancelReplay when cancellation was asked for.
+    /// Ctrl-C or SIGTERM; with the answer to CancelReplay when cancellation was asked for.
     Interrupted {
         last: Option<ReplayStatus>,
         cancel: Option<Result<ReplayState, PortError>>,
+        signal: Signal,
     },
 }
 
@@ -65,7 +67,7 @@ pub async fn watch<I>(
     interrupt: I,
 ) -> Result<WatchOutcome, AppError>
 where
-    I: Future<Output = ()>,
+    I: Future<Output = Signal>,
 {
     let started = Instant::now();
     let deadline = opts.timeout.map(|t| started + t);
@@ -76,9 +78,9 @@ where
     loop {
         let answer = tokio::select! {
             a = ctl.describe_replay(name) => a,
-            _ = &mut interrupt => {
+            signal = &mut interrupt => {
                 observer.finish();
-                return Ok(interrupted(ctl, name, opts, last).await);
+                return Ok(interrupted(ctl, name, opts, last, signal).await);
             }
         };
         match answer {
@@ -115,9 +117,9 @@ where
         }
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
-            _ = &mut interrupt => {
+            signal = &mut interrupt => {
                 observer.finish();
-                return Ok(interrupted(ctl, name, opts, last).await);
+                return Ok(interrupted(ctl, name, opts, last, signal).await);
             }
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -132,13 +134,18 @@ async fn interrupted(
     name: &str,
     opts: &WatchOptions,
     last: Option<ReplayStatus>,
+    signal: Signal,
 ) -> WatchOutcome {
     let cancel = if opts.cancel_on_interrupt {
         Some(ctl.cancel_replay(name).await)
     } else {
         None
     };
-    WatchOutcome::Interrupted { last, cancel }
+    WatchOutcome::Interrupted {
+        last,
+        cancel,
+        signal,
+    }
 }
 
 #[cfg(test)]
@@ -319,19 +326,31 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn interrupt_cancels_only_when_asked() {
-        for cancel_on_interrupt in [false, true] {
+        for (cancel_on_interrupt, sent) in [
+            (false, Signal::Interrupt),
+            (true, Signal::Interrupt),
+            (true, Signal::Terminate),
+        ] {
             let eb = MemoryEventBridge::new();
             eb.add_replay(status(ReplayState::Running, Some(10)));
             let opts = WatchOptions {
                 cancel_on_interrupt,
                 ..Default::default()
             };
-            let interrupt = tokio::time::sleep(Duration::from_secs(4));
+            let interrupt = async move {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                sent
+            };
             let out = watch(&eb, "r", &opts, &mut Quiet, interrupt).await.unwrap();
             match out {
-                WatchOutcome::Interrupted { last, cancel } => {
+                WatchOutcome::Interrupted {
+                    last,
+                    cancel,
+                    signal,
+                } => {
                     assert!(last.is_some());
                     assert_eq!(cancel.is_some(), cancel_on_interrupt);
+                    assert_eq!(signal, sent, "the watch says which signal stopped it");
                 }
                 other => panic!("{other:?}"),
             }

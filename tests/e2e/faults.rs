@@ -3,7 +3,8 @@
 //! DLQs (moto's SQS is O(queue length) per receive), re-emits them to a capture bus sharded
 //! into four capture queues, and checks that every dedup key arrived, that keys arrived
 //! more than once only through the ambiguous path (and no more often than the summary's
-//! "possible duplicates" says), and that the DLQs end empty.
+//! "possible duplicates" says), and that the DLQs end empty. Also: SIGKILL and SIGTERM at
+//! seeded points, and replay tracking through errors.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use crate::drain::{
     CAPTURE_BUS, Capture, DLQS, bodies, capture_sharded, dedup_keys, depth, seed, sharded_body,
 };
 use crate::proxy::{Faults, OpFaults, Proxy};
-use crate::support::{BUS, Run, Sandbox};
+use crate::support::{BUS, Run, Sandbox, finish, signal};
 
 const PER_QUEUE: usize = 250;
 
@@ -376,6 +377,22 @@ fn a_throttling_storm_slows_the_drain_which_recovers_within_its_retry_budget() {
     assert_eq!(sc.finish_and_check(&[&run]), 0);
 }
 
+/// A replay of the subscription events, tracked (moto completes it at once).
+const WATCHED_START: [&str; 12] = [
+    "start",
+    "--since",
+    "2h",
+    "--until",
+    "now",
+    "--event-type",
+    "customer.subscription.updated",
+    "--poll",
+    "1s",
+    "--yes",
+    "--output",
+    "json",
+];
+
 #[test]
 fn replay_tracking_survives_errors_and_throttling_on_describe_replay() {
     let sb = Sandbox::new(20, 0);
@@ -395,20 +412,7 @@ fn replay_tracking_survives_errors_and_throttling_on_describe_replay() {
         .cmd()
         .env("NEXUS_REPLAY_ENDPOINT_URL", &proxy.endpoint)
         .env("AWS_MAX_ATTEMPTS", "1")
-        .run(&[
-            "start",
-            "--since",
-            "2h",
-            "--until",
-            "now",
-            "--event-type",
-            "customer.subscription.updated",
-            "--poll",
-            "1s",
-            "--yes",
-            "--output",
-            "json",
-        ]);
+        .run(&WATCHED_START);
     run.code(0);
     assert_eq!(run.json()["final_state"], "COMPLETED");
     let stats = proxy.stats();
@@ -416,4 +420,202 @@ fn replay_tracking_survives_errors_and_throttling_on_describe_replay() {
         stats.injected_of("DescribeReplay:500") + stats.injected_of("DescribeReplay:throttle");
     assert!(injected >= 1, "{:?}", stats);
     assert!(stats.calls_of("DescribeReplay") > injected);
+}
+
+#[test]
+fn sigterm_five_times_under_rate_then_a_final_run_puts_each_key_once() {
+    // Issue 19 item 3: SIGTERM is how schedulers stop a process. Each of five runs under
+    // --rate is stopped at a seeded point; each finishes the calls it sent and releases the
+    // rest, so no key is put twice: none at the proxy, none at the capture queues.
+    let sc = scenario(19, Faults::default());
+    let args = drain_args(&["--rate", "50"]);
+    let mut state: u64 = 19;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Duration::from_millis(500 + (state >> 33) % 3000)
+    };
+    let mut stopped = 0;
+    for _ in 0..5 {
+        let received = sc.proxy.stats().calls_of("ReceiveMessage");
+        let child = sc
+            .sb
+            .cmd()
+            .env("NEXUS_REPLAY_ENDPOINT_URL", &sc.proxy.endpoint)
+            .start(&args);
+        // Seeded points once the drain has begun receiving.
+        let started = Instant::now();
+        while sc.proxy.stats().calls_of("ReceiveMessage") == received {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never received"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(next());
+        signal(&child, "TERM");
+        let run = finish(child);
+        if run.code == 0 {
+            continue; // it had finished before the signal
+        }
+        run.code(143);
+        let doc = run.json();
+        assert_eq!(doc["signal"], "SIGTERM");
+        assert_eq!(doc["counts"]["failed"], 0);
+        stopped += 1;
+    }
+    assert!(
+        stopped >= 3,
+        "the runs were stopped mid-way ({stopped} of 5)"
+    );
+    let stats = sc
+        .sb
+        .run(&["ledger", "stats", "--output", "json"])
+        .code(0)
+        .json();
+    assert_eq!(stats["in_progress"], 0, "no claim left behind: {stats}");
+    let at_proxy = sc.proxy.stats();
+    assert!(at_proxy.put_entries > 0);
+    assert_eq!(
+        at_proxy.keys_put_twice(),
+        Vec::<String>::new(),
+        "keys forwarded more than once"
+    );
+    // The final run (straight to moto) finishes; nothing arrives twice.
+    let (extra, _) = sc.finish(&[]);
+    assert_eq!(extra, 0, "extra copies at the capture queues");
+}
+
+#[test]
+fn sigterm_stops_a_replay_watch_with_143_and_cancels_on_request() {
+    // moto completes replays at once: DescribeReplay answering 500 keeps the watch going.
+    let sb = Sandbox::new(20, 0);
+    let proxy = Proxy::start(
+        &sb.moto.endpoint,
+        20,
+        Faults::default().on(
+            "DescribeReplay",
+            OpFaults {
+                http_500: 1.0,
+                ..OpFaults::default()
+            },
+        ),
+    );
+    for (sig, cancel, code, outcome) in [
+        ("TERM", true, 143, "terminated"),
+        ("INT", false, 130, "interrupted"),
+    ] {
+        let before = proxy.stats().calls_of("CancelReplay");
+        let mut args = WATCHED_START.to_vec();
+        if cancel {
+            args.push("--cancel-on-interrupt");
+        }
+        let watched = proxy.stats().calls_of("DescribeReplay");
+        let child = sb
+            .cmd()
+            .env("NEXUS_REPLAY_ENDPOINT_URL", &proxy.endpoint)
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .start(&args);
+        let started = Instant::now();
+        while proxy.stats().calls_of("DescribeReplay") < watched + 2 {
+            assert!(started.elapsed() < Duration::from_secs(30), "never watched");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        signal(&child, sig);
+        let run = finish(child);
+        run.code(code);
+        let doc = run.json();
+        assert_eq!(doc["outcome"], outcome);
+        let next = doc["next"][0].as_str().unwrap();
+        let cancelled = proxy.stats().calls_of("CancelReplay") - before;
+        if cancel {
+            assert!(
+                next.contains("stopped watching (SIGTERM); cancellation requested"),
+                "{next}"
+            );
+            assert_eq!(cancelled, 1);
+        } else {
+            assert!(
+                next.contains("stopped watching (SIGINT); the replay continues"),
+                "{next}"
+            );
+            assert_eq!(cancelled, 0);
+        }
+    }
+}
+
+#[test]
+fn a_second_sigterm_ends_a_stopping_drain_at_once() {
+    // Every call takes 2 s: after the first SIGTERM the drain finishes its PutEvents call,
+    // marks it done, deletes and releases (several seconds). The second ends it at once.
+    let sb = Sandbox::new(0, 0);
+    crate::drain::capture(&sb);
+    let dlq = "ai-nexus-dev-stripe-update-subscription-dlq";
+    let msgs: Vec<String> = (0..40).map(crate::drain::stripe_body).collect();
+    seed(&sb, dlq, &msgs);
+    let proxy = Proxy::start(
+        &sb.moto.endpoint,
+        21,
+        Faults {
+            latency: Duration::from_secs(2),
+            ..Faults::default()
+        },
+    );
+    let args = [
+        "drain",
+        "--queue",
+        dlq,
+        "--to-bus",
+        CAPTURE_BUS,
+        "--yes",
+        "--output",
+        "json",
+        "--concurrency",
+        "1",
+        "--receive-wait",
+        "0s",
+    ];
+    let drain = || {
+        sb.cmd()
+            .env("NEXUS_REPLAY_ENDPOINT_URL", &proxy.endpoint)
+            .start(&args)
+    };
+    // A signal before the drain has begun (it is still resolving the queue) ends it at once,
+    // with the signal's exit code.
+    let child = drain();
+    std::thread::sleep(Duration::from_millis(1000));
+    signal(&child, "TERM");
+    let early = finish(child);
+    early.code(143);
+    assert!(
+        early.stderr.contains("stopped by SIGTERM"),
+        "{}",
+        early.stderr
+    );
+    assert_eq!(proxy.stats().calls_of("ReceiveMessage"), 0);
+
+    let child = drain();
+    let started = Instant::now();
+    while proxy.stats().calls_of("PutEvents") == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "never put");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    let again = Instant::now();
+    signal(&child, "TERM");
+    let run = finish(child);
+    assert!(
+        again.elapsed() < Duration::from_secs(2),
+        "took {:?} after the second signal",
+        again.elapsed()
+    );
+    run.code(143);
+    assert!(
+        run.stderr.contains("SIGTERM again: exiting at once"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "no summary: {}", run.stdout);
 }

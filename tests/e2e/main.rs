@@ -13,3 +13,4 @@ mod privacy;
 mod proxy;
 mod readonly;
 mod replay;
+mod signals;

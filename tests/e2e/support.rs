@@ -186,12 +186,43 @@ impl Cmd {
     }
     pub fn run(mut self, args: &[&str]) -> Run {
         let out = self.cmd.args(args).output().expect("run nexus-replay");
+        Run::of(out)
+    }
+    /// Starts the binary without waiting, keeping its output for [`finish`] (e.g. to send it
+    /// a signal mid-run and read its summary).
+    pub fn start(mut self, args: &[&str]) -> Child {
+        self.cmd
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nexus-replay")
+    }
+}
+
+impl Run {
+    fn of(out: std::process::Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// Waits for a binary started with [`Cmd::start`] and collects its output.
+pub fn finish(child: Child) -> Run {
+    Run::of(child.wait_with_output().expect("wait for nexus-replay"))
+}
+
+/// Sends a signal (`TERM`, `INT`) to a child, as a scheduler or a terminal would.
+pub fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{name} {}", child.id());
 }
 
 /// moto seeded with the billing topology, plus a private home directory.
