@@ -18,7 +18,7 @@ fn reemit_label(dry_run: bool) -> &'static str {
 
 /// One line of counts.
 pub fn counts_line(c: &Counts, dry_run: bool) -> String {
-    format!(
+    let mut line = format!(
         "received {} (of ~{}), {} {}, duplicates {}, filtered {}, parked {}, failed {}",
         c.received,
         c.total_estimate,
@@ -28,7 +28,11 @@ pub fn counts_line(c: &Counts, dry_run: bool) -> String {
         c.filtered,
         c.parked,
         c.failed
-    )
+    );
+    if c.conflicts > 0 {
+        line.push_str(&format!(", conflicts {}", c.conflicts));
+    }
+    line
 }
 
 /// Plain lines, at most one per interval, and the final counts when a line was shown.

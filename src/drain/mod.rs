@@ -4,6 +4,7 @@ pub mod browse;
 pub mod display;
 pub mod engine;
 pub mod event;
+mod json_keys;
 pub mod pack;
 pub mod rate;
 pub mod select;

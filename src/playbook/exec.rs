@@ -1058,6 +1058,7 @@ fn drain_outputs(r: &crate::commands::drain::DrainReport) -> BTreeMap<String, se
         ("reemitted".to_string(), json!(c.reemitted)),
         ("duplicates".to_string(), json!(c.duplicates)),
         ("failed".to_string(), json!(c.failed)),
+        ("conflicts".to_string(), json!(c.conflicts)),
         ("parked".to_string(), json!(c.parked)),
         ("deleted".to_string(), json!(c.deleted)),
         (
@@ -1307,8 +1308,8 @@ fn drain_done(r: &crate::commands::drain::DrainReport) -> Done {
             "interrupted".into()
         } else {
             format!(
-                "{} message(s) failed and {} were parked (see the step report)",
-                c.failed, c.parked
+                "{} message(s) failed, {} were parked and {} conflict with a key already re-emitted (see the step report)",
+                c.failed, c.parked, c.conflicts
             )
         });
     }
