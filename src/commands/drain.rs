@@ -256,7 +256,7 @@ impl Report for DrainReport {
             ));
             if c.duplicates + c.conflicts > 0 {
                 s.push_str(&format!(
-                    "Among them, {} repeat the key and content of another message (deleted as duplicates) and {} repeat a key with other content (conflicts: left in the queue). The ledger was not read: keys re-emitted by earlier runs are not shown.\n",
+                    "Besides, {} repeat the key and content of a message above (would be deleted as duplicates) and {} repeat a key with other content (conflicts: would stay in the queue). The ledger was not read: keys re-emitted by earlier runs are not shown.\n",
                     c.duplicates, c.conflicts
                 ));
             }

@@ -393,11 +393,11 @@ impl Shared {
         let by = existing.run_id.as_str();
         let event = existing.event_id.as_deref().unwrap_or("unknown");
         tracing::warn!(
-            queue,
-            message_id,
-            key,
-            run = by,
-            event_id = event,
+            queue = %queue,
+            message_id = %message_id,
+            key = %key,
+            run = %by,
+            event_id = %event,
             "same dedup key, other content than the copy re-emitted: left in the queue"
         );
         let mut st = self.lock();
