@@ -397,7 +397,7 @@ async fn open_ledger(
 /// Options shared by drain and reemit: dedup, ledger and PutEvents limits.
 #[derive(Debug, Args)]
 pub struct EmitArgs {
-    /// Dedup key: a dotted path (default: detail.id when a string, else id) or `hash`
+    /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
     #[arg(long, value_name = "PATH|hash")]
     pub dedup_key: Option<String>,
     /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none

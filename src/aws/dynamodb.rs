@@ -2,8 +2,9 @@
 //!
 //! One item per dedup key: `pk` (the key), `status` (IN_PROGRESS | DONE),
 //! `in_progress_expiry` (epoch ms), `redrive`, `event_id`, `run_id`, `created_at` and
-//! `updated_at` (epoch ms), `expires_at` (epoch seconds, the table's TTL attribute), and
-//! `claim_id` (random, per claim: a retried PutItem recognises its own write).
+//! `updated_at` (epoch ms), `expires_at` (epoch seconds, the table's TTL attribute),
+//! `claim_id` (random, per claim: a retried PutItem recognises its own write), and `digest`
+//! (of the content the claim re-emits; items written by older versions have none).
 //!
 //! Calls per claimed batch of up to 10 keys: one strongly consistent `BatchGetItem` that
 //! answers keys already DONE or held without writing, then one conditional `PutItem` per
@@ -87,6 +88,7 @@ pub fn record_of(item: &Item) -> LedgerRecord {
             .timestamp_opt(get_n(item, TTL_ATTRIBUTE), 0)
             .single()
             .unwrap_or_default(),
+        digest: get_s(item, "digest").map(str::to_string),
     }
 }
 
@@ -107,6 +109,9 @@ pub fn item_of(r: &LedgerRecord) -> Item {
     ]);
     if let Some(e) = &r.event_id {
         item.insert("event_id".into(), s(e));
+    }
+    if let Some(d) = &r.digest {
+        item.insert("digest".into(), s(d));
     }
     item
 }
@@ -548,6 +553,7 @@ mod tests {
             now: Utc.with_ymd_and_hms(2025, 9, 8, 14, 0, 0).unwrap(),
             in_progress_for: Duration::from_secs(300),
             ttl: Duration::from_secs(86400),
+            digest: format!("sha256:{key}"),
         }
     }
 
@@ -562,6 +568,11 @@ mod tests {
             "TTL must be epoch seconds"
         );
         assert_eq!(record_of(&item), r);
+        assert_eq!(get_s(&item, "digest"), Some("sha256:evt_1"));
+        // An item of an older version, without a digest, reads back without one.
+        let mut old = item.clone();
+        old.remove("digest");
+        assert_eq!(record_of(&old).digest, None);
     }
 
     #[tokio::test]

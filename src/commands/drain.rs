@@ -276,6 +276,13 @@ impl Report for DrainReport {
                 "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped{released}.\n",
                 o.run_id, c.would_reemit, c.would_park, c.failed, c.filtered
             ));
+            if c.duplicates + c.conflicts > 0 {
+                s.push_str(&format!(
+                    "Besides, {} repeat the key and content of a message above (would be deleted as duplicates) and {} repeat a key with other content (conflicts: would stay in the queue). The ledger was not read: keys re-emitted by earlier runs are not shown.\n",
+                    c.duplicates, c.conflicts
+                ));
+            }
+            s.push_str(&warnings_table(&o.warnings));
             return s;
         }
         let file = self.from_file.as_ref();
@@ -301,10 +308,15 @@ impl Report for DrainReport {
             )),
         }
         // A file's messages are not in a queue: nothing is left in one or deleted from one.
-        let (left, kept) = match file {
-            Some(_) => ("not re-emitted", "claimed by another run: not re-emitted"),
+        let (left, conflict, kept) = match file {
+            Some(_) => (
+                "not re-emitted",
+                "key already re-emitted with other content: not re-emitted",
+                "claimed by another run: not re-emitted",
+            ),
             None => (
                 "left in the DLQ",
+                "key already re-emitted with other content: left in the DLQ",
                 "claimed by another run: left in the queue",
             ),
         };
@@ -319,6 +331,7 @@ impl Report for DrainReport {
             ("filtered", c.filtered, "not selected: left in the queue"),
             ("parked", c.parked, "copied to the park queue, then deleted"),
             ("failed", c.failed, left),
+            ("conflicts", c.conflicts, conflict),
             ("held", c.held_elsewhere, kept),
             ("deleted", c.deleted, ""),
             (
@@ -336,6 +349,11 @@ impl Report for DrainReport {
                 c.in_flight,
                 "still invisible in a queue found empty: another run holds them, or a stopped run left them until their visibility timeout",
             ),
+            (
+                "warnings",
+                c.warnings,
+                "re-emitted with duplicate JSON keys (below)",
+            ),
         ];
         for (name, n, note) in rows {
             if file.is_some() && name.starts_with("delete") {
@@ -351,26 +369,20 @@ impl Report for DrainReport {
                 s.push('\n');
             }
         }
-        if !o.failures.is_empty() {
-            let mut t = Table::new(["QUEUE", "MESSAGE", "KEY", "CODE", "REASON"]);
-            for f in o.failures.iter().take(20) {
-                t.row([
+        s.push_str(&message_table(
+            "CODE",
+            o.failures.len(),
+            o.failures.iter().map(|f| {
+                [
                     f.queue.clone(),
                     f.message_id.clone(),
                     f.dedup_key.clone().unwrap_or_else(|| "-".into()),
                     f.code.clone(),
                     f.reason.clone(),
-                ]);
-            }
-            s.push('\n');
-            s.push_str(&t.render());
-            if o.failures.len() > 20 {
-                s.push_str(&format!(
-                    "... and {} more (use --output json for all)\n",
-                    o.failures.len() - 20
-                ));
-            }
-        }
+                ]
+            }),
+        ));
+        s.push_str(&warnings_table(&o.warnings));
         s
     }
 
@@ -380,12 +392,49 @@ impl Report for DrainReport {
             sig.exit_code()
         } else if self.outcome.dry_run {
             exit_codes::SUCCESS
-        } else if c.failed > 0 || c.parked > 0 || c.in_flight > 0 {
+        } else if c.failed > 0 || c.parked > 0 || c.conflicts > 0 || c.in_flight > 0 {
             exit_codes::PARTIAL
         } else {
             exit_codes::SUCCESS
         }
     }
+}
+
+/// The warnings as a table of their first 20.
+fn warnings_table(warnings: &[crate::drain::engine::Warning]) -> String {
+    message_table(
+        "WARNING",
+        warnings.len(),
+        warnings.iter().map(|w| {
+            [
+                w.queue.clone(),
+                w.message_id.clone(),
+                w.dedup_key.clone().unwrap_or_else(|| "-".into()),
+                w.code.clone(),
+                w.reason.clone(),
+            ]
+        }),
+    )
+}
+
+/// Queue, message, key, `code` and reason of the first 20 of `total` messages, after a blank
+/// line (all of them are in the JSON output); nothing when there are none.
+fn message_table(code: &str, total: usize, rows: impl Iterator<Item = [String; 5]>) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    let mut t = Table::new(["QUEUE", "MESSAGE", "KEY", code, "REASON"]);
+    for row in rows.take(20) {
+        t.row(row);
+    }
+    let mut s = format!("\n{}", t.render());
+    if total > 20 {
+        s.push_str(&format!(
+            "... and {} more (use --output json for all)\n",
+            total - 20
+        ));
+    }
+    s
 }
 
 /// A bus named by a flag is checked before anything is received: a bus that does not exist

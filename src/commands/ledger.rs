@@ -120,12 +120,15 @@ impl Report for ShowReport {
                 self.ledger, self.key
             ),
             Some(r) => format!(
-                "{}\n  state:       {}\n  redrive:     {}\n  event id:    {}\n  run:         {}\n  created:     {}\n  updated:     {}\n  claim until: {}\n  expires:     {}\n",
+                "{}\n  state:       {}\n  redrive:     {}\n  event id:    {}\n  run:         {}\n  digest:      {}\n  created:     {}\n  updated:     {}\n  claim until: {}\n  expires:     {}\n",
                 r.key,
                 r.state.as_str(),
                 r.redrive,
                 r.event_id.as_deref().unwrap_or("-"),
                 r.run_id,
+                r.digest
+                    .as_deref()
+                    .unwrap_or("- (written by an older version: matches any content)"),
                 time(Some(r.created_at)),
                 time(Some(r.updated_at)),
                 time(Some(r.in_progress_expiry)),

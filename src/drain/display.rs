@@ -28,7 +28,7 @@ fn done_or_planned(c: &Counts, dry_run: bool) -> (u64, u64) {
 /// One line of counts.
 pub fn counts_line(c: &Counts, dry_run: bool) -> String {
     let (reemitted, parked) = done_or_planned(c, dry_run);
-    format!(
+    let mut line = format!(
         "received {} (of ~{}), {} {}, duplicates {}, filtered {}, {} {}, failed {}",
         c.received,
         c.total_estimate,
@@ -39,7 +39,11 @@ pub fn counts_line(c: &Counts, dry_run: bool) -> String {
         if dry_run { "would park" } else { "parked" },
         parked,
         c.failed
-    )
+    );
+    if c.conflicts > 0 {
+        line.push_str(&format!(", conflicts {}", c.conflicts));
+    }
+    line
 }
 
 /// Plain lines, at most one per interval, and the final counts when a line was shown.

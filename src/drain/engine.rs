@@ -18,6 +18,11 @@
 //! interrupt (Ctrl-C, SIGTERM) nothing new is put: PutEvents calls already sent are
 //! finished, marked done and deleted; claims not yet put are given back and every message
 //! held is released.
+//!
+//! A claim records the content digest of its event (`event::content_digest`). A message whose
+//! key the ledger already holds DONE (or that this run re-emitted from another copy) is a
+//! duplicate and deleted only when the digests match; otherwise it is a *conflict*: another
+//! event under the same key, left in the queue and reported, never deleted unseen.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -30,7 +35,8 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 use super::event::{
-    DedupSpec, Envelope, Origin, as_delivered, bus_of_rule_arn, dedup_key, entry, parse, redrive_of,
+    DedupSpec, Envelope, Origin, as_delivered, bus_of_rule_arn, content_digest, dedup_key, entry,
+    parse, redrive_of,
 };
 use super::keeper::Keeper;
 use super::pack::pack;
@@ -41,7 +47,7 @@ use crate::interrupt::Signal;
 use crate::pattern::Pattern;
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
-use crate::ports::ledger::{Claim, ClaimOutcome, Finished, Ledger};
+use crate::ports::ledger::{Claim, ClaimOutcome, Finished, Ledger, LedgerRecord, LedgerState};
 use crate::ports::queue::{BatchEntry, Queue, QueueRef, ReceivedMessage};
 use crate::ports::sink::{EventSink, PutEntry, PutOutcome};
 
@@ -157,6 +163,10 @@ pub struct Counts {
     pub delete_failed: u64,
     /// Entries re-sent after an ambiguous PutEvents failure, or whose claim was lost.
     pub possible_duplicates: u64,
+    /// Messages whose key was already re-emitted with other content: left in the queue.
+    pub conflicts: u64,
+    /// Messages re-emitted with a warning (see `DrainOutcome::warnings`).
+    pub warnings: u64,
     /// Messages made visible again at the end.
     pub released: u64,
     /// Approximate messages visible when the run started.
@@ -178,12 +188,25 @@ pub struct Failure {
     pub parked: bool,
 }
 
+/// A message re-emitted (or, in a dry run, to be) with something the user should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub queue: String,
+    pub message_id: String,
+    pub dedup_key: Option<String>,
+    /// `DUPLICATE_JSON_KEYS`: an object in the body has a key twice; the last value is
+    /// re-emitted, as EventBridge itself reads such JSON, and the earlier ones are lost.
+    pub code: String,
+    pub reason: String,
+}
+
 /// What a dry run would do with one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Planned {
     pub queue: String,
     pub message_id: String,
-    /// re-emit, park, leave (poison without a park queue) or skip (not selected).
+    /// re-emit, park, leave (poison without a park queue), skip (not selected), or, for a
+    /// key an earlier message of this dry run takes, duplicate (same content) or conflict.
     pub action: String,
     pub dedup_key: Option<String>,
     pub event_type: Option<String>,
@@ -200,6 +223,7 @@ pub struct DrainOutcome {
     pub dry_run: bool,
     pub counts: Counts,
     pub failures: Vec<Failure>,
+    pub warnings: Vec<Warning>,
     pub planned: Vec<Planned>,
     pub stopped_because: String,
     pub interrupted: bool,
@@ -242,13 +266,25 @@ struct RunState {
     /// Messages to make visible again at the end: id → (queue url, latest receipt handle).
     held: HashMap<String, (String, String)>,
     /// Copies of a key this run itself holds (the same event dead-lettered twice, e.g. by
-    /// the webhook and the partner source): message id → (key, redrive). Settled at the end.
-    own_copies: Vec<(String, String, u32)>,
+    /// the webhook and the partner source). Settled at the end.
+    own_copies: Vec<OwnCopy>,
     failures: Vec<Failure>,
+    warnings: Vec<Warning>,
     planned: Vec<Planned>,
+    /// A dry run's keys planned for re-emission, with their content digest.
+    dry_keys: HashMap<String, String>,
     stop_reasons: Vec<String>,
     /// Queues that answered empty, checked at the end for messages still in flight.
     found_empty: Vec<QueueRef>,
+}
+
+/// A message whose key this run claimed for another message.
+struct OwnCopy {
+    queue: String,
+    message_id: String,
+    key: String,
+    redrive: u32,
+    digest: String,
 }
 
 /// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
@@ -281,6 +317,9 @@ type BusRules = Result<Arc<Vec<(String, Pattern)>>, String>;
 struct Candidate {
     msg: ReceivedMessage,
     key: String,
+    digest: String,
+    /// Object keys the body has twice (warned about once the event is re-emitted).
+    duplicate_keys: Vec<String>,
     redrive: u32,
     entry: PutEntry,
     event_type: Option<String>,
@@ -290,6 +329,8 @@ struct Candidate {
 /// caller, which moves it into the `Candidate`).
 struct Emit {
     key: String,
+    digest: String,
+    duplicate_keys: Vec<String>,
     redrive: u32,
     entry: PutEntry,
     event_type: Option<String>,
@@ -402,6 +443,56 @@ impl Shared {
         });
     }
 
+    /// A message whose key was re-emitted from other content (`existing`): it stays in the
+    /// queue (held, released at the end) and is reported.
+    fn conflict(&self, queue: &str, message_id: &str, key: &str, existing: &LedgerRecord) {
+        let by = existing.run_id.as_str();
+        let event = existing.event_id.as_deref().unwrap_or("unknown");
+        tracing::warn!(
+            queue = %queue,
+            message_id = %message_id,
+            key = %key,
+            run = %by,
+            event_id = %event,
+            "same dedup key, other content than the copy re-emitted: left in the queue"
+        );
+        let mut st = self.lock();
+        st.counts.conflicts += 1;
+        st.failures.push(Failure {
+            queue: queue.to_string(),
+            message_id: message_id.to_string(),
+            dedup_key: Some(key.to_string()),
+            code: "CONFLICT".into(),
+            reason: format!(
+                "key {key}: the content differs from the copy re-emitted by run {by} (event id {event}), so this is another event, not a duplicate; left in the queue: compare the two, then re-emit it under another --dedup-key"
+            ),
+            parked: false,
+        });
+    }
+
+    /// Notes a re-emitted message whose body has duplicate object keys.
+    fn warn_duplicate_keys(&self, q: &QueueRef, m: &ReceivedMessage, key: &str, dups: &[String]) {
+        let names: Vec<String> = dups.iter().take(5).map(|k| format!("{k:?}")).collect();
+        let more = dups.len().saturating_sub(names.len());
+        let names = if more > 0 {
+            format!("{} and {more} more", names.join(", "))
+        } else {
+            names.join(", ")
+        };
+        tracing::warn!(queue = %q.name, message_id = %m.message_id, keys = %names, "the body has duplicate JSON keys; the last value of each is re-emitted");
+        let mut st = self.lock();
+        st.counts.warnings += 1;
+        st.warnings.push(Warning {
+            queue: q.name.clone(),
+            message_id: m.message_id.clone(),
+            dedup_key: Some(key.to_string()),
+            code: "DUPLICATE_JSON_KEYS".into(),
+            reason: format!(
+                "the body has the key {names} more than once in one object; the last value of each is re-emitted (as EventBridge reads such JSON) and the earlier ones are lost"
+            ),
+        });
+    }
+
     fn stop_reason(&self) -> Option<String> {
         if self.stopping() {
             return Some("stopped".into());
@@ -489,7 +580,7 @@ impl Shared {
     }
 
     fn classify(&self, q: &QueueRef, m: &ReceivedMessage, now: DateTime<Utc>) -> Class {
-        let env: Envelope = match parse(&m.body) {
+        let mut env: Envelope = match parse(&m.body) {
             Ok(e) => e,
             Err(reason) => return Class::Poison { reason, key: None },
         };
@@ -554,6 +645,8 @@ impl Shared {
             run_id: self.cfg.run_id.clone(),
         };
         let event_type = self.cfg.selection.event_type(&env).map(str::to_string);
+        let digest = content_digest(&env);
+        let duplicate_keys = std::mem::take(&mut env.duplicate_keys);
         let e = entry(env, &key, redrive, &bus, &origin);
         if e.size() > self.cfg.size_limit {
             return Class::Poison {
@@ -568,6 +661,8 @@ impl Shared {
         Class::Emit(Box::new(Emit {
             event_type,
             key,
+            digest,
+            duplicate_keys,
             redrive,
             entry: e,
         }))
@@ -946,6 +1041,8 @@ async fn process(
             Class::Emit(e) => {
                 let Emit {
                     key,
+                    digest,
+                    duplicate_keys,
                     redrive,
                     entry,
                     event_type,
@@ -953,6 +1050,8 @@ async fn process(
                 cands.push(Candidate {
                     msg: m,
                     key,
+                    digest,
+                    duplicate_keys,
                     redrive,
                     entry,
                     event_type,
@@ -969,17 +1068,43 @@ async fn process(
             };
             sh.hold(&q.url, &c.msg);
             let mut st = sh.lock();
-            st.counts.would_reemit += 1;
+            // A key an earlier message of this dry run takes: the real run would put it once
+            // and delete this copy, or leave it as a conflict (the ledger is not read here).
+            let (action, reason) = match st.dry_keys.get(&c.key) {
+                None => {
+                    st.dry_keys.insert(c.key.clone(), c.digest.clone());
+                    st.counts.would_reemit += 1;
+                    ("re-emit", reason)
+                }
+                Some(d) if *d == c.digest => {
+                    st.counts.duplicates += 1;
+                    ("duplicate", Some("another message of this run has the same key and content: deleted without a put".into()))
+                }
+                Some(_) => {
+                    st.counts.conflicts += 1;
+                    (
+                        "conflict",
+                        Some(format!(
+                            "key {}: another message of this run has the same key and other content: this one would stay in the queue",
+                            c.key
+                        )),
+                    )
+                }
+            };
             st.planned.push(Planned {
                 queue: q.name.clone(),
                 message_id: c.msg.message_id.clone(),
-                action: "re-emit".into(),
+                action: action.into(),
                 dedup_key: Some(c.key.clone()),
                 event_type: c.event_type.clone(),
                 bus: Some(c.entry.bus.clone()),
                 rules,
                 reason,
             });
+            drop(st);
+            if action == "re-emit" && !c.duplicate_keys.is_empty() {
+                sh.warn_duplicate_keys(q, &c.msg, &c.key, &c.duplicate_keys);
+            }
         }
         return Ok(Vec::new());
     }
@@ -1006,6 +1131,7 @@ async fn process(
                     now,
                     in_progress_for: sh.cfg.claim_for,
                     ttl: sh.cfg.ledger_ttl,
+                    digest: c.digest.clone(),
                 })
                 .collect();
             let outcomes = if claims.is_empty() {
@@ -1024,6 +1150,10 @@ async fn process(
             for (c, o) in cands.into_iter().zip(outcomes) {
                 match o {
                     ClaimOutcome::Claimed => to_put.push(c),
+                    ClaimOutcome::Done(r) if r.content_differs(&c.digest) => {
+                        sh.hold(&q.url, &c.msg);
+                        sh.conflict(&q.name, &c.msg.message_id, &c.key, &r);
+                    }
                     ClaimOutcome::Done(_) => {
                         sh.lock().counts.duplicates += 1;
                         to_delete.push(c.msg);
@@ -1032,11 +1162,13 @@ async fn process(
                         // Another copy of this event, claimed by this run: decided at the end,
                         // once that copy's re-emit is done (or not).
                         sh.hold(&q.url, &c.msg);
-                        sh.lock().own_copies.push((
-                            c.msg.message_id.clone(),
-                            c.key.clone(),
-                            c.redrive,
-                        ));
+                        sh.lock().own_copies.push(OwnCopy {
+                            queue: q.name.clone(),
+                            message_id: c.msg.message_id.clone(),
+                            key: c.key.clone(),
+                            redrive: c.redrive,
+                            digest: c.digest.clone(),
+                        });
                     }
                     ClaimOutcome::Held(r) => {
                         sh.hold(&q.url, &c.msg);
@@ -1103,6 +1235,15 @@ async fn process(
         }
     }
     sh.lock().counts.reemitted += done.len() as u64;
+    for (c, _) in to_put
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| matches!(r, Put::Accepted { .. }))
+    {
+        if !c.duplicate_keys.is_empty() {
+            sh.warn_duplicate_keys(q, &c.msg, &c.key, &c.duplicate_keys);
+        }
+    }
     if sh.hooks.crash_at(Step::AfterDone) {
         return Err(crashed(Step::AfterDone));
     }
@@ -1236,21 +1377,28 @@ async fn worker(sh: Arc<Shared>, q: QueueRef) -> Result<(), AppError> {
 }
 
 /// Deletes the extra copies of keys this run re-emitted (a duplicate, no second put); copies
-/// whose key did not end DONE stay for a later run.
+/// whose key did not end DONE stay for a later run, and copies of other content (a conflict)
+/// stay too.
 async fn settle_own_copies(sh: &Shared) {
     let copies = std::mem::take(&mut sh.lock().own_copies);
     let Some(ledger) = &sh.ports.ledger else {
         return;
     };
     let mut by_queue: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for (id, key, redrive) in copies {
-        let done = matches!(
-            ledger.get(&key).await,
-            Ok(Some(r)) if r.state == crate::ports::ledger::LedgerState::Done && r.redrive >= redrive
-        );
-        let held = sh.lock().held.get(&id).cloned();
+    for copy in copies {
+        let done = match ledger.get(&copy.key).await {
+            Ok(Some(r)) if r.state == LedgerState::Done && r.redrive >= copy.redrive => Some(r),
+            _ => None,
+        };
+        let held = sh.lock().held.get(&copy.message_id).cloned();
         match (done, held) {
-            (true, Some((url, handle))) => by_queue.entry(url).or_default().push((id, handle)),
+            (Some(r), Some(_)) if r.content_differs(&copy.digest) => {
+                sh.conflict(&copy.queue, &copy.message_id, &copy.key, &r);
+            }
+            (Some(_), Some((url, handle))) => by_queue
+                .entry(url)
+                .or_default()
+                .push((copy.message_id, handle)),
             _ => sh.lock().counts.held_elsewhere += 1,
         }
     }
@@ -1446,6 +1594,7 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         dry_run: sh.cfg.dry_run,
         counts: st.counts,
         failures: st.failures,
+        warnings: st.warnings,
         planned: st.planned,
         stopped_because,
         interrupted: signal.is_some(),

@@ -1,6 +1,34 @@
 //! A dead-lettered event: parsing the DLQ body as an EventBridge envelope, choosing its
-//! dedup key, and building the PutEvents entry that re-emits it with `nexus_replay`
-//! metadata in its detail.
+//! dedup key and content digest, and building the PutEvents entry that re-emits it with
+//! `nexus_replay` metadata in its detail.
+//!
+//! **Dedup keys.** Two messages with one key are taken as copies of one event: one is
+//! re-emitted, the others are deleted as duplicates. So a key must name an *event*:
+//! - An earlier re-emit's key (`nexus_replay.dedup_key`) is kept.
+//! - The default (`DedupSpec::Default`) is `detail.id` only where it is a Stripe event id:
+//!   a string starting with `evt_`, or any string `detail.id` of an event from a Stripe
+//!   source (`is_stripe_source`); the webhook and partner copies of one Stripe event share
+//!   it. Otherwise the envelope `id`: `OrderCreated` and `OrderShipped` of one order may
+//!   share `detail.id` and still be two events.
+//! - `--dedup-key PATH` takes the value at PATH; `--dedup-key hash` the content's SHA-256.
+//! - A blank value (empty, or only whitespace) is never a key. A blank inherited key falls
+//!   through to the choice above, a blank `detail.id` to the envelope id; a blank value at
+//!   an explicit PATH makes the message poison (it stays, or is parked).
+//! - A key keeps its value's type. A string is used as it is (`evt_1`: ledger records and
+//!   consumers already hold such keys); a number becomes `number:` + its JSON text
+//!   (`number:1`) and a boolean `bool:true` / `bool:false`, so the number 1 and the string
+//!   "1" are two keys. A string that itself starts with `number:`, `bool:` or `string:`
+//!   gets `string:` in front, so no two values ever share a key.
+//!
+//! **Content digests.** Every claim records a digest of the event's content in the ledger,
+//! and a message whose key is already re-emitted with another digest is a conflict, not a
+//! duplicate (the engine leaves it in the queue). The digest is SHA-256 of the canonical
+//! JSON that `hash` keys use (`canonical`: object keys sorted at every level, no spaces) of
+//! `{"detail":…,"detail-type":…,"source":…}`, the detail without an earlier re-emit's
+//! `nexus_replay` object, written `sha256:HEX` (the same text as the `hash` key). An event
+//! that carries a Stripe event id (the one the default key takes) is digested on its
+//! detail alone, the Stripe event object, written `sha256-detail:HEX`: the webhook and
+//! partner copies of one Stripe event differ in source and detail-type, not in detail.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -27,6 +55,8 @@ pub struct Envelope {
     pub resources: Vec<String>,
     /// The `nexus_replay` object of an earlier re-emit, if any.
     pub meta: Option<Map<String, Value>>,
+    /// Object keys that appeared more than once in the body (the last value was kept).
+    pub duplicate_keys: Vec<String>,
 }
 
 impl Envelope {
@@ -50,11 +80,29 @@ impl Envelope {
             .then(|| self.detail().get(name))
             .flatten()
     }
+
+    /// The Stripe event id in `detail.id`: a string that is not blank and starts with
+    /// `evt_` or comes from a Stripe source.
+    pub fn stripe_event_id(&self) -> Option<&str> {
+        let id = self.detail_field("id")?.as_str()?;
+        (!blank(id) && (id.starts_with("evt_") || is_stripe_source(&self.source))).then_some(id)
+    }
+}
+
+/// Stripe's event sources: the webhook source and Stripe's partner event sources.
+pub fn is_stripe_source(source: &str) -> bool {
+    source == "stripe.webhook" || source.starts_with("aws.partner/stripe.com")
+}
+
+/// Empty or only whitespace: never a dedup key.
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
 }
 
 /// Why a body cannot be re-emitted.
 pub fn parse(body: &str) -> Result<Envelope, String> {
-    let value: Value = serde_json::from_str(body).map_err(|e| format!("body is not JSON ({e})"))?;
+    let (value, duplicate_keys) = super::json_keys::parse_noting_duplicates(body)
+        .map_err(|e| format!("body is not JSON ({e})"))?;
     let obj = value
         .as_object()
         .ok_or("body is JSON but not an object, so not an EventBridge event")?;
@@ -98,6 +146,7 @@ pub fn parse(body: &str) -> Result<Envelope, String> {
         time,
         resources,
         meta,
+        duplicate_keys,
         value,
     })
 }
@@ -105,7 +154,8 @@ pub fn parse(body: &str) -> Result<Envelope, String> {
 /// How the dedup key is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DedupSpec {
-    /// `detail.id` when it is a string (Stripe event ids), else the envelope `id`.
+    /// `detail.id` when it is a Stripe event id (`Envelope::stripe_event_id`), else the
+    /// envelope `id`.
     Default,
     /// A dotted path into the envelope (`detail.data.object.id`).
     Path(Vec<String>),
@@ -136,31 +186,54 @@ fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(v, |cur, seg| cur.get(seg))
 }
 
-fn scalar(v: &Value) -> Option<String> {
+/// What a value found at a dedup-key path gives.
+enum Found {
+    Key(String),
+    Blank,
+    NotAScalar,
+}
+
+/// A JSON value as a dedup key, its type kept (see the module doc).
+fn key_of(v: &Value) -> Found {
     match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+        Value::String(s) if blank(s) => Found::Blank,
+        Value::String(s) => Found::Key(string_key(s)),
+        Value::Number(n) => Found::Key(format!("number:{n}")),
+        Value::Bool(b) => Found::Key(format!("bool:{b}")),
+        _ => Found::NotAScalar,
     }
 }
 
-/// The dedup key: an earlier re-emit's key is kept; otherwise by `spec`.
+/// A string as a key: itself, unless it looks like a typed key (or an escaped string).
+fn string_key(s: &str) -> String {
+    if ["number:", "bool:", "string:"]
+        .iter()
+        .any(|p| s.starts_with(p))
+    {
+        format!("string:{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The dedup key: an earlier re-emit's key is kept; otherwise by `spec`. A blank value is
+/// never a key (see the module doc).
 pub fn dedup_key(env: &Envelope, spec: &DedupSpec) -> Result<String, String> {
     if let Some(k) = env
         .meta
         .as_ref()
         .and_then(|m| m.get("dedup_key"))
         .and_then(Value::as_str)
+        .filter(|k| !blank(k))
     {
         return Ok(k.to_string());
     }
     match spec {
         DedupSpec::Default => env
-            .detail_field("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| env.id.clone())
-            .ok_or_else(|| "no dedup key: the event has neither a string detail.id nor an id; use --dedup-key PATH or hash".into()),
+            .stripe_event_id()
+            .or(env.id.as_deref().filter(|id| !blank(id)))
+            .map(string_key)
+            .ok_or_else(|| "no dedup key: the event has no Stripe event id in detail.id and no envelope id (or a blank one); use --dedup-key PATH or hash".into()),
         DedupSpec::Path(path) => {
             let found = match path.split_first() {
                 Some((first, rest)) if first == "detail" => rest
@@ -168,66 +241,106 @@ pub fn dedup_key(env: &Envelope, spec: &DedupSpec) -> Result<String, String> {
                     .and_then(|(field, rest)| lookup(env.detail_field(field)?, rest)),
                 _ => lookup(&env.value, path),
             };
-            found
-                .and_then(scalar)
-                .ok_or_else(|| format!("no dedup key: {} is missing or not a string or number", path.join(".")))
+            let shown = path.join(".");
+            match found.map(key_of) {
+                Some(Found::Key(k)) => Ok(k),
+                Some(Found::Blank) => Err(format!(
+                    "no dedup key: {shown} is blank (empty or only whitespace), and a blank value is never a key; pick another --dedup-key (or hash)"
+                )),
+                _ => Err(format!(
+                    "no dedup key: {shown} is missing or not a string, number or boolean"
+                )),
+            }
         }
         DedupSpec::Hash => Ok(hash_key(env)),
     }
 }
 
 /// JSON text with object keys sorted at every level (serde_json may keep insertion order).
-fn canonical(v: &Value, out: &mut String) {
+fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => canonical_object(m.iter(), out),
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 canonical(x, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => json_into(scalar, out),
     }
 }
 
-fn canonical_object<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut String) {
+/// Compact JSON of a scalar or a string (writing to memory cannot fail).
+fn json_into<T: Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, v).expect("JSON of a plain value, written to memory");
+}
+
+fn canonical_object<'a>(fields: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
     let mut fields: Vec<_> = fields.collect();
     fields.sort_by_key(|(k, _)| *k);
-    out.push('{');
+    out.push(b'{');
     for (i, (k, v)) in fields.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&Value::String(k.clone()).to_string());
-        out.push(':');
+        json_into(k.as_str(), out);
+        out.push(b':');
         canonical(v, out);
     }
-    out.push('}');
+    out.push(b'}');
+}
+
+/// The detail as received, without an earlier re-emit's `nexus_replay` object, as canonical
+/// JSON.
+fn canonical_detail(env: &Envelope, out: &mut Vec<u8>) {
+    canonical_object(
+        env.detail()
+            .iter()
+            .filter(|(k, _)| k.as_str() != META_FIELD),
+        out,
+    );
+}
+
+/// `prefix` + lowercase hex of the SHA-256 of `text`.
+fn sha256_text(prefix: &str, text: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(prefix.len() + 64);
+    out.push_str(prefix);
+    for b in Sha256::digest(text) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// `sha256:` + hex of canonical JSON (sorted keys) of source, detail-type and detail.
 pub fn hash_key(env: &Envelope) -> String {
     // {"detail":…,"detail-type":…,"source":…}, keys in order, the detail without an
     // earlier `nexus_replay` object.
-    let mut text = String::from("{\"detail\":");
-    canonical_object(
-        env.detail()
-            .iter()
-            .filter(|(k, _)| k.as_str() != META_FIELD),
-        &mut text,
-    );
-    text.push_str(",\"detail-type\":");
-    text.push_str(&Value::String(env.detail_type.clone()).to_string());
-    text.push_str(",\"source\":");
-    text.push_str(&Value::String(env.source.clone()).to_string());
-    text.push('}');
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    let mut text = Vec::with_capacity(1024);
+    text.extend_from_slice(b"{\"detail\":");
+    canonical_detail(env, &mut text);
+    text.extend_from_slice(b",\"detail-type\":");
+    json_into(env.detail_type.as_str(), &mut text);
+    text.extend_from_slice(b",\"source\":");
+    json_into(env.source.as_str(), &mut text);
+    text.push(b'}');
+    sha256_text("sha256:", &text)
+}
+
+/// The digest of the event's content that its ledger claim records (see the module doc):
+/// the `hash` key, or for an event with a Stripe event id `sha256-detail:` + hex of its
+/// canonical detail alone.
+pub fn content_digest(env: &Envelope) -> String {
+    if env.stripe_event_id().is_none() {
+        return hash_key(env);
+    }
+    let mut text = Vec::with_capacity(1024);
+    canonical_detail(env, &mut text);
+    sha256_text("sha256-detail:", &text)
 }
 
 /// The redrive generation this re-emit will be: one more than the event carries, 1 for an
@@ -392,7 +505,7 @@ mod tests {
         assert_eq!(dedup_key(&e, &path).unwrap(), "sub_9");
         assert_eq!(
             dedup_key(&e, &DedupSpec::parse("detail.data.object.n").unwrap()).unwrap(),
-            "7"
+            "number:7"
         );
         assert!(
             dedup_key(&e, &DedupSpec::parse("detail.nope").unwrap())
@@ -424,6 +537,188 @@ mod tests {
             .is_err()
         );
         assert!(DedupSpec::parse("a..b").is_err());
+    }
+
+    /// An event with `detail` and envelope fields as given.
+    fn event(id: Option<&str>, source: &str, detail_type: &str, detail: Value) -> Envelope {
+        let mut v = json!({"source": source, "detail-type": detail_type, "detail": detail});
+        if let Some(id) = id {
+            v["id"] = json!(id);
+        }
+        parse(&v.to_string()).unwrap()
+    }
+
+    fn default_key(e: &Envelope) -> Result<String, String> {
+        dedup_key(e, &DedupSpec::Default)
+    }
+
+    #[test]
+    fn a_blank_value_is_never_a_key() {
+        // Issue 19: three events with an empty detail.id were taken as one.
+        for blank in ["", " ", "\t\n "] {
+            let e = event(Some("env-empty-0"), "app", "Order", json!({"id": blank}));
+            assert_eq!(default_key(&e).unwrap(), "env-empty-0", "{blank:?}");
+            // The same from a Stripe source: the envelope id, not the blank detail.id.
+            let e = event(Some("env-s"), "stripe.webhook", "E", json!({"id": blank}));
+            assert_eq!(default_key(&e).unwrap(), "env-s", "{blank:?}");
+            // An inherited blank key falls through to the normal choice.
+            let e = event(
+                Some("env-1"),
+                "stripe.webhook",
+                "E",
+                json!({"id": "evt_1", "nexus_replay": {"dedup_key": blank, "redrive": 1}}),
+            );
+            assert_eq!(default_key(&e).unwrap(), "evt_1", "{blank:?}");
+            // A blank envelope id is no key either.
+            let e = event(Some(blank), "app", "Order", json!({"id": "order-1"}));
+            let err = default_key(&e).unwrap_err();
+            assert!(err.contains("no dedup key"), "{err}");
+            // An explicit path that yields a blank: poison, saying so.
+            let e = event(
+                Some("env-1"),
+                "app",
+                "Order",
+                json!({"id": "evt_1", "empty": blank}),
+            );
+            let err = dedup_key(&e, &DedupSpec::parse("detail.empty").unwrap()).unwrap_err();
+            assert!(err.contains("detail.empty is blank"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_default_key_is_detail_id_only_where_it_names_a_stripe_event() {
+        let created = event(
+            Some("env-a"),
+            "shop",
+            "OrderCreated",
+            json!({"id": "order-1"}),
+        );
+        let shipped = event(
+            Some("env-b"),
+            "shop",
+            "OrderShipped",
+            json!({"id": "order-1"}),
+        );
+        assert_eq!(default_key(&created).unwrap(), "env-a");
+        assert_eq!(default_key(&shipped).unwrap(), "env-b");
+        // evt_… from any source is a Stripe event id.
+        let e = event(Some("env-c"), "shop", "X", json!({"id": "evt_9"}));
+        assert_eq!(default_key(&e).unwrap(), "evt_9");
+        // From a Stripe source, detail.id whatever its form; a number is not an id.
+        for source in [
+            "stripe.webhook",
+            "aws.partner/stripe.com",
+            "aws.partner/stripe.com/ed_61Sx",
+        ] {
+            let e = event(Some("env-d"), source, "Stripe Event", json!({"id": "abc"}));
+            assert_eq!(default_key(&e).unwrap(), "abc", "{source}");
+            let e = event(Some("env-d"), source, "Stripe Event", json!({"id": 5}));
+            assert_eq!(default_key(&e).unwrap(), "env-d", "{source}");
+        }
+        for source in [
+            "stripe.webhooks",
+            "aws.partner/stripe.co",
+            "my.stripe.webhook",
+        ] {
+            assert!(!is_stripe_source(source), "{source}");
+        }
+        // No detail.id and no envelope id: no key, with what to do.
+        let e = event(None, "shop", "X", json!({}));
+        assert!(default_key(&e).unwrap_err().contains("--dedup-key"));
+    }
+
+    #[test]
+    fn keys_keep_the_type_of_their_value() {
+        let spec = DedupSpec::parse("detail.n").unwrap();
+        let key = |n: Value| dedup_key(&event(Some("e"), "s", "t", json!({ "n": n })), &spec);
+        assert_eq!(key(json!(1)).unwrap(), "number:1");
+        assert_eq!(key(json!("1")).unwrap(), "1");
+        assert_eq!(key(json!(-2.5)).unwrap(), "number:-2.5");
+        assert_eq!(key(json!(true)).unwrap(), "bool:true");
+        assert_eq!(key(json!("true")).unwrap(), "true");
+        // A string that looks typed is escaped, so it never meets the typed value.
+        assert_eq!(key(json!("number:1")).unwrap(), "string:number:1");
+        assert_eq!(key(json!("bool:true")).unwrap(), "string:bool:true");
+        assert_eq!(key(json!("string:x")).unwrap(), "string:string:x");
+        for not_scalar in [json!(null), json!([1]), json!({"a": 1})] {
+            assert!(
+                key(not_scalar)
+                    .unwrap_err()
+                    .contains("not a string, number or boolean")
+            );
+        }
+        // Strings stay as they are: the keys ledgers and consumers already hold.
+        assert_eq!(key(json!("evt_1")).unwrap(), "evt_1");
+    }
+
+    #[test]
+    fn content_digests() {
+        let detail = json!({"id": "evt_same", "type": "customer.subscription.updated",
+                            "data": {"object": {"amount": 100}}});
+        let webhook = event(
+            Some("a"),
+            "stripe.webhook",
+            "Stripe Webhook Event",
+            detail.clone(),
+        );
+        let partner = event(
+            Some("b"),
+            "aws.partner/stripe.com/ed_1",
+            "Stripe Event",
+            detail.clone(),
+        );
+        // One Stripe event through both sources: one digest, of the detail alone.
+        let d = content_digest(&webhook);
+        assert_eq!(d, content_digest(&partner));
+        assert!(d.starts_with("sha256-detail:") && d.len() == 14 + 64, "{d}");
+        // Pinned, as ledger records outlive versions of the tool: SHA-256 of the canonical
+        // detail (keys sorted, no spaces).
+        assert_eq!(
+            d,
+            "sha256-detail:".to_string()
+                + &sha256_text("", br#"{"data":{"object":{"amount":100}},"id":"evt_same","type":"customer.subscription.updated"}"#)
+        );
+        // Another Stripe event with the same id: another digest.
+        let mut deleted = detail.clone();
+        deleted["type"] = json!("customer.subscription.deleted");
+        deleted["data"]["object"]["amount"] = json!(999);
+        assert_ne!(
+            d,
+            content_digest(&event(
+                Some("c"),
+                "stripe.webhook",
+                "Stripe Webhook Event",
+                deleted
+            ))
+        );
+        // An earlier re-emit's metadata is not content.
+        let mut again = detail.clone();
+        again[META_FIELD] = json!({"dedup_key": "evt_same", "run_id": "r", "redrive": 1});
+        assert_eq!(
+            d,
+            content_digest(&event(Some("z"), "stripe.webhook", "X", again))
+        );
+        // Other events: source, detail-type and detail, the same text as the `hash` key.
+        let created = event(Some("a"), "shop", "OrderCreated", json!({"id": "order-1"}));
+        let shipped = event(Some("a"), "shop", "OrderShipped", json!({"id": "order-1"}));
+        let from_elsewhere = event(Some("a"), "other", "OrderCreated", json!({"id": "order-1"}));
+        assert_eq!(content_digest(&created), hash_key(&created));
+        assert!(content_digest(&created).starts_with("sha256:"));
+        assert_ne!(content_digest(&created), content_digest(&shipped));
+        assert_ne!(content_digest(&created), content_digest(&from_elsewhere));
+        // The envelope id is not content.
+        let other_id = event(Some("zz"), "shop", "OrderCreated", json!({"id": "order-1"}));
+        assert_eq!(content_digest(&created), content_digest(&other_id));
+    }
+
+    #[test]
+    fn duplicate_json_keys_are_noted_and_the_last_value_kept() {
+        let e =
+            parse(r#"{"id":"e","source":"s","detail-type":"t","detail":{"amount":1,"amount":2}}"#)
+                .unwrap();
+        assert_eq!(e.duplicate_keys, ["amount"]);
+        assert_eq!(e.detail_field("amount"), Some(&json!(2)));
+        assert!(parse(BODY).unwrap().duplicate_keys.is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod display;
 mod ending;
 pub mod engine;
 pub mod event;
+mod json_keys;
 pub(crate) mod keeper;
 pub mod pack;
 pub mod rate;

@@ -756,6 +756,159 @@ async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
     assert_eq!(w.left(), 0);
 }
 
+/// A Stripe-shaped body with the given envelope id, Stripe id, type and amount.
+fn stripe(env_id: &str, evt: &str, kind: &str, amount: i64) -> String {
+    json!({
+        "version": "0", "id": env_id, "detail-type": "Stripe Webhook Event",
+        "source": "stripe.webhook", "time": "2025-09-08T14:00:00Z", "resources": [],
+        "detail": {"id": evt, "type": kind, "data": {"object": {"amount": amount}}}
+    })
+    .to_string()
+}
+
+fn exit_code_of(out: &DrainOutcome) -> u8 {
+    use crate::output::Report;
+    crate::commands::drain::DrainReport {
+        queues: vec!["subs-dlq".into()],
+        ledger: "memory".into(),
+        duration_seconds: 0.0,
+        from_file: None,
+        outcome: out.clone(),
+    }
+    .exit_code()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_done_with_other_content_is_a_conflict_left_in_the_queue() {
+    // Issue 19: evt_same as customer.subscription.updated was re-emitted; a later message
+    // with the same Stripe id but other content is another event, not a duplicate.
+    let w = world(0);
+    w.sqs.push(
+        "subs-dlq",
+        &stripe("env-a", "evt_same", "customer.subscription.updated", 100),
+        attrs(),
+    );
+    let first = w.run(w.cfg()).await;
+    assert_eq!(first.counts.reemitted, 1);
+    assert_eq!(exit_code_of(&first), crate::exit_codes::SUCCESS);
+    let done = w.ledger.records().remove(0);
+    let event_id = done.event_id.clone().unwrap();
+
+    let other = stripe("env-b", "evt_same", "customer.subscription.deleted", 999);
+    w.sqs.push("subs-dlq", &other, attrs());
+    // A copy of the first, delivered again: the same content, so a duplicate as before.
+    w.sqs.push(
+        "subs-dlq",
+        &stripe("env-a", "evt_same", "customer.subscription.updated", 100),
+        attrs(),
+    );
+    let mut cfg = w.cfg();
+    cfg.run_id = "second".into();
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 0);
+    assert_eq!(out.counts.duplicates, 1, "the same content is a duplicate");
+    assert_eq!(out.counts.deleted, 1);
+    assert_eq!(out.counts.conflicts, 1);
+    assert_eq!(out.counts.failed, 0);
+    assert_eq!(w.put_keys(), ["evt_same"], "no second put");
+    let left = w.sqs.messages("subs-dlq");
+    assert_eq!(left.len(), 1, "the other event stays in the DLQ");
+    assert_eq!(left[0].0, other);
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0, "released at the end");
+    let f = &out.failures[0];
+    assert_eq!(
+        (f.code.as_str(), f.dedup_key.as_deref()),
+        ("CONFLICT", Some("evt_same"))
+    );
+    assert!(!f.parked);
+    for part in ["key evt_same", "content differs", &done.run_id, &event_id] {
+        assert!(f.reason.contains(part), "{part}: {}", f.reason);
+    }
+    assert_eq!(exit_code_of(&out), crate::exit_codes::PARTIAL);
+    // The record still describes the first event.
+    assert_eq!(w.ledger.records()[0].digest, done.digest);
+}
+
+#[tokio::test]
+async fn copies_in_one_run_with_other_content_are_conflicts_not_duplicates() {
+    // Two messages of one run under one key: the one put second is settled at the end of
+    // the run; with other content it stays (the own-copies path).
+    let w = world(0);
+    let updated = stripe("env-a", "evt_same", "customer.subscription.updated", 100);
+    let deleted = stripe("env-b", "evt_same", "customer.subscription.deleted", 999);
+    w.sqs.push("subs-dlq", &updated, attrs());
+    w.sqs.push("subs-dlq", &deleted, attrs());
+    // And a true copy of the first (the partner delivery of the same Stripe event).
+    let mut partner: Value = serde_json::from_str(&updated).unwrap();
+    partner["id"] = json!("env-c");
+    partner["source"] = json!("aws.partner/stripe.com/ed_1");
+    partner["detail-type"] = json!("Stripe Event");
+    w.sqs.push("subs-dlq", &partner.to_string(), attrs());
+    let mut cfg = w.cfg();
+    cfg.concurrency = 1;
+    let out = w.run(cfg).await;
+    assert_eq!(out.counts.reemitted, 1, "{:?}", out.failures);
+    assert_eq!(out.counts.conflicts, 1);
+    assert_eq!(out.counts.duplicates, 1, "the partner copy is a duplicate");
+    assert_eq!(out.counts.held_elsewhere, 0);
+    assert_eq!(w.put_keys(), ["evt_same"]);
+    let left = w.sqs.messages("subs-dlq");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0, deleted, "the event not put stays");
+    assert_eq!(w.sqs.in_flight("subs-dlq"), 0);
+    let f = &out.failures[0];
+    assert_eq!(f.code, "CONFLICT");
+    assert!(
+        f.reason.contains(&format!("run {}", out.run_id)),
+        "{}",
+        f.reason
+    );
+    assert_eq!(exit_code_of(&out), crate::exit_codes::PARTIAL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_with_blank_or_shared_non_stripe_ids_are_each_re_emitted() {
+    // Issue 19: three events with detail.id "" (and two orders sharing detail.id) were
+    // merged into one key, and the others deleted as duplicates.
+    let w = world(0);
+    let order = |env: &str, kind: &str, id: &str| {
+        json!({"id": env, "source": "shop", "detail-type": kind, "detail": {"id": id}}).to_string()
+    };
+    for (i, blank) in ["", " ", ""].iter().enumerate() {
+        w.sqs.push(
+            "subs-dlq",
+            &order(&format!("env-empty-{i}"), "Order", blank),
+            attrs(),
+        );
+    }
+    w.sqs.push(
+        "subs-dlq",
+        &order("env-created", "OrderCreated", "order-1"),
+        attrs(),
+    );
+    w.sqs.push(
+        "subs-dlq",
+        &order("env-shipped", "OrderShipped", "order-1"),
+        attrs(),
+    );
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 5, "{:?}", out.failures);
+    assert_eq!(out.counts.duplicates, 0);
+    assert_eq!(
+        w.distinct_keys(),
+        [
+            "env-created",
+            "env-empty-0",
+            "env-empty-1",
+            "env-empty-2",
+            "env-shipped"
+        ]
+        .map(String::from)
+        .into()
+    );
+    assert_eq!(w.left(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_run_ended_by_max_messages_says_what_it_left_not_empty() {
     let w = world(100);
@@ -1004,4 +1157,130 @@ async fn a_rerun_that_finds_the_queue_empty_reports_the_messages_still_in_flight
         human.contains("come back after their visibility timeout"),
         "{human}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_shows_copies_and_conflicts_within_the_run() {
+    let w = world(0);
+    let updated = stripe("env-a", "evt_same", "customer.subscription.updated", 100);
+    w.sqs.push("subs-dlq", &updated, attrs());
+    w.sqs.push("subs-dlq", &updated, attrs());
+    w.sqs.push(
+        "subs-dlq",
+        &stripe("env-b", "evt_same", "customer.subscription.deleted", 999),
+        attrs(),
+    );
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    cfg.concurrency = 1;
+    let out = w.run(cfg).await;
+    let actions: Vec<&str> = out.planned.iter().map(|p| p.action.as_str()).collect();
+    assert_eq!(actions, ["re-emit", "duplicate", "conflict"]);
+    assert_eq!(
+        (
+            out.counts.would_reemit,
+            out.counts.duplicates,
+            out.counts.conflicts
+        ),
+        (1, 1, 1)
+    );
+    assert!(
+        out.planned
+            .iter()
+            .all(|p| p.dedup_key.as_deref() == Some("evt_same"))
+    );
+    assert_eq!(w.left(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_json_keys_are_re_emitted_last_value_wins_with_a_warning() {
+    let w = world(1);
+    let body = r#"{"id":"env-d","source":"stripe.webhook","detail-type":"Stripe Webhook Event",
+        "detail":{"id":"evt_dup","type":"invoice.paid","amount":100,"amount":999}}"#;
+    w.sqs.push("subs-dlq", body, attrs());
+    let out = w.run(w.cfg()).await;
+    assert_eq!(out.counts.reemitted, 2);
+    assert_eq!(out.counts.warnings, 1);
+    assert_eq!(out.warnings.len(), 1);
+    let warning = &out.warnings[0];
+    assert_eq!(warning.code, "DUPLICATE_JSON_KEYS");
+    assert_eq!(warning.dedup_key.as_deref(), Some("evt_dup"));
+    assert!(warning.reason.contains("\"amount\""), "{}", warning.reason);
+    let put =
+        w.eb.accepted()
+            .into_iter()
+            .find(|e| e.detail.contains("evt_dup"))
+            .unwrap();
+    let detail: Value = serde_json::from_str(&put.detail).unwrap();
+    assert_eq!(
+        detail["amount"], 999,
+        "the last value, as EventBridge reads it"
+    );
+    assert_eq!(
+        exit_code_of(&out),
+        crate::exit_codes::SUCCESS,
+        "a warning only"
+    );
+    // A dry run warns too.
+    w.sqs.push("subs-dlq", body, attrs());
+    let mut cfg = w.cfg();
+    cfg.dry_run = true;
+    let dry = w.run(cfg).await;
+    assert_eq!(dry.warnings.len(), 1);
+}
+
+/// The (dedup key, reason) of each row a run reports about a message it did not re-emit:
+/// the planned rows of a dry run, the failures of a real one.
+fn key_rows(out: &DrainOutcome) -> Vec<(Option<String>, String)> {
+    if out.dry_run {
+        out.planned
+            .iter()
+            .map(|p| (p.dedup_key.clone(), p.reason.clone().unwrap_or_default()))
+            .collect()
+    } else {
+        out.failures
+            .iter()
+            .map(|f| (f.dedup_key.clone(), f.reason.clone()))
+            .collect()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn poison_rows_carry_the_dedup_key_when_there_is_one() {
+    for dry_run in [false, true] {
+        let w = world(0);
+        let mut redriven: Value = serde_json::from_str(&body(1)).unwrap();
+        redriven["detail"]["nexus_replay"] = json!({"dedup_key": "evt_1", "redrive": 3});
+        w.sqs.push("subs-dlq", &redriven.to_string(), attrs());
+        let mut big: Value = serde_json::from_str(&body(2)).unwrap();
+        big["detail"]["blob"] = json!("x".repeat(300 * 1024));
+        w.sqs.push("subs-dlq", &big.to_string(), attrs());
+        let mut no_rule = attrs();
+        no_rule.remove("RULE_ARN");
+        w.sqs.push("subs-dlq", &body(3), no_rule);
+        w.sqs.push("subs-dlq", "not json", attrs());
+        let mut cfg = w.cfg();
+        cfg.dry_run = dry_run;
+        let out = w.run(cfg.clone()).await;
+        let keys: BTreeMap<Option<String>, String> = key_rows(&out).into_iter().collect();
+        for key in ["evt_1", "evt_2", "evt_3"] {
+            assert!(keys.contains_key(&Some(key.into())), "{dry_run}: {keys:?}");
+        }
+        assert!(keys[&None].contains("not JSON"), "{dry_run}: {keys:?}");
+        // With an explicit path that is blank there is no key (the message is poison).
+        let w = world(0);
+        let blank_path = json!({"id": "env-4", "source": "s", "detail-type": "t",
+                                "detail": {"id": "evt_4", "k": " "}});
+        w.sqs.push("subs-dlq", &blank_path.to_string(), attrs());
+        let mut cfg = w.cfg();
+        cfg.dry_run = dry_run;
+        cfg.dedup = super::event::DedupSpec::parse("detail.k").unwrap();
+        let out = w.run(cfg).await;
+        let rows = key_rows(&out);
+        assert!(
+            rows.iter()
+                .any(|(k, r)| k.is_none() && r.contains("detail.k is blank")),
+            "{dry_run}: {rows:?}"
+        );
+    }
 }

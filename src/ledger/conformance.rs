@@ -19,6 +19,7 @@ fn claim(key: &str, run: &str, redrive: u32, now: DateTime<Utc>) -> Claim {
         now,
         in_progress_for: Duration::from_secs(300),
         ttl: Duration::from_secs(7 * 86400),
+        digest: format!("sha256:{key}-of-{run}"),
     }
 }
 
@@ -77,6 +78,34 @@ pub async fn run<L: Ledger + 'static>(make: impl AsyncFn() -> L, prunes: bool) {
         ClaimOutcome::Claimed
     );
     assert_eq!(l.get("k").await.unwrap().unwrap().redrive, 2);
+
+    // A refused claim answers the digest the holder recorded, held or done, so a caller
+    // can tell a copy of the re-emitted event from other content under the same key.
+    let l = make().await;
+    one(&l, claim("d", "run-a", 1, t0())).await;
+    match one(&l, claim("d", "run-b", 1, t0())).await {
+        ClaimOutcome::Held(r) => assert_eq!(r.digest.as_deref(), Some("sha256:d-of-run-a")),
+        other => panic!("{other:?}"),
+    }
+    assert!(done(&l, "run-a", "d", t0() + secs(1)).await);
+    match one(&l, claim("d", "run-b", 1, t0() + secs(2))).await {
+        ClaimOutcome::Done(r) => {
+            assert_eq!(r.digest.as_deref(), Some("sha256:d-of-run-a"));
+            assert!(r.content_differs("sha256:d-of-run-b"));
+            assert!(!r.content_differs("sha256:d-of-run-a"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        l.get("d").await.unwrap().unwrap().digest.as_deref(),
+        Some("sha256:d-of-run-a")
+    );
+    // A newer generation's claim records its own digest.
+    one(&l, claim("d", "run-c", 2, t0() + secs(3))).await;
+    assert_eq!(
+        l.get("d").await.unwrap().unwrap().digest.as_deref(),
+        Some("sha256:d-of-run-c")
+    );
 
     // Takeover after the in-progress expiry; the old owner can no longer mark it done.
     let l = make().await;
@@ -218,6 +247,7 @@ pub async fn redrive_survives(first: &dyn Ledger, second: &dyn Ledger) {
     assert!(done(first, "run-a", "gen", t0()).await);
     let r = second.get("gen").await.unwrap().unwrap();
     assert_eq!((r.redrive, r.state), (2, LedgerState::Done));
+    assert_eq!(r.digest.as_deref(), Some("sha256:gen-of-run-a"));
     assert!(r.expires_at > t0(), "the TTL attribute is set");
     assert!(matches!(
         one(second, claim("gen", "run-b", 2, t0() + secs(5))).await,

@@ -30,20 +30,21 @@ CREATE TABLE IF NOT EXISTS dedup (
     run_id                TEXT NOT NULL,
     created_at_ms         INTEGER NOT NULL,
     updated_at_ms         INTEGER NOT NULL,
-    expires_at            INTEGER NOT NULL
+    expires_at            INTEGER NOT NULL,
+    digest                TEXT
 );
 CREATE INDEX IF NOT EXISTS dedup_expires_at ON dedup (expires_at);
 ";
 
 macro_rules! columns {
     () => {
-        "key, state, in_progress_expiry_ms, redrive, event_id, run_id, created_at_ms, updated_at_ms, expires_at"
+        "key, state, in_progress_expiry_ms, redrive, event_id, run_id, created_at_ms, updated_at_ms, expires_at, digest"
     };
 }
 /// The values of a new IN_PROGRESS record, bound by `insert`.
 macro_rules! new_row {
     () => {
-        "(?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8)"
+        "(?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)"
     };
 }
 /// Claims a key nobody holds.
@@ -128,6 +129,21 @@ fn row_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<LedgerRecord> {
             .timestamp_opt(row.get(8)?, 0)
             .single()
             .unwrap_or_default(),
+        digest: row.get(9)?,
+    })
+}
+
+/// Files written before records carried a digest have no `digest` column: add it (in an
+/// IMMEDIATE transaction, so two processes opening an old file do not both try).
+fn add_digest_column(c: &Connection) -> rusqlite::Result<()> {
+    immediate(c, |tx| {
+        let has = tx
+            .prepare("SELECT 1 FROM pragma_table_info('dedup') WHERE name = 'digest'")?
+            .exists([])?;
+        if !has {
+            tx.execute_batch("ALTER TABLE dedup ADD COLUMN digest TEXT")?;
+        }
+        Ok(())
     })
 }
 
@@ -147,6 +163,7 @@ impl SqliteLedger {
         conn.execute_batch("PRAGMA synchronous=NORMAL;")
             .map_err(|e| db_err("open", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err("open", e))?;
+        add_digest_column(&conn).map_err(|e| db_err("open", e))?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("nexus-ledger".into())
@@ -212,7 +229,8 @@ fn insert(tx: &Connection, r: &LedgerRecord, sql: &str) -> rusqlite::Result<usiz
         r.run_id,
         ms(r.created_at),
         ms(r.updated_at),
-        r.expires_at.timestamp()
+        r.expires_at.timestamp(),
+        r.digest
     ])
 }
 
@@ -371,6 +389,7 @@ mod tests {
                 now,
                 in_progress_for: Duration::from_secs(300),
                 ttl: Duration::from_secs(86_400),
+                digest: format!("sha256:{i}"),
             })
             .collect();
         ledger.claim(&claims).await.unwrap();
@@ -399,6 +418,41 @@ mod tests {
             .unwrap();
         assert_eq!(n, 25);
         drop(c);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A ledger file of a version before digests: its records read back without one (and
+    /// so match any content), and new claims record theirs.
+    #[tokio::test]
+    async fn a_file_without_the_digest_column_is_migrated_on_open() {
+        let dir = std::env::temp_dir().join(format!("nr-ledger-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE dedup (key TEXT PRIMARY KEY, state TEXT NOT NULL, in_progress_expiry_ms INTEGER NOT NULL, redrive INTEGER NOT NULL, event_id TEXT, run_id TEXT NOT NULL, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                 INSERT INTO dedup VALUES ('evt_old', 'DONE', 0, 1, 'ev-1', 'old-run', 0, 0, 4102444800);",
+            )
+            .unwrap();
+        }
+        // Two handles, as two processes opening the old file: the second finds the column.
+        let l = SqliteLedger::open(&path).unwrap();
+        let again = SqliteLedger::open(&path).unwrap();
+        let old = again.get("evt_old").await.unwrap().unwrap();
+        assert_eq!((old.digest, old.run_id.as_str()), (None, "old-run"));
+        let claim = Claim {
+            key: "evt_new".into(),
+            run_id: "r".into(),
+            redrive: 1,
+            now: Utc::now(),
+            in_progress_for: Duration::from_secs(60),
+            ttl: Duration::from_secs(60),
+            digest: "sha256:abc".into(),
+        };
+        assert_eq!(l.claim(&[claim]).await.unwrap(), [ClaimOutcome::Claimed]);
+        let new = again.get("evt_new").await.unwrap().unwrap();
+        assert_eq!(new.digest.as_deref(), Some("sha256:abc"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

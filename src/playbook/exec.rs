@@ -1149,6 +1149,7 @@ fn drain_outputs(r: &crate::commands::drain::DrainReport) -> BTreeMap<String, se
         ("reemitted".to_string(), json!(c.reemitted)),
         ("duplicates".to_string(), json!(c.duplicates)),
         ("failed".to_string(), json!(c.failed)),
+        ("conflicts".to_string(), json!(c.conflicts)),
         ("parked".to_string(), json!(c.parked)),
         ("deleted".to_string(), json!(c.deleted)),
         (
@@ -1415,8 +1416,8 @@ fn drain_done(r: &crate::commands::drain::DrainReport) -> Done {
     } else if done.exit_code != exit_codes::SUCCESS {
         done.error = Some(if c.failed > 0 || c.parked > 0 {
             format!(
-                "{} message(s) failed and {} were parked (see the step report)",
-                c.failed, c.parked
+                "{} message(s) failed, {} were parked and {} conflict with a key already re-emitted (see the step report)",
+                c.failed, c.parked, c.conflicts
             )
         } else {
             r.outcome.stopped_because.clone()

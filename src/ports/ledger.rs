@@ -5,6 +5,12 @@
 //! an event that fails again after being re-emitted comes back carrying `redrive = 1`, so
 //! its next re-emit is generation 2. A DONE record dedups claims of its own or an older
 //! generation only; a newer generation is a new failure and may be claimed.
+//!
+//! Records also carry the digest of the content their claim re-emitted (see
+//! `drain::event`'s module doc): a message whose key is DONE with another digest is not the
+//! same event, so it is a conflict, not a duplicate (`LedgerRecord::content_differs`).
+//! Records written before digests existed have none and count as matching; they are gone
+//! after their TTL (7 days).
 
 use std::time::Duration;
 
@@ -54,6 +60,16 @@ pub struct LedgerRecord {
     pub updated_at: DateTime<Utc>,
     /// After this the record is forgotten (the TTL).
     pub expires_at: DateTime<Utc>,
+    /// The digest of the content the claim re-emitted; none in records of older versions.
+    pub digest: Option<String>,
+}
+
+impl LedgerRecord {
+    /// Whether this record's content is not that of a message with `digest`: a record
+    /// without a digest (older versions) matches any.
+    pub fn content_differs(&self, digest: &str) -> bool {
+        self.digest.as_deref().is_some_and(|d| d != digest)
+    }
 }
 
 /// A claim to make.
@@ -67,6 +83,8 @@ pub struct Claim {
     pub in_progress_for: Duration,
     /// How long the record is kept.
     pub ttl: Duration,
+    /// The digest of the content to be re-emitted under the key.
+    pub digest: String,
 }
 
 /// `now + d`, saturating at the latest time chrono can hold: a duration too long for the
@@ -90,6 +108,7 @@ impl Claim {
             created_at: self.now,
             updated_at: self.now,
             expires_at: later(self.now, self.ttl),
+            digest: Some(self.digest.clone()),
         }
     }
 
@@ -180,6 +199,7 @@ mod tests {
                 now,
                 in_progress_for: long,
                 ttl: long,
+                digest: "sha256:x".into(),
             };
             let r = claim.record();
             assert_eq!(r.in_progress_expiry, DateTime::<Utc>::MAX_UTC);
@@ -191,5 +211,25 @@ mod tests {
             };
             assert!(!rival.may_replace(&r), "the claim still holds the key");
         }
+    }
+
+    #[test]
+    fn a_record_without_a_digest_matches_any_content() {
+        let claim = Claim {
+            key: "evt_1".into(),
+            run_id: "r".into(),
+            redrive: 1,
+            now: Utc::now(),
+            in_progress_for: Duration::from_secs(60),
+            ttl: Duration::from_secs(60),
+            digest: "sha256-detail:aa".into(),
+        };
+        let mut r = claim.record();
+        assert_eq!(r.digest.as_deref(), Some("sha256-detail:aa"));
+        assert!(!r.content_differs("sha256-detail:aa"));
+        assert!(r.content_differs("sha256-detail:bb"));
+        // Written by a version before digests: nothing to compare, so not a conflict.
+        r.digest = None;
+        assert!(!r.content_differs("sha256-detail:bb"));
     }
 }

@@ -715,3 +715,159 @@ fn peek_export_and_reemit_consume_nothing_and_dedup() {
     bad.code(2);
     assert!(bad.stderr.contains(":1:"), "{}", bad.stderr);
 }
+
+/// The events of issue 19 that were deleted without being re-emitted: each must reach the
+/// bus, and an event that reuses a re-emitted key with other content must stay in the DLQ.
+#[test]
+fn blank_shared_and_typed_keys_lose_no_event_and_a_conflict_stays_in_the_dlq() {
+    let sb = Sandbox::new(0, 0);
+    let cap = capture(&sb);
+    let dlq = "ai-nexus-dev-stripe-update-subscription-dlq";
+    let drain = |extra: &[&str]| {
+        let mut args = vec![
+            "drain",
+            "--queue",
+            dlq,
+            "--to-bus",
+            CAPTURE_BUS,
+            "--yes",
+            "--output",
+            "json",
+            ONE_PIPELINE[0],
+            ONE_PIPELINE[1],
+        ];
+        args.extend_from_slice(extra);
+        sb.run(&args)
+    };
+    let event = |id: &str, source: &str, kind: &str, detail: Value| {
+        json!({"version": "0", "id": id, "source": source, "detail-type": kind,
+               "account": "123456789012", "time": "2026-01-01T10:00:00Z",
+               "region": "us-east-2", "resources": [], "detail": detail})
+        .to_string()
+    };
+    let captured_keys = || -> Vec<String> {
+        let mut keys = dedup_keys(&bodies(&sb, &cap.queue_url));
+        keys.sort();
+        keys
+    };
+
+    // Three events with an empty detail.id, and two orders sharing detail.id "order-1".
+    let mut first: Vec<String> = (0..3)
+        .map(|i| {
+            event(
+                &format!("env-empty-{i}"),
+                "shop",
+                "Order",
+                json!({"id": ""}),
+            )
+        })
+        .collect();
+    first.push(event(
+        "env-created",
+        "shop",
+        "OrderCreated",
+        json!({"id": "order-1"}),
+    ));
+    first.push(event(
+        "env-shipped",
+        "shop",
+        "OrderShipped",
+        json!({"id": "order-1"}),
+    ));
+    let dlq_url = seed(&sb, dlq, &first);
+    let doc = drain(&[]).code(0).json();
+    assert_eq!(doc["counts"]["received"], 5);
+    assert_eq!(doc["counts"]["reemitted"], 5, "{doc}");
+    assert_eq!(doc["counts"]["duplicates"], 0);
+    assert_eq!(doc["counts"]["deleted"], 5);
+    assert_eq!(
+        captured_keys(),
+        [
+            "env-created",
+            "env-empty-0",
+            "env-empty-1",
+            "env-empty-2",
+            "env-shipped"
+        ]
+    );
+    assert_eq!(depth(&sb, &dlq_url), 0);
+
+    // One Stripe id, two different events: one is re-emitted, the other stays as a conflict.
+    let updated = event(
+        "env-u",
+        "stripe.webhook",
+        "Stripe Webhook Event",
+        json!({"id": "evt_same", "type": "customer.subscription.updated", "data": {"object": {"amount": 100}}}),
+    );
+    let deleted = event(
+        "env-d",
+        "stripe.webhook",
+        "Stripe Webhook Event",
+        json!({"id": "evt_same", "type": "customer.subscription.deleted", "data": {"object": {"amount": 999}}}),
+    );
+    seed(&sb, dlq, &[updated.clone(), deleted.clone()]);
+    let run = drain(&[]);
+    run.code(3);
+    let doc = run.json();
+    assert_eq!(doc["counts"]["reemitted"], 1, "{doc}");
+    assert_eq!(doc["counts"]["conflicts"], 1);
+    assert_eq!(doc["counts"]["duplicates"], 0);
+    assert_eq!(doc["counts"]["deleted"], 1);
+    let failure = &doc["failures"][0];
+    assert_eq!(failure["code"], "CONFLICT");
+    assert_eq!(failure["dedup_key"], "evt_same");
+    let reason = failure["reason"].as_str().unwrap();
+    assert!(reason.contains(doc["run_id"].as_str().unwrap()), "{reason}");
+    let on_bus: Vec<Value> = bodies(&sb, &cap.queue_url)
+        .iter()
+        .map(|(b, _)| serde_json::from_str::<Value>(b).unwrap())
+        .filter(|v| v["detail"]["id"] == "evt_same")
+        .collect();
+    assert_eq!(on_bus.len(), 1, "evt_same reached the bus once");
+    let left = bodies(&sb, &dlq_url);
+    assert_eq!(left.len(), 1, "the conflicting event stays in the DLQ");
+    let left: Value = serde_json::from_str(&left[0].0).unwrap();
+    let types: BTreeSet<&str> = [&on_bus[0], &left]
+        .iter()
+        .map(|v| v["detail"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from([
+            "customer.subscription.deleted",
+            "customer.subscription.updated"
+        ])
+    );
+    // The ledger keeps the digest of what was re-emitted.
+    let shown = sb
+        .run(&["ledger", "show", "evt_same", "--output", "json"])
+        .code(0)
+        .json();
+    assert!(
+        shown["record"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256-detail:")),
+        "{shown}"
+    );
+    // A rerun leaves it again: it is not deleted as a duplicate later either.
+    drain(&["--receive-wait", "1s"]).code(3);
+    assert_eq!(depth(&sb, &dlq_url), 1);
+
+    // The number 1 and the string "1" under --dedup-key detail.n are two keys.
+    let (_, sqs) = sb.clients();
+    block_on(sqs.purge_queue().queue_url(&dlq_url).send()).unwrap();
+    seed(
+        &sb,
+        dlq,
+        &[
+            event("env-n", "shop", "Counted", json!({"n": 1})),
+            event("env-s", "shop", "Counted", json!({"n": "1"})),
+        ],
+    );
+    let doc = drain(&["--dedup-key", "detail.n"]).code(0).json();
+    assert_eq!(doc["counts"]["reemitted"], 2, "{doc}");
+    let keys = captured_keys();
+    assert!(keys.contains(&"number:1".to_string()), "{keys:?}");
+    assert!(keys.contains(&"1".to_string()), "{keys:?}");
+    assert_eq!(keys.len(), 5 + 1 + 2);
+}

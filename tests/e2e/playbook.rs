@@ -340,22 +340,27 @@ fn partner_events_cutover_reemits_each_stripe_event_id_once() {
     use nexus_replay::aws::sandbox::{PARTNER_SOURCE, WEBHOOK_SOURCE, dlq_envelope, stripe_event};
     let sb = Sandbox::new(0, 0);
     // Six Stripe events dead-lettered by the webhook path; three of them also by the
-    // partner source: same Stripe event id, different source, envelope id and detail-type.
+    // partner source: the same Stripe event object (so the same id), with another source,
+    // envelope id and detail-type.
     let time = chrono::Utc::now() - chrono::Duration::minutes(40);
+    let events: Vec<serde_json::Value> = (0..6)
+        .map(|i| {
+            stripe_event(
+                "customer.subscription.updated",
+                &format!("evt_cutover_{i}"),
+                time.timestamp(),
+                i,
+            )
+        })
+        .collect();
     let copy = |i: usize, source: &str, detail_type: &str| {
-        let detail = stripe_event(
-            "customer.subscription.updated",
-            &format!("evt_cutover_{i}"),
-            time.timestamp(),
-            i,
-        );
         dlq_envelope(
             "us-east-2",
             "123456789012",
             source,
             detail_type,
             time,
-            &detail,
+            &events[i],
         )
         .to_string()
     };
