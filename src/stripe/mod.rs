@@ -6,6 +6,8 @@
 //!   before any call, and how it becomes `GET /v1/events` query strings;
 //! - [`client`]: the HTTP client (hyper + rustls), paging and retries ([`retry`]);
 //! - [`event`]: Stripe's event object and list page; [`error`]: what a call failed with;
+//! - [`reconcile`]: Stripe's events against the bus's (an archive export) and the ledger;
+//! - [`webhook`]: the PutEvents entry that re-emits a missing event as the webhook would;
 //! - [`testing`]: a loopback stand-in for `GET /v1/events`, for unit and e2e tests.
 
 pub mod client;
@@ -13,9 +15,11 @@ pub mod error;
 pub mod event;
 pub mod key;
 pub mod query;
+pub mod reconcile;
 pub mod retry;
 #[doc(hidden)]
 pub mod testing;
+pub mod webhook;
 
 #[cfg(test)]
 mod tests;
