@@ -12,6 +12,8 @@
 //! - [`pattern`] evaluates EventBridge event patterns locally;
 //! - [`target`] builds the input a rule target receives for an event (the event, `Input`,
 //!   `InputPath`, `InputTransformer`), as EventBridge does;
+//! - [`stripe`] lists Stripe's events (`GET /v1/events`) and reconciles them with what the
+//!   bus received;
 //! - [`exit_codes`] documents every exit code in one place; [`signals`] is the only OS
 //!   signal code, handing the engines a neutral [`interrupt::Signal`] as a future.
 
@@ -38,5 +40,6 @@ pub mod ports;
 pub mod replay;
 pub mod settings;
 pub mod signals;
+pub mod stripe;
 pub mod target;
 pub mod window;

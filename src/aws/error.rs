@@ -129,8 +129,9 @@ fn credentials_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a Credentia
 }
 
 /// An error and its sources, as one line per cause joined by ": " (the SDK's own context
-/// display adds a debug dump that nobody should read at 3 a.m.).
-fn chain(err: &(dyn Error + 'static)) -> String {
+/// display adds a debug dump that nobody should read at 3 a.m.; a hyper error's top level
+/// says only "client error (Connect)").
+pub(crate) fn chain(err: &(dyn Error + 'static)) -> String {
     let mut out = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -84,9 +84,18 @@ impl Envelope {
     /// The Stripe event id in `detail.id`: a string that is not blank and starts with
     /// `evt_` or comes from a Stripe source.
     pub fn stripe_event_id(&self) -> Option<&str> {
-        let id = self.detail_field("id")?.as_str()?;
-        (!blank(id) && (id.starts_with("evt_") || is_stripe_source(&self.source))).then_some(id)
+        stripe_event_id_in(&self.source, self.detail())
     }
+}
+
+/// The Stripe event id of an event with this source and detail (see
+/// `Envelope::stripe_event_id`); also how `stripe reconcile` reads an archive export.
+pub(crate) fn stripe_event_id_in<'a>(
+    source: &str,
+    detail: &'a Map<String, Value>,
+) -> Option<&'a str> {
+    let id = detail.get("id")?.as_str()?;
+    (!blank(id) && (id.starts_with("evt_") || is_stripe_source(source))).then_some(id)
 }
 
 /// Stripe's event sources: the webhook source and Stripe's partner event sources.
