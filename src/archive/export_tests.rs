@@ -830,3 +830,30 @@ async fn the_file_is_replaced_only_by_a_completed_export() {
     );
     assert_eq!(w.dir.files(), ["events.jsonl"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn receive_errors_are_ridden_out_unless_they_say_the_queue_is_unusable() {
+    let w = World::new(chrono::Duration::days(30));
+    w.rep.archive([event("e1", 100, "order.paid")]);
+    w.sqs.fail_next_receives(vec![
+        PortError::Throttled("ReceiveMessage: Throttling".into()),
+        PortError::Transient("ReceiveMessage: HTTP 500".into()),
+    ]);
+    let report = export(&w.ports(), &w.request(), now(), &mut Silent, pending())
+        .await
+        .unwrap();
+    assert_eq!(report.total, 1);
+
+    let w = World::new(chrono::Duration::days(30));
+    w.sqs.fail_next_receives(vec![PortError::Denied(
+        "ReceiveMessage: AccessDenied: no".into(),
+    )]);
+    let e = export(&w.ports(), &w.request(), now(), &mut Silent, pending())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("AccessDenied"), "{e}");
+    let replay = e.replay.expect("the replay was started");
+    assert!(replay.cancelled, "{replay:?}");
+    assert_eq!(e.resources.len(), 3);
+    w.assert_clean();
+}
