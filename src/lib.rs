@@ -7,6 +7,8 @@
 //!   and return reports that [`output`] prints as a table or as one JSON document;
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
+//! - [`archive`] sees inside an archive: `archive export` replays a window to a temporary
+//!   rule and queue of its own (through the capture port) and writes what arrives to a file;
 //! - [`delivery`] picks the target a DLQ message belongs to and names what a delivery
 //!   creates; the calls go through the delivery ports;
 //! - [`pattern`] evaluates EventBridge event patterns locally;
@@ -17,6 +19,7 @@
 //! - [`exit_codes`] documents every exit code in one place; [`signals`] is the only OS
 //!   signal code, handing the engines a neutral [`interrupt::Signal`] as a future.
 
+pub mod archive;
 pub(crate) mod arn;
 pub mod aws;
 pub mod cli;

@@ -1,5 +1,6 @@
 //! AWS SDK adapters for the ports. This is the only place `aws_sdk_*` types appear.
 
+pub mod capture;
 pub mod config;
 pub mod dynamodb;
 pub mod error;

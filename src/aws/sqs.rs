@@ -41,7 +41,7 @@ impl Sqs {
             .ok_or_else(|| PortError::Other(format!("GetQueueUrl: no URL for queue {name}")))
     }
 
-    async fn attributes(
+    pub(crate) async fn attributes(
         &self,
         url: &str,
         names: &[QueueAttributeName],

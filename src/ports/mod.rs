@@ -2,6 +2,7 @@
 //! and an in-memory fake (`crate::memory`); no `aws_sdk_*` type appears here.
 
 pub mod bus;
+pub mod capture;
 pub mod delivery;
 pub mod error;
 pub mod ledger;

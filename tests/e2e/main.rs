@@ -2,6 +2,7 @@
 
 mod support;
 
+mod capture;
 mod delivery;
 mod drain;
 mod faults;

@@ -273,25 +273,30 @@ impl Sandbox {
 
     /// SDK clients on the emulator, for checks independent of the binary.
     pub fn clients(&self) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
-        let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
-        let region = aws_sdk_sqs::config::Region::new(REGION);
-        let eb = aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .credentials_provider(creds.clone())
-            .region(region.clone())
-            .endpoint_url(&self.moto.endpoint)
-            .build();
-        let sqs = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .credentials_provider(creds)
-            .region(region)
-            .endpoint_url(&self.moto.endpoint)
-            .build();
-        (
-            aws_sdk_eventbridge::Client::from_conf(eb),
-            aws_sdk_sqs::Client::from_conf(sqs),
-        )
+        clients_on(&self.moto.endpoint)
     }
+}
+
+/// EventBridge and SQS clients on an emulator endpoint.
+pub fn clients_on(endpoint: &str) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
+    let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
+    let region = aws_sdk_sqs::config::Region::new(REGION);
+    let eb = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .credentials_provider(creds.clone())
+        .region(region.clone())
+        .endpoint_url(endpoint)
+        .build();
+    let sqs = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .credentials_provider(creds)
+        .region(region)
+        .endpoint_url(endpoint)
+        .build();
+    (
+        aws_sdk_eventbridge::Client::from_conf(eb),
+        aws_sdk_sqs::Client::from_conf(sqs),
+    )
 }
 
 /// A DynamoDB client on an emulator endpoint.
