@@ -23,6 +23,7 @@ pub mod archive;
 pub(crate) mod arn;
 pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod delivery;
 pub mod discovery;
