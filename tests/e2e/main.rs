@@ -15,3 +15,5 @@ mod proxy;
 mod readonly;
 mod replay;
 mod signals;
+mod snapshots_errors;
+mod snapshots_help;

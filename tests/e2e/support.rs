@@ -320,3 +320,23 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+impl Run {
+    /// The whole run as one text for a snapshot: exit code, stdout and stderr.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// insta settings for snapshots of the binary's output: no expression in the header, and
+/// the loopback endpoint and the scratch directories (which vary per run) redacted.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_omit_expression(true);
+    s.add_filter(r"https?://(127\.0\.0\.1|localhost):\d+", "[ENDPOINT]");
+    s.add_filter(r"/[^\s\x22']*nexus-e2e-[a-z0-9-]+-\d+-[0-9a-f]{8}", "[TMP]");
+    s
+}
