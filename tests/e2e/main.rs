@@ -17,3 +17,4 @@ mod replay;
 mod signals;
 mod snapshots_errors;
 mod snapshots_help;
+mod snapshots_reports;

@@ -340,3 +340,42 @@ pub fn snapshot_settings() -> insta::Settings {
     s.add_filter(r"/[^\s\x22']*nexus-e2e-[a-z0-9-]+-\d+-[0-9a-f]{8}", "[TMP]");
     s
 }
+
+/// [`snapshot_settings`] plus what varies between runs against an emulator: times,
+/// durations, run ids and replay names, SQS message ids, the random ids of seeded events,
+/// and the user and host in a replay's description.
+pub fn report_settings() -> insta::Settings {
+    let mut s = snapshot_settings();
+    for (re, to) in [
+        // Run ids (nexus-20261201T104720-860219) and replay names (nexus-20261201T1045-subscr-d507).
+        (r"nexus-\d{8}T\d{6}-[0-9a-f]{6}", "[RUN-ID]"),
+        (r"nexus-\d{8}T\d{4}-([a-z]+-)?[0-9a-f]{4}", "[REPLAY-NAME]"),
+        // RFC 3339 and the CLI's own UTC forms, with or without seconds and fractions.
+        (
+            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}| UTC)?",
+            "[TIME]",
+        ),
+        (
+            r#""duration_seconds": [0-9.e-]+"#,
+            r#""duration_seconds": "[DURATION]""#,
+        ),
+        // Human durations: 0.4s, 41s, 1m 38s, 250ms; in a table cell, with the padding
+        // (which follows the widest duration) made two spaces.
+        (r"\b(\d+m )?\d+(\.\d+)?(ms|s)\b {2,}", "[DURATION]  "),
+        (r"\b(\d+m )?\d+(\.\d+)?(ms|s)\b", "[DURATION]"),
+        (r"\bTIME +NOTE\b", "TIME  NOTE"),
+        (
+            r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "[UUID]",
+        ),
+        (
+            r"\b(evt|sub|in|pi|obj|req|cus)_[0-9a-f]{14,24}\b",
+            "${1}_[ID]",
+        ),
+        (r"by [^\s@;]+@[^\s;]+;", "by [USER]@[HOST];"),
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+    ] {
+        s.add_filter(re, to);
+    }
+    s
+}
