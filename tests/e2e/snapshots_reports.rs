@@ -5,6 +5,7 @@
 //! `support::report_settings`. Progress lines are off (`--no-progress`): they are timed.
 //! The steps run in order, each on the state the previous ones left.
 
+use crate::drain::seed;
 use crate::support::{Moto, Run, Sandbox, TempDir, report_settings};
 
 const SUB_DLQ: &str = "ai-nexus-dev-stripe-update-subscription-dlq";
@@ -89,6 +90,8 @@ fn reports_of_the_main_commands() {
     snap_both(&sb, "start_dry_run", &dry, 0);
     let mut start = vec!["start"];
     start.extend(window);
+    // Without --yes and no terminal: the plan, then a refusal.
+    snap_both(&sb, "start_needs_yes", &start, 2);
     start.push("--yes");
     snap(&sb, "start", &start, 0);
     snap_both(&sb, "status", &["status"], 0);
@@ -139,6 +142,21 @@ fn reports_of_the_main_commands() {
     let mut drain_json = vec!["drain", "--queue", SUB_DLQ, "--yes", "--output", "json"];
     drain_json.extend(one);
     snap(&sb, "drain_json", &drain_json, 0);
+    // Poison: a body that is not an event is parked with its reason (exit 3, partial).
+    seed(&sb, SUB_DLQ, &["this is not json".to_string()]);
+    let mut partial = vec![
+        "drain",
+        "--queue",
+        SUB_DLQ,
+        "--park-queue",
+        "ai-nexus-dev-stripe-parked",
+        "--yes",
+    ];
+    partial.extend(one);
+    snap(&sb, "drain_parked", &partial, 3);
+    seed(&sb, SUB_DLQ, &["this is not json either".to_string()]);
+    partial.extend(["--output", "json"]);
+    snap(&sb, "drain_parked_json", &partial, 3);
     snap(&sb, "reemit", &["reemit", "--from", out, "--yes"], 0);
     // The same lines again: every key is in the ledger, so nothing is put twice.
     snap(

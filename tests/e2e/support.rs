@@ -359,6 +359,9 @@ pub fn report_settings() -> insta::Settings {
             r#""duration_seconds": [0-9.e-]+"#,
             r#""duration_seconds": "[DURATION]""#,
         ),
+        // A window's length, which follows the clock ("1m" on a whole minute).
+        (r"\(UTC, [^)]*\)", "(UTC, [DURATION])"),
+        (r"(\.\. \[TIME\]) \([^)]*\)", "$1 ([DURATION])"),
         // Human durations: 0.4s, 41s, 1m 38s, 250ms; in a table cell, with the padding
         // (which follows the widest duration) made two spaces.
         (r"\b(\d+m )?\d+(\.\d+)?(ms|s)\b {2,}", "[DURATION]  "),
