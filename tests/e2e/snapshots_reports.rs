@@ -78,7 +78,7 @@ fn reports_of_the_main_commands() {
     snap_both(
         &sb,
         "dlq_peek",
-        &["dlq", "peek", "--queue", SUB_DLQ, "--samples", "0"],
+        &["dlq", "peek", "--queue", SUB_DLQ, "--samples", "1"],
         0,
     );
 

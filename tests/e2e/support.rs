@@ -377,6 +377,11 @@ pub fn report_settings() -> insta::Settings {
         ),
         (r"by [^\s@;]+@[^\s;]+;", "by [USER]@[HOST];"),
         (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        // Epoch seconds in the seeded Stripe objects.
+        (
+            r#""(created|current_period_end)": \d+"#,
+            r#""$1": "[EPOCH]""#,
+        ),
     ] {
         s.add_filter(re, to);
     }
