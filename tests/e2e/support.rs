@@ -333,6 +333,11 @@ impl Run {
 
 /// insta settings for snapshots of the binary's output: no expression in the header, and
 /// the loopback endpoint and the scratch directories (which vary per run) redacted.
+///
+/// The snapshots live in tests/e2e/snapshots/. A mismatch or a missing snapshot fails the
+/// test (under CI=true nothing is written). After a deliberate change of the text, rewrite
+/// them with `INSTA_UPDATE=always cargo test --test e2e snapshots` (or `cargo insta review`
+/// where cargo-insta is installed) and review the diff of the .snap files.
 pub fn snapshot_settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
     s.set_omit_expression(true);
