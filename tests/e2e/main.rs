@@ -15,3 +15,6 @@ mod proxy;
 mod readonly;
 mod replay;
 mod signals;
+mod snapshots_errors;
+mod snapshots_help;
+mod snapshots_reports;

@@ -320,3 +320,75 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+impl Run {
+    /// The whole run as one text for a snapshot: exit code, stdout and stderr.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// insta settings for snapshots of the binary's output: no expression in the header, and
+/// the loopback endpoint and the scratch directories (which vary per run) redacted.
+///
+/// The snapshots live in tests/e2e/snapshots/. A mismatch or a missing snapshot fails the
+/// test (under CI=true nothing is written). After a deliberate change of the text, rewrite
+/// them with `INSTA_UPDATE=always cargo test --test e2e snapshots` (or `cargo insta review`
+/// where cargo-insta is installed) and review the diff of the .snap files.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_omit_expression(true);
+    s.add_filter(r"https?://(127\.0\.0\.1|localhost):\d+", "[ENDPOINT]");
+    s.add_filter(r"/[^\s\x22']*nexus-e2e-[a-z0-9-]+-\d+-[0-9a-f]{8}", "[TMP]");
+    s
+}
+
+/// [`snapshot_settings`] plus what varies between runs against an emulator: times,
+/// durations, run ids and replay names, SQS message ids, the random ids of seeded events,
+/// and the user and host in a replay's description.
+pub fn report_settings() -> insta::Settings {
+    let mut s = snapshot_settings();
+    for (re, to) in [
+        // Run ids (nexus-20261201T104720-860219) and replay names (nexus-20261201T1045-subscr-d507).
+        (r"nexus-\d{8}T\d{6}-[0-9a-f]{6}", "[RUN-ID]"),
+        (r"nexus-\d{8}T\d{4}-([a-z]+-)?[0-9a-f]{4}", "[REPLAY-NAME]"),
+        // RFC 3339 and the CLI's own UTC forms, with or without seconds and fractions.
+        (
+            r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}| UTC)?",
+            "[TIME]",
+        ),
+        (
+            r#""duration_seconds": [0-9.e-]+"#,
+            r#""duration_seconds": "[DURATION]""#,
+        ),
+        // A window's length, which follows the clock ("1m" on a whole minute).
+        (r"\(UTC, [^)]*\)", "(UTC, [DURATION])"),
+        (r"(\.\. \[TIME\]) \([^)]*\)", "$1 ([DURATION])"),
+        // Human durations: 0.4s, 41s, 1m 38s, 250ms; in a table cell, with the padding
+        // (which follows the widest duration) made two spaces.
+        (r"\b(\d+m )?\d+(\.\d+)?(ms|s)\b {2,}", "[DURATION]  "),
+        (r"\b(\d+m )?\d+(\.\d+)?(ms|s)\b", "[DURATION]"),
+        (r"\bTIME +NOTE\b", "TIME  NOTE"),
+        (
+            r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+            "[UUID]",
+        ),
+        (
+            r"\b(evt|sub|in|pi|obj|req|cus)_[0-9a-f]{14,24}\b",
+            "${1}_[ID]",
+        ),
+        (r"by [^\s@;]+@[^\s;]+;", "by [USER]@[HOST];"),
+        (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+        // Epoch seconds in the seeded Stripe objects.
+        (
+            r#""(created|current_period_end)": \d+"#,
+            r#""$1": "[EPOCH]""#,
+        ),
+    ] {
+        s.add_filter(re, to);
+    }
+    s
+}
