@@ -1,6 +1,7 @@
 //! Archive replays: planning (window, filters, archive checks, rule selection, naming),
 //! tracking, and the local journal of replays this tool started.
 
+pub mod adopt;
 pub mod archive;
 pub mod display;
 pub mod filters;
