@@ -33,6 +33,18 @@ pub struct Selection {
     pub managed: Vec<String>,
 }
 
+/// The archive's own rule, which feeds the archive and can never receive a replay: it
+/// targets `arn:...:archive/NAME`. AWS also marks it `ManagedBy`; LocalStack's
+/// `Events-Archive-*` rules lack that mark, so the target is what tells.
+pub fn is_archive_rule(r: &RuleInfo) -> bool {
+    r.targets.iter().any(|t| t.arn.contains(":archive/"))
+}
+
+/// Never selected: managed by an AWS service, or the archive's own rule.
+pub fn is_reserved(r: &RuleInfo) -> bool {
+    r.is_managed() || is_archive_rule(r)
+}
+
 /// Which of the configured type fields this rule's pattern constrains first.
 fn type_field_of<'a>(p: &Pattern, fields: &'a [String]) -> Option<&'a str> {
     fields.iter().map(String::as_str).find(|f| p.constrains(f))
@@ -73,7 +85,7 @@ pub fn select_rules(
             .ok_or_else(|| {
                 let names: Vec<&str> = rules
                     .iter()
-                    .filter(|r| !r.is_managed())
+                    .filter(|r| !is_reserved(r))
                     .map(|r| r.name.as_str())
                     .collect();
                 format!(
@@ -81,7 +93,7 @@ pub fn select_rules(
                     names.join(", ")
                 )
             })?;
-        if rule.is_managed() {
+        if is_reserved(rule) {
             return Err(format!(
                 "--rule {wanted}: the rule is managed by {} and cannot receive a replay",
                 rule.managed_by.as_deref().unwrap_or("AWS")
@@ -92,7 +104,7 @@ pub fn select_rules(
     }
     let filtering = !types.is_empty() || !sources.is_empty();
     for r in rules {
-        if r.is_managed() {
+        if is_reserved(r) {
             sel.managed.push(r.name.clone());
             continue;
         }
@@ -221,7 +233,7 @@ pub fn every_rule(rules: &[RuleInfo]) -> Selection {
     Selection {
         managed: rules
             .iter()
-            .filter(|r| r.is_managed())
+            .filter(|r| is_reserved(r))
             .map(|r| r.name.clone())
             .collect(),
         ..Selection::default()
@@ -366,6 +378,35 @@ mod tests {
         assert!(err.contains("no such rule"), "{err}");
         let err = select_rules(
             &billing_rules(),
+            &[],
+            &[],
+            &s(&["Events-Archive-a"]),
+            &fields(),
+            false,
+        )
+        .unwrap_err();
+        assert!(err.contains("managed"), "{err}");
+    }
+
+    /// LocalStack's archive rule has no ManagedBy; its archive target marks it.
+    #[test]
+    fn an_archive_rule_without_managed_by_is_never_selected() {
+        use crate::ports::bus::TargetInfo;
+        let mut rules = billing_rules();
+        let archive_rule = rules.last_mut().unwrap();
+        archive_rule.managed_by = None;
+        archive_rule.targets = vec![TargetInfo {
+            id: "Events-Archive-a".into(),
+            arn: "arn:aws:events:us-east-1:000000000000:archive/a".into(),
+            ..TargetInfo::default()
+        }];
+        assert!(is_archive_rule(archive_rule) && !is_archive_rule(&rules[0]));
+        let sel = select_rules(&rules, &[], &s(&["stripe.webhook"]), &[], &fields(), true).unwrap();
+        assert!(!names(&sel.selected).contains(&"Events-Archive-a"));
+        assert_eq!(sel.managed, ["Events-Archive-a"]);
+        assert_eq!(every_rule(&rules).managed, ["Events-Archive-a"]);
+        let err = select_rules(
+            &rules,
             &[],
             &[],
             &s(&["Events-Archive-a"]),
