@@ -1,5 +1,7 @@
 //! EventBridge adapter: the bus catalogue, replay control and event sink ports.
 
+use std::future::Future;
+
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::{
@@ -96,6 +98,87 @@ fn replay_state(s: Option<&AwsReplayState>) -> ReplayState {
     ReplayState::parse(s.map(|s| s.as_str()).unwrap_or("UNKNOWN"))
 }
 
+/// One page of a list call: its items and the token of the next page.
+type Page<T> = (Vec<T>, Option<String>);
+
+/// Follows `NextToken`: calls `fetch` with each page's token (None first) and how many
+/// items are still wanted, until a page has no token or `limit` items are collected.
+async fn collect_pages<T, F, Fut>(limit: usize, mut fetch: F) -> Result<Vec<T>, PortError>
+where
+    F: FnMut(Option<String>, usize) -> Fut,
+    Fut: Future<Output = Result<Page<T>, PortError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = fetch(token, limit - out.len()).await?;
+        out.extend(items);
+        token = next;
+        if token.is_none() || out.len() >= limit {
+            out.truncate(limit);
+            return Ok(out);
+        }
+    }
+}
+
+/// Every page of a list call.
+async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, PortError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, PortError>>,
+{
+    collect_pages(usize::MAX, |token, _| fetch(token)).await
+}
+
+/// ListArchives' `Archive` and DescribeArchive's output are distinct SDK types with the
+/// same accessors; this maps either. The ARN is only in DescribeArchive's answer, so it
+/// is built from the bus's here, and the event pattern is left out.
+macro_rules! archive_info {
+    ($a:expr) => {{
+        let a = $a;
+        let name = a.archive_name().unwrap_or_default().to_string();
+        let source = a.event_source_arn().unwrap_or_default().to_string();
+        ArchiveInfo {
+            arn: archive_arn_from_bus(&source, &name),
+            name,
+            source_arn: source,
+            state: a
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            state_reason: a.state_reason().map(str::to_string),
+            retention_days: a.retention_days(),
+            event_count: a.event_count(),
+            size_bytes: a.size_bytes(),
+            creation_time: a.creation_time().and_then(from_aws),
+            event_pattern: None,
+        }
+    }};
+}
+
+/// ListReplays' `Replay` and DescribeReplay's output, likewise: the fields both carry;
+/// the ARN, description and destination are only in DescribeReplay's answer.
+macro_rules! replay_status {
+    ($r:expr) => {{
+        let r = $r;
+        ReplayStatus {
+            name: r.replay_name().unwrap_or_default().to_string(),
+            arn: None,
+            description: None,
+            state: replay_state(r.state()),
+            state_reason: r.state_reason().map(str::to_string),
+            archive_arn: r.event_source_arn().map(str::to_string),
+            destination_arn: None,
+            filter_arns: Vec::new(),
+            event_start: r.event_start_time().and_then(from_aws),
+            event_end: r.event_end_time().and_then(from_aws),
+            event_last_replayed: r.event_last_replayed_time().and_then(from_aws),
+            replay_start: r.replay_start_time().and_then(from_aws),
+            replay_end: r.replay_end_time().and_then(from_aws),
+        }
+    }};
+}
+
 #[async_trait]
 impl BusCatalogue for EventBridge {
     #[instrument(skip(self), level = "debug")]
@@ -115,48 +198,44 @@ impl BusCatalogue for EventBridge {
 
     #[instrument(skip(self), level = "debug")]
     async fn list_rules(&self, bus: &str) -> Result<Vec<RuleInfo>, PortError> {
-        let mut rules = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
+        let client = &self.client;
+        let listed = all_pages(|token| async move {
+            let page = client
                 .list_rules()
                 .event_bus_name(bus)
                 .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify("ListRules", e))?;
-            for r in page.rules() {
-                let name = r.name().unwrap_or_default().to_string();
-                let targets = self.list_targets(bus, &name).await?;
-                rules.push(RuleInfo {
-                    arn: r.arn().unwrap_or_default().to_string(),
-                    state: r
-                        .state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    event_pattern: r.event_pattern().map(str::to_string),
-                    schedule_expression: r.schedule_expression().map(str::to_string),
-                    managed_by: r.managed_by().map(str::to_string),
-                    description: r.description().map(str::to_string),
-                    name,
-                    targets,
-                });
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(rules);
-            }
+            Ok((page.rules.unwrap_or_default(), page.next_token))
+        })
+        .await?;
+        let mut rules = Vec::with_capacity(listed.len());
+        for r in listed {
+            let name = r.name().unwrap_or_default().to_string();
+            let targets = self.list_targets(bus, &name).await?;
+            rules.push(RuleInfo {
+                arn: r.arn().unwrap_or_default().to_string(),
+                state: r
+                    .state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                event_pattern: r.event_pattern().map(str::to_string),
+                schedule_expression: r.schedule_expression().map(str::to_string),
+                managed_by: r.managed_by().map(str::to_string),
+                description: r.description().map(str::to_string),
+                name,
+                targets,
+            });
         }
+        Ok(rules)
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn list_targets(&self, bus: &str, rule: &str) -> Result<Vec<TargetInfo>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
+        let client = &self.client;
+        all_pages(|token| async move {
+            let page = client
                 .list_targets_by_rule()
                 .event_bus_name(bus)
                 .rule(rule)
@@ -164,51 +243,31 @@ impl BusCatalogue for EventBridge {
                 .send()
                 .await
                 .map_err(|e| classify("ListTargetsByRule", e))?;
-            out.extend(page.targets().iter().map(target_info));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+            Ok((
+                page.targets().iter().map(target_info).collect(),
+                page.next_token,
+            ))
+        })
+        .await
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn list_archives(&self, source_arn: Option<&str>) -> Result<Vec<ArchiveInfo>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
+        let client = &self.client;
+        all_pages(|token| async move {
+            let page = client
                 .list_archives()
                 .set_event_source_arn(source_arn.map(str::to_string))
                 .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify("ListArchives", e))?;
-            for a in page.archives() {
-                let name = a.archive_name().unwrap_or_default().to_string();
-                let source = a.event_source_arn().unwrap_or_default().to_string();
-                out.push(ArchiveInfo {
-                    arn: archive_arn_from_bus(&source, &name),
-                    name,
-                    source_arn: source,
-                    state: a
-                        .state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    state_reason: a.state_reason().map(str::to_string),
-                    retention_days: a.retention_days(),
-                    event_count: a.event_count(),
-                    size_bytes: a.size_bytes(),
-                    creation_time: a.creation_time().and_then(from_aws),
-                    event_pattern: None,
-                });
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+            Ok((
+                page.archives().iter().map(|a| archive_info!(a)).collect(),
+                page.next_token,
+            ))
+        })
+        .await
     }
 
     #[instrument(skip(self), level = "debug")]
@@ -220,42 +279,33 @@ impl BusCatalogue for EventBridge {
             .send()
             .await
             .map_err(|e| classify("DescribeArchive", e))?;
-        let source = a.event_source_arn().unwrap_or_default().to_string();
+        let listed = archive_info!(&a);
         Ok(ArchiveInfo {
             name: a.archive_name().unwrap_or(name).to_string(),
             arn: a
                 .archive_arn()
                 .map(str::to_string)
-                .unwrap_or_else(|| archive_arn_from_bus(&source, name)),
-            source_arn: source,
-            state: a
-                .state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            state_reason: a.state_reason().map(str::to_string),
-            retention_days: a.retention_days(),
-            event_count: a.event_count(),
-            size_bytes: a.size_bytes(),
-            creation_time: a.creation_time().and_then(from_aws),
+                .unwrap_or_else(|| archive_arn_from_bus(&listed.source_arn, name)),
             event_pattern: a.event_pattern().map(str::to_string),
+            ..listed
         })
     }
 
     #[instrument(skip(self), level = "debug")]
     async fn list_event_sources(&self, prefix: &str) -> Result<Vec<EventSourceInfo>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
+        let client = &self.client;
+        all_pages(|token| async move {
+            let page = client
                 .list_event_sources()
                 .name_prefix(prefix)
                 .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify("ListEventSources", e))?;
-            out.extend(page.event_sources().iter().map(|s| {
-                EventSourceInfo {
+            let sources = page
+                .event_sources()
+                .iter()
+                .map(|s| EventSourceInfo {
                     name: s.name().unwrap_or_default().to_string(),
                     arn: s.arn().map(str::to_string),
                     state: s
@@ -263,13 +313,11 @@ impl BusCatalogue for EventBridge {
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
                     created_by: s.created_by().map(str::to_string),
-                }
-            }));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
-        }
+                })
+                .collect();
+            Ok((sources, page.next_token))
+        })
+        .await
     }
 }
 
@@ -315,19 +363,12 @@ impl ReplayControl for EventBridge {
             name: r.replay_name().unwrap_or(name).to_string(),
             arn: r.replay_arn().map(str::to_string),
             description: r.description().map(str::to_string),
-            state: replay_state(r.state()),
-            state_reason: r.state_reason().map(str::to_string),
-            archive_arn: r.event_source_arn().map(str::to_string),
             destination_arn: r.destination().map(|d| d.arn().to_string()),
             filter_arns: r
                 .destination()
                 .map(|d| d.filter_arns().to_vec())
                 .unwrap_or_default(),
-            event_start: r.event_start_time().and_then(from_aws),
-            event_end: r.event_end_time().and_then(from_aws),
-            event_last_replayed: r.event_last_replayed_time().and_then(from_aws),
-            replay_start: r.replay_start_time().and_then(from_aws),
-            replay_end: r.replay_end_time().and_then(from_aws),
+            ..replay_status!(&r)
         })
     }
 
@@ -337,12 +378,9 @@ impl ReplayControl for EventBridge {
         filter: &ReplayFilter,
         limit: usize,
     ) -> Result<Vec<ReplayStatus>, PortError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page_size = (limit - out.len()).clamp(1, 100) as i32;
-            let page = self
-                .client
+        let client = &self.client;
+        collect_pages(limit, |token, wanted| async move {
+            let page = client
                 .list_replays()
                 .set_name_prefix(filter.name_prefix.clone())
                 .set_state(
@@ -352,34 +390,17 @@ impl ReplayControl for EventBridge {
                         .map(|s| AwsReplayState::from(s.as_str())),
                 )
                 .set_event_source_arn(filter.archive_arn.clone())
-                .limit(page_size)
+                .limit(wanted.clamp(1, 100) as i32)
                 .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| classify("ListReplays", e))?;
-            for r in page.replays() {
-                out.push(ReplayStatus {
-                    name: r.replay_name().unwrap_or_default().to_string(),
-                    arn: None,
-                    description: None,
-                    state: replay_state(r.state()),
-                    state_reason: r.state_reason().map(str::to_string),
-                    archive_arn: r.event_source_arn().map(str::to_string),
-                    destination_arn: None,
-                    filter_arns: Vec::new(),
-                    event_start: r.event_start_time().and_then(from_aws),
-                    event_end: r.event_end_time().and_then(from_aws),
-                    event_last_replayed: r.event_last_replayed_time().and_then(from_aws),
-                    replay_start: r.replay_start_time().and_then(from_aws),
-                    replay_end: r.replay_end_time().and_then(from_aws),
-                });
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() || out.len() >= limit {
-                out.truncate(limit);
-                return Ok(out);
-            }
-        }
+            Ok((
+                page.replays().iter().map(|r| replay_status!(r)).collect(),
+                page.next_token,
+            ))
+        })
+        .await
     }
 
     #[instrument(skip(self), fields(replay = %name), level = "debug")]
@@ -842,5 +863,71 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The paging helper behind every list call: it follows NextToken to the last page,
+    /// and a limit stops it early with exactly that many items.
+    #[tokio::test]
+    async fn list_calls_follow_next_token_and_stop_at_the_limit() {
+        use aws_sdk_eventbridge::operation::list_archives::ListArchivesOutput;
+        use aws_sdk_eventbridge::types::Archive;
+        let archive = |name: &str| {
+            Archive::builder()
+                .archive_name(name)
+                .event_source_arn("arn:aws:events:us-east-2:1:event-bus/b")
+                .build()
+        };
+        let pages = [
+            (None, Some("p2")),
+            (Some("p2"), Some("p3")),
+            (Some("p3"), None),
+        ];
+        let rules: Vec<_> = pages
+            .iter()
+            .enumerate()
+            .map(|(i, &(token, next))| {
+                let items = [archive(&format!("a{i}")), archive(&format!("b{i}"))];
+                mock!(Client::list_archives)
+                    .match_requests(move |r| r.next_token() == token)
+                    .then_output(move || {
+                        ListArchivesOutput::builder()
+                            .set_archives(Some(items.to_vec()))
+                            .set_next_token(next.map(str::to_string))
+                            .build()
+                    })
+            })
+            .collect();
+        let eb = EventBridge::new(mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::MatchAny,
+            [&rules[0], &rules[1], &rules[2]]
+        ));
+        let archives = eb.list_archives(None).await.unwrap();
+        let names: Vec<&str> = archives.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+        assert_eq!(archives[5].arn, "arn:aws:events:us-east-2:1:archive/b2");
+        assert!(rules.iter().all(|r| r.num_calls() == 1));
+
+        let replays = mock!(Client::list_replays)
+            .match_requests(|r| r.limit() == Some(3) && r.next_token().is_none())
+            .then_output(|| {
+                let replay = |n: &str| Replay::builder().replay_name(n).build();
+                ListReplaysOutput::builder()
+                    .replays(replay("r1"))
+                    .replays(replay("r2"))
+                    .replays(replay("r3"))
+                    .replays(replay("r4"))
+                    .next_token("more")
+                    .build()
+            });
+        let eb = EventBridge::new(mock_client!(aws_sdk_eventbridge, [&replays]));
+        let got = eb.list_replays(&ReplayFilter::default(), 3).await.unwrap();
+        let names: Vec<&str> = got.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["r1", "r2", "r3"]);
+        assert_eq!(
+            replays.num_calls(),
+            1,
+            "no page is asked for past the limit"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::interrupt::Signal;
@@ -13,6 +14,7 @@ use crate::output::{Report, time};
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
+use crate::replay::adopt::adopt_lost_start;
 use crate::replay::journal::{Journal, JournalEntry};
 use crate::replay::plan::{PlanRequest, ReplayPlan, plan};
 use crate::replay::watch::{WatchObserver, WatchOptions, WatchOutcome, watch};
@@ -141,7 +143,28 @@ pub fn conclude(name: &str, outcome: &WatchOutcome) -> (Ending, Option<ReplaySta
     }
 }
 
-/// Plans, confirms, starts and (unless `no_wait`) tracks a replay.
+/// Plans (at the clock's now), confirms, starts and (unless `no_wait`) tracks a replay;
+/// the start and end times the replay does not report are read from `clock` too.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_with_clock<I: Future<Output = Signal>>(
+    cat: &dyn BusCatalogue,
+    ctl: &dyn ReplayControl,
+    journal: &Journal,
+    opts: &StartOptions,
+    confirm: &mut dyn FnMut(&ReplayPlan) -> Result<bool, AppError>,
+    observer: &mut dyn WatchObserver,
+    interrupt: I,
+    clock: &dyn Clock,
+) -> Result<StartReport, AppError> {
+    let now = clock.now();
+    run(
+        cat, ctl, journal, opts, confirm, observer, interrupt, now, clock,
+    )
+    .await
+}
+
+/// [`start_with_clock`] planned at `now`, later times read from the system clock: the
+/// entry point of callers that hold no clock yet (the CLI and playbook steps).
 #[allow(clippy::too_many_arguments)]
 pub async fn start<I: Future<Output = Signal>>(
     cat: &dyn BusCatalogue,
@@ -152,6 +175,32 @@ pub async fn start<I: Future<Output = Signal>>(
     observer: &mut dyn WatchObserver,
     interrupt: I,
     now: DateTime<Utc>,
+) -> Result<StartReport, AppError> {
+    run(
+        cat,
+        ctl,
+        journal,
+        opts,
+        confirm,
+        observer,
+        interrupt,
+        now,
+        &SystemClock,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run<I: Future<Output = Signal>>(
+    cat: &dyn BusCatalogue,
+    ctl: &dyn ReplayControl,
+    journal: &Journal,
+    opts: &StartOptions,
+    confirm: &mut dyn FnMut(&ReplayPlan) -> Result<bool, AppError>,
+    observer: &mut dyn WatchObserver,
+    interrupt: I,
+    now: DateTime<Utc>,
+    clock: &dyn Clock,
 ) -> Result<StartReport, AppError> {
     let plan = plan(cat, ctl, &opts.plan, now).await?;
     let mut report = StartReport {
@@ -188,7 +237,15 @@ pub async fn start<I: Future<Output = Signal>>(
             .push("not confirmed; nothing was started".into());
         return Ok(report);
     }
-    let started = ctl.start_replay(&plan.request()).await.map_err(|e| match e {
+    let request = plan.request();
+    let started = match ctl.start_replay(&request).await {
+        // Only a generated name can be ours from a retried call; a chosen one may be old.
+        Err(refused @ PortError::AlreadyExists(_)) if opts.plan.name.is_none() => {
+            adopt_lost_start(ctl, &request, refused).await
+        }
+        answer => answer,
+    }
+    .map_err(|e| match e {
         PortError::LimitExceeded(m) => AppError::Usage(format!(
             "{m}; 10 replays are active in this account and Region: list them with `nexus-replay list --state RUNNING`"
         )),
@@ -199,7 +256,7 @@ pub async fn start<I: Future<Output = Signal>>(
     })?;
     tracing::info!(replay = %plan.name, state = %started.state, "replay started");
     report.arn = started.arn.clone();
-    report.started_at = started.started_at.or(Some(Utc::now()));
+    report.started_at = started.started_at.or(Some(clock.now()));
     report.outcome = Ending::Started;
     report.final_state = Some(started.state.clone());
     let entry = JournalEntry {
@@ -243,7 +300,7 @@ pub async fn start<I: Future<Output = Signal>>(
         ending,
         Ending::TimedOut | Ending::Interrupted | Ending::Terminated
     ) {
-        let end = report.ended_at.unwrap_or_else(Utc::now);
+        let end = report.ended_at.unwrap_or_else(|| clock.now());
         report.ended_at = Some(end);
     }
     report.duration_seconds = match (report.started_at, report.ended_at) {
@@ -329,6 +386,7 @@ impl Report for StartReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::memory::eventbridge::MemoryEventBridge;
     use crate::ports::bus::{ArchiveInfo, RuleInfo};
     use crate::replay::watch::Quiet;
@@ -566,5 +624,78 @@ mod tests {
         ));
         let e = run(&eb, &journal, &opts("r1")).await.unwrap_err();
         assert!(e.to_string().contains("90 days"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_start_whose_answer_was_lost_adopts_the_replay_it_created() {
+        let (eb, journal, _dir) = setup();
+        eb.lose_next_start_answer();
+        let mut o = opts("unused");
+        o.plan.name = None;
+        o.no_wait = true;
+        let report = run(&eb, &journal, &o).await.unwrap();
+        assert_eq!(report.outcome, Ending::Started);
+        assert!(
+            report.name.starts_with("nexus-20250908T1600-"),
+            "{}",
+            report.name
+        );
+        assert_eq!(eb.started().len(), 1);
+        assert_eq!(
+            report.arn,
+            Some(format!(
+                "arn:aws:events:us-east-2:123456789012:replay/{}",
+                report.name
+            ))
+        );
+        assert_eq!(journal.last().unwrap().unwrap().name, report.name);
+        // A name the user chose may be an older replay: never adopted.
+        eb.lose_next_start_answer();
+        let e = run(&eb, &journal, &opts("r1")).await.unwrap_err();
+        assert!(e.to_string().contains("90 days"), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn times_the_replay_does_not_report_are_read_from_the_clock() {
+        let (eb, journal, _dir) = setup();
+        eb.set_clock(ManualClock::at(now()));
+        eb.script_describe(
+            "r1",
+            vec![Ok(ReplayStatus {
+                name: "r1".into(),
+                arn: None,
+                description: None,
+                state: ReplayState::Completed,
+                state_reason: None,
+                archive_arn: None,
+                destination_arn: None,
+                filter_arns: vec![],
+                event_start: None,
+                event_end: None,
+                event_last_replayed: None,
+                replay_start: None,
+                replay_end: None,
+            })],
+        );
+        let later = ManualClock::at(now() + Duration::seconds(90));
+        let report = start_with_clock(
+            &eb,
+            &eb,
+            &journal,
+            &opts("r1"),
+            &mut |_| Ok(true),
+            &mut Quiet,
+            pending(),
+            later.as_ref(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.started_at, Some(now()));
+        assert_eq!(report.ended_at, Some(now() + Duration::seconds(90)));
+        assert_eq!(report.duration_seconds, Some(90));
+        assert_eq!(
+            report.window.end,
+            now() + Duration::seconds(90) - Duration::minutes(10)
+        );
     }
 }

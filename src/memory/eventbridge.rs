@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::Utc;
 
+use crate::clock::SharedClock;
 use crate::ports::PortError;
 use crate::ports::bus::{
     ArchiveInfo, BusCatalogue, BusInfo, EventSourceInfo, RuleInfo, TargetInfo,
@@ -39,6 +39,9 @@ struct State {
     entry_fault: Option<EntryFault>,
     call_errors: VecDeque<PortError>,
     lose_responses: usize,
+    lose_start_answers: usize,
+    /// Where replay start times come from; the system clock when unset.
+    clock: Option<SharedClock>,
 }
 
 /// A fake EventBridge shared by clones.
@@ -86,6 +89,17 @@ impl MemoryEventBridge {
     /// DescribeReplay answers for `name`, in order; the last one repeats.
     pub fn script_describe(&self, name: &str, answers: Vec<Result<ReplayStatus, PortError>>) {
         self.with(|s| s.scripts.insert(name.into(), answers.into()));
+    }
+
+    /// Replay start times are read from `clock` from now on.
+    pub fn set_clock(&self, clock: SharedClock) {
+        self.with(|s| s.clock = Some(clock));
+    }
+
+    /// The next StartReplay is applied, but its answer is lost and the call retried: the
+    /// retry is refused with AlreadyExists, as EventBridge refuses it.
+    pub fn lose_next_start_answer(&self) {
+        self.with(|s| s.lose_start_answers += 1);
     }
 
     pub fn fail_next_start(&self, err: PortError) {
@@ -224,7 +238,7 @@ impl ReplayControl for MemoryEventBridge {
                 )));
             }
             s.started.push(request.clone());
-            let now = Utc::now();
+            let now = s.clock.as_ref().map_or_else(chrono::Utc::now, |c| c.now());
             s.replays.insert(
                 request.name.clone(),
                 ReplayStatus {
@@ -246,6 +260,13 @@ impl ReplayControl for MemoryEventBridge {
                     replay_end: None,
                 },
             );
+            if s.lose_start_answers > 0 {
+                s.lose_start_answers -= 1;
+                return Err(PortError::AlreadyExists(format!(
+                    "Replay {} already exists.",
+                    request.name
+                )));
+            }
             Ok(ReplayStarted {
                 arn: s.replays[&request.name].arn.clone(),
                 state: ReplayState::Starting,

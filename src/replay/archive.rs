@@ -1,0 +1,208 @@
+//! Archive checks: find the archive to replay from, refuse one that cannot replay, and fit
+//! the window to what the archive still holds.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::plan::PlanRequest;
+use crate::discovery::require_bus;
+use crate::error::{AppError, not_found_as};
+use crate::output::time;
+use crate::ports::bus::{ArchiveInfo, BusCatalogue};
+
+/// The archive named by `--archive` (name or ARN), or the only archive of `--bus`.
+pub async fn resolve_archive(
+    cat: &dyn BusCatalogue,
+    req: &PlanRequest,
+) -> Result<ArchiveInfo, AppError> {
+    if let Some(a) = &req.archive {
+        let name = archive_name(a);
+        return cat.describe_archive(name).await.map_err(|e| {
+            not_found_as(e, || format!("archive {name:?} does not exist in this account and region; list them with `nexus-replay archives`"))
+        });
+    }
+    let Some(bus) = &req.bus else {
+        return Err(AppError::usage(
+            "say which archive to replay from: --archive NAME, or --bus BUS when the bus has exactly one archive",
+        ));
+    };
+    let bus = require_bus(cat, bus).await?;
+    let archives = cat.list_archives(Some(&bus.arn)).await?;
+    match archives.as_slice() {
+        [] => Err(AppError::NotFound(format!(
+            "bus {} has no archive, so nothing can be replayed; create one with aws events create-archive",
+            bus.name
+        ))),
+        [only] => Ok(cat.describe_archive(&only.name).await?),
+        many => {
+            let names: Vec<&str> = many.iter().map(|a| a.name.as_str()).collect();
+            Err(AppError::usage(format!(
+                "bus {} has {} archives ({}); pick one with --archive",
+                bus.name,
+                many.len(),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Refuses an archive that is not ENABLED or that records another bus than `--bus`;
+/// answers the name of the bus the replay goes to.
+pub fn replay_bus(archive: &ArchiveInfo, asked_bus: Option<&str>) -> Result<String, AppError> {
+    if !archive.is_enabled() {
+        return Err(AppError::usage(format!(
+            "archive {} is {}{}; a replay needs an ENABLED archive",
+            archive.name,
+            archive.state,
+            archive
+                .state_reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )));
+    }
+    let bus = archive.source_bus_name().to_string();
+    if let Some(b) = asked_bus
+        && b != bus
+        && b != archive.source_arn
+    {
+        return Err(AppError::usage(format!(
+            "archive {} records bus {bus}, not {b}: EventBridge replays only to the archive's own bus",
+            archive.name
+        )));
+    }
+    Ok(bus)
+}
+
+/// Checks the window against what the archive can replay. Before the retention horizon
+/// the events existed and were deleted: refused. Before the archive's creation nothing was
+/// ever recorded: a window wholly before it is refused, one straddling it starts at it.
+pub fn archive_window_start(
+    archive: &ArchiveInfo,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> Result<DateTime<Utc>, AppError> {
+    let retention = archive.retention_days.unwrap_or(0);
+    if retention > 0 {
+        let horizon = now - Duration::days(i64::from(retention));
+        if start < horizon {
+            return Err(AppError::usage(format!(
+                "the window starts at {}, before archive {}'s {}-day retention horizon ({}): those events were deleted; use --since {} or later",
+                time(Some(start)),
+                archive.name,
+                retention,
+                time(Some(horizon)),
+                horizon.format("%Y-%m-%dT%H:%M:%SZ"),
+            )));
+        }
+    }
+    let Some(created) = archive.creation_time else {
+        return Ok(start);
+    };
+    if end <= created {
+        return Err(AppError::usage(format!(
+            "the whole window ({} → {}) is before archive {} was created ({}): it holds nothing from then; move the window after {}",
+            time(Some(start)),
+            time(Some(end)),
+            archive.name,
+            time(Some(created)),
+            created.format("%Y-%m-%dT%H:%M:%SZ"),
+        )));
+    }
+    if start < created {
+        warnings.push(format!(
+            "archive {} was created at {}, so it holds nothing before then: the window starts there instead of at {}",
+            archive.name,
+            time(Some(created)),
+            time(Some(start)),
+        ));
+        return Ok(created);
+    }
+    Ok(start)
+}
+
+fn archive_name(arg: &str) -> &str {
+    match arg.split_once(":archive/") {
+        Some((_, name)) => name,
+        None => arg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::replay::fixtures::{BUS, billing_rules, err, fake, now, req};
+    use crate::replay::plan::plan;
+
+    #[tokio::test]
+    async fn the_archive_creation_bounds_the_window() {
+        let eb = MemoryEventBridge::new();
+        let bus = eb.add_bus(BUS);
+        for r in billing_rules() {
+            eb.add_rule(BUS, r);
+        }
+        eb.add_archive(ArchiveInfo {
+            name: "young".into(),
+            arn: "arn:aws:events:us-east-2:123456789012:archive/young".into(),
+            source_arn: bus.arn,
+            state: "ENABLED".into(),
+            state_reason: None,
+            retention_days: Some(0),
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: Some(now() - Duration::hours(1)),
+            event_pattern: None,
+        });
+        // Straddling the creation: starts at the creation, with a warning.
+        let p = plan(&eb, &eb, &req("2h"), now()).await.unwrap();
+        assert_eq!(p.start, now() - Duration::hours(1));
+        assert_eq!(p.requested_start, now() - Duration::hours(2));
+        assert!(p.warnings[0].contains("holds nothing before then"));
+        // Wholly before the creation: refused.
+        let mut r = req("3h");
+        r.until = Some("2h".into());
+        assert!(
+            err(&eb, r)
+                .await
+                .contains("before archive young was created")
+        );
+    }
+
+    #[tokio::test]
+    async fn archive_errors() {
+        let eb = fake();
+        let mut r = req("2h");
+        r.archive = Some("missing".into());
+        let e = plan(&eb, &eb, &r, now()).await.unwrap_err();
+        assert!(matches!(e, AppError::NotFound(_)), "{e}");
+        let mut r = req("2h");
+        r.archive = Some("arn:aws:events:us-east-2:123456789012:archive/archive".into());
+        r.bus = Some("other-bus".into());
+        assert!(err(&eb, r).await.contains("only to the archive's own bus"));
+
+        let eb = fake();
+        let bus = eb.describe_bus(BUS).await.unwrap();
+        eb.add_archive(ArchiveInfo {
+            name: "second".into(),
+            arn: "arn:x:archive/second".into(),
+            source_arn: bus.arn.clone(),
+            state: "DISABLED".into(),
+            state_reason: Some("disabled by admin".into()),
+            retention_days: None,
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: None,
+            event_pattern: None,
+        });
+        assert!(
+            err(&eb, req("2h"))
+                .await
+                .contains("pick one with --archive")
+        );
+        let mut r = req("2h");
+        r.archive = Some("second".into());
+        assert!(err(&eb, r).await.contains("DISABLED (disabled by admin)"));
+    }
+}
