@@ -4,10 +4,23 @@
 //! numeric and duration fields.
 
 pub mod catalog;
+mod checks;
+mod diagnostics;
 pub mod exec;
+mod fields;
 pub mod load;
+mod model;
+mod params;
+mod plan;
 pub(crate) mod ranges;
+mod record;
+mod resume;
+mod run;
+mod schema;
+mod steps;
 pub mod template;
+mod verify;
+mod walk;
 
 #[cfg(test)]
 mod tests;
