@@ -14,6 +14,7 @@ mod params;
 mod plan;
 pub(crate) mod ranges;
 mod record;
+pub mod reports;
 mod resume;
 mod run;
 mod schema;
@@ -23,6 +24,14 @@ mod verify;
 mod walk;
 
 #[cfg(test)]
-mod tests;
+mod load_tests;
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod run_tests;
+#[cfg(test)]
+mod test_world;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_tests;

@@ -5,13 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::fields::Scope;
 use super::load::{Kind, Playbook, Step};
 use super::plan::PlaybookPlan;
 use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, runs_dir};
 use super::steps::execute_watched;
+use crate::clock::SharedClock;
 use crate::drain::engine::{DrainObserver, DrainPorts};
 use crate::error::AppError;
 use crate::exit_codes;
@@ -68,7 +67,7 @@ pub trait Interact {
 }
 
 /// How to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub sets: Vec<(String, String)>,
     pub yes: bool,
@@ -80,6 +79,23 @@ pub struct RunOptions {
     pub invoked_as: String,
     pub state_dir: PathBuf,
     pub run_id: String,
+    /// Where the run record's times and the steps' "now" come from.
+    pub clock: SharedClock,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            sets: Vec::new(),
+            yes: false,
+            from_step: 0,
+            resume: None,
+            invoked_as: String::new(),
+            state_dir: PathBuf::new(),
+            run_id: String::new(),
+            clock: crate::clock::system(),
+        }
+    }
 }
 
 fn shell_quote(s: &str) -> String {
@@ -112,7 +128,7 @@ pub async fn run(
         from_step: from,
         resumed_from: previous.map(|p| p.run_id.clone()),
         started_by: ports.started_by.clone(),
-        started_at: Utc::now(),
+        started_at: opts.clock.now(),
         ended_at: None,
         status: RunStatus::Running,
         exit_code: exit_codes::SUCCESS,
@@ -157,12 +173,12 @@ pub async fn run(
         .filter(|(s, _)| s.number >= from)
     {
         ui.step_started(step, total);
-        let started_at = Utc::now();
+        let started_at = opts.clock.now();
         let clock = std::time::Instant::now();
         let (result, caught) = execute_watched(step, planned, &scope, ports, ui, opts).await;
         let rec = &mut record.steps[step.number - 1];
         rec.started_at = Some(started_at);
-        rec.ended_at = Some(Utc::now());
+        rec.ended_at = Some(opts.clock.now());
         rec.duration_seconds = Some((clock.elapsed().as_secs_f64() * 10.0).round() / 10.0);
         let human = match result {
             Ok(done) => {
@@ -258,7 +274,7 @@ pub async fn run(
     if record.status == RunStatus::Running {
         record.status = RunStatus::Succeeded;
     }
-    record.ended_at = Some(Utc::now());
+    record.ended_at = Some(opts.clock.now());
     record.save()?;
     Ok(record)
 }

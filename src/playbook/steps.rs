@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 
@@ -135,7 +134,7 @@ async fn execute(
                 ports.cat.as_ref(),
                 ports.queue.as_ref(),
                 &bus,
-                Utc::now(),
+                opts.clock.now(),
             )
             .await?;
             let outputs = BTreeMap::from([
@@ -169,7 +168,7 @@ async fn execute(
                 None => replay_request(&mut f, &ports.started_by)?,
             };
             let wait = f.bool("wait")?.unwrap_or(true);
-            let opts = crate::commands::start::StartOptions {
+            let start = crate::commands::start::StartOptions {
                 plan: req,
                 dry_run: false,
                 no_wait: !wait,
@@ -185,11 +184,11 @@ async fn execute(
                 ports.cat.as_ref(),
                 ports.ctl.as_ref(),
                 &ports.journal,
-                &opts,
+                &start,
                 &mut |_| Ok(true),
                 observer.as_mut(),
                 interrupt,
-                Utc::now(),
+                opts.clock.now(),
             )
             .await?;
             let outputs = BTreeMap::from([
