@@ -5,11 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
 
+use super::diagnostics::Ctx;
 use super::diagnostics::closest;
 use super::model::{Param, Step, Value};
 use super::schema::{Kind, Ty};
 use super::template::{self, Ref};
-use super::walk::Ctx;
 
 /// Checks a literal (reference-free) value against its type.
 pub(super) fn check_literal(ctx: &mut Ctx, line: usize, key: &str, ty: Ty, v: &Value) {

@@ -44,3 +44,42 @@ pub(crate) fn unknown_key_hint(key: &str, allowed: &[&str]) -> String {
         None => format!("allowed here: {}", allowed.join(", ")),
     }
 }
+
+/// The problems found so far in one file, and where its lines start.
+pub(super) struct Ctx<'a> {
+    file: &'a str,
+    /// The byte offset where each line after the first starts: a span's line is found by
+    /// binary search, so validation stays linear in the file's size (counting newlines
+    /// from the top for every value made it quadratic).
+    line_starts: Vec<usize>,
+    pub(super) diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(super) fn new(file: &'a str, src: &str) -> Ctx<'a> {
+        Ctx {
+            file,
+            line_starts: src
+                .bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1)
+                .collect(),
+            diags: Vec::new(),
+        }
+    }
+
+    /// The 1-based line of a span's start.
+    pub(super) fn line(&self, span: std::ops::Range<usize>) -> usize {
+        self.line_starts.partition_point(|&s| s <= span.start) + 1
+    }
+
+    pub(super) fn err(&mut self, line: usize, message: impl Into<String>, hint: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+            hint: hint.into(),
+        });
+    }
+}

@@ -10,11 +10,12 @@
 //! The parts live beside it: `fields`, `params`, `plan`, `verify`, `record`, `resume`,
 //! `steps` and `run`; this module names what the rest of the crate uses.
 
+pub use super::context::{Interact, LedgerOpener, Ports, RunOptions};
 pub use super::fields::Scope;
 pub use super::params::resolve_params;
 pub use super::plan::{PlaybookPlan, StepPlan, plan};
 pub use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, runs_dir};
 pub use super::resume::prepare_run;
-pub use super::run::{Interact, LedgerOpener, Ports, RunOptions, run};
+pub use super::run::run;
 pub use super::verify::{CheckResult, VerifyReport};
 pub use crate::interrupt::Interrupt;

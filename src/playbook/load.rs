@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use toml::de::DeValue;
 
 use super::checks::check_refs;
+use super::diagnostics::Ctx;
 pub use super::diagnostics::Diagnostic;
 use super::diagnostics::unknown_key_hint;
 pub use super::model::{Field, Param, Playbook, Step, Value, split_list};
 pub use super::schema::{KINDS, Kind, Ty};
-use super::walk::{Ctx, entries, get, is_ident, read_params, read_step};
+use super::walk::{entries, get, is_ident, read_params, read_step};
 
 /// Reads and checks a playbook. All problems are returned, in line order.
 pub fn load(file: &str, src: &str) -> Result<Playbook, Vec<Diagnostic>> {

@@ -5,11 +5,12 @@
 
 pub mod catalog;
 mod checks;
+mod context;
 mod diagnostics;
 pub mod exec;
 mod fields;
 pub mod load;
-mod model;
+pub(crate) mod model;
 mod params;
 mod plan;
 pub(crate) mod ranges;

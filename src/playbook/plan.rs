@@ -8,9 +8,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use super::context::Ports;
 use super::fields::{Fields, Scope};
 use super::load::{Kind, Playbook, Step, Value};
-use super::run::Ports;
 use super::verify::verify_checks;
 use crate::commands::drain::{DrainRequest, prepare};
 use crate::discovery::{arn_name, require_bus};

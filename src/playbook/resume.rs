@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::context::RunOptions;
 use super::fields::Scope;
 use super::load::Playbook;
 use super::params::resolve_params;
 use super::record::RunRecord;
-use super::run::RunOptions;
 use super::template::{self, Ref};
 use crate::error::AppError;
 

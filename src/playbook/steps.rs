@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
+use super::context::{Interact, Ports, RunOptions};
 use super::fields::{Fields, Scope};
 use super::load::{Kind, Step};
 use super::plan::{StepPlan, drain_request, replay_request, rfc3339};
-use super::run::{Interact, Ports, RunOptions};
 use super::verify::{run_checks, verify_checks};
 use crate::commands::drain::prepare;
 use crate::error::AppError;

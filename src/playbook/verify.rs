@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::context::Ports;
 use super::fields::Fields;
-use super::run::Ports;
 use crate::discovery::{dlqs_of, require_bus};
 use crate::drain::event::{DedupSpec, META_FIELD, dedup_key, parse as parse_event};
 use crate::error::AppError;

@@ -7,48 +7,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::checks::{check_field, check_literal};
-use super::diagnostics::{Diagnostic, closest, unknown_key_hint};
+use super::diagnostics::{Ctx, closest, unknown_key_hint};
 use super::model::{Field, Param, Step, Value, split_list};
 use super::schema::{KINDS, Kind, Ty};
 use super::template;
-
-pub(super) struct Ctx<'a> {
-    file: &'a str,
-    /// The byte offset where each line after the first starts: a span's line is found by
-    /// binary search, so validation stays linear in the file's size (counting newlines
-    /// from the top for every value made it quadratic).
-    line_starts: Vec<usize>,
-    pub(super) diags: Vec<Diagnostic>,
-}
-
-impl<'a> Ctx<'a> {
-    pub(super) fn new(file: &'a str, src: &str) -> Ctx<'a> {
-        Ctx {
-            file,
-            line_starts: src
-                .bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1)
-                .collect(),
-            diags: Vec::new(),
-        }
-    }
-
-    /// The 1-based line of a span's start.
-    pub(super) fn line(&self, span: std::ops::Range<usize>) -> usize {
-        self.line_starts.partition_point(|&s| s <= span.start) + 1
-    }
-
-    pub(super) fn err(&mut self, line: usize, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags.push(Diagnostic {
-            file: self.file.to_string(),
-            line,
-            message: message.into(),
-            hint: hint.into(),
-        });
-    }
-}
 
 type Entry<'i> = (
     &'i Spanned<std::borrow::Cow<'i, str>>,
