@@ -1063,7 +1063,7 @@ fn confirm_change(settings: &Settings, what: &str) -> Result<(), AppError> {
 }
 
 async fn playbook(cmd: PlaybookCommand, settings: &Settings) -> Result<u8, AppError> {
-    use crate::commands::playbook as report;
+    use crate::playbook::reports as report;
     use crate::playbook::{catalog, exec};
     let user_dir = catalog::user_dir();
     let user = user_dir.as_deref();
@@ -1158,6 +1158,7 @@ fn run_options(
         invoked_as: a.name.clone(),
         state_dir: settings.state_dir.clone(),
         run_id,
+        clock: crate::clock::system(),
     }
 }
 
@@ -1227,9 +1228,7 @@ impl crate::playbook::exec::Interact for CliInteract<'_> {
 
     fn step_finished(&mut self, record: &crate::playbook::exec::StepRecord, human: &str) {
         if self.settings.output == OutputMode::Human && !human.is_empty() {
-            print!("--- step {} ({}):\n{human}", record.number, record.kind);
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
+            crate::playbook::reports::print_step(record, human);
         }
         if let Some(e) = &record.error {
             tracing::error!("step {} ({}) failed: {e}", record.number, record.kind);

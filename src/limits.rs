@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::error::AppError;
-use crate::playbook::load::Value;
+use crate::playbook::model::Value;
 
 /// A whole number in `min..=max`.
 #[derive(Debug, Clone, Copy)]

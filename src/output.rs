@@ -34,6 +34,12 @@ pub fn emit<R: Report + ?Sized>(mode: OutputMode, report: &R) -> io::Result<()> 
             s
         }
     };
+    write_stdout(&text)
+}
+
+/// Writes text on stdout and flushes it; a closed pipe (`| head`) is a clean end, not an
+/// error (`print!` would panic on it).
+pub fn write_stdout(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),

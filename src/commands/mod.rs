@@ -9,7 +9,6 @@ pub mod doctor;
 pub mod drain;
 pub mod ledger;
 pub mod list;
-pub mod playbook;
 pub mod reemit;
 pub mod rules;
 pub mod start;

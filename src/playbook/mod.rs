@@ -4,12 +4,35 @@
 //! numeric and duration fields.
 
 pub mod catalog;
+mod checks;
+mod context;
+mod diagnostics;
 pub mod exec;
+mod fields;
 pub mod load;
+pub(crate) mod model;
+mod params;
+mod plan;
 pub(crate) mod ranges;
+mod record;
+pub mod reports;
+mod resume;
+mod run;
+mod schema;
+mod steps;
 pub mod template;
+mod verify;
+mod walk;
 
 #[cfg(test)]
-mod tests;
+mod load_tests;
+#[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
+mod run_tests;
+#[cfg(test)]
+mod test_world;
 #[cfg(test)]
 mod validate_tests;
+#[cfg(test)]
+mod verify_tests;

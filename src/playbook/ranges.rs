@@ -3,7 +3,7 @@
 //! `--set`, so that `validate` finds what `run` would refuse. The ranges themselves are the
 //! flags' ranges, in `crate::limits`; this module words them for a playbook.
 
-use super::load::Value;
+use super::model::Value;
 
 /// A field's value that is out of range: what is wrong, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -396,3 +396,37 @@ fn partner_events_cutover_reemits_each_stripe_event_id_once() {
     );
     assert_eq!(depth(&sb, &dlq), 0);
 }
+
+const TWO_CHECKS: &str = r#"name = "two-checks"
+description = "two verify steps, each printing its report"
+when = "tests"
+
+[[steps]]
+kind = "verify"
+queues_empty = ["ai-nexus-dev-stripe-update-subscription-dlq"]
+
+[[steps]]
+kind = "verify"
+queues_empty = ["ai-nexus-dev-stripe-list-invoices-dlq"]
+"#;
+
+#[test]
+fn a_reader_that_closes_early_ends_the_printing_not_the_run() {
+    let sb = Sandbox::new(0, 0);
+    let file = sb.home.path().join("two-checks.toml");
+    std::fs::write(&file, TWO_CHECKS).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let mut child = sb.cmd().start(&["playbook", "run", &file, "--yes"]);
+    // The reader goes away before the first step report is written (as `| head -0` would).
+    drop(child.stdout.take());
+    let run = crate::support::finish(child);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.code(0);
+    let runs = sb.home.path().join("state/playbook-runs");
+    let records: Vec<_> = std::fs::read_dir(&runs).unwrap().flatten().collect();
+    assert_eq!(records.len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(records[0].path()).unwrap()).unwrap();
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+    assert_eq!(record["steps"][1]["status"], "ok", "{record:#}");
+}

@@ -1,14 +1,15 @@
-//! `playbook list | show | validate | plan | run`: the reports. The engine is in
-//! `crate::playbook`.
+//! `playbook list | show | validate | plan | run`: the reports and their rendering, and
+//! each step's report as a run prints it. Kept beside the engine so that `commands` never
+//! calls back into `playbook`.
 
 use serde::Serialize;
 
+use super::catalog::{self, Found};
+use super::exec::{PlaybookPlan, RunRecord, RunStatus, StepRecord, StepStatus};
+use super::load::{Diagnostic, Kind, Playbook, load};
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::output::{Report, Table};
-use crate::playbook::catalog::{self, Found};
-use crate::playbook::exec::{PlaybookPlan, RunRecord, RunStatus, StepStatus};
-use crate::playbook::load::{Diagnostic, Kind, Playbook, load};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ListEntry {
@@ -297,4 +298,13 @@ pub fn found_or_all(
         return catalog::all(user);
     }
     targets.iter().map(|t| catalog::find(t, user)).collect()
+}
+
+/// Prints a step's own report on stdout as the run goes. A reader that went away (`| head`)
+/// ends the printing, not the run: the steps go on and the run's exit code stands.
+pub fn print_step(record: &StepRecord, human: &str) {
+    let text = format!("--- step {} ({}):\n{human}", record.number, record.kind);
+    if let Err(e) = crate::output::write_stdout(&text) {
+        tracing::warn!("cannot print the report of step {}: {e}", record.number);
+    }
 }

@@ -1,0 +1,93 @@
+//! What a playbook run talks to (its ports), who runs it (the prompts and the display), and
+//! how it runs (options, the clock).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::load::Step;
+use super::record::StepRecord;
+use crate::clock::SharedClock;
+use crate::drain::engine::{DrainObserver, DrainPorts};
+use crate::error::AppError;
+use crate::interrupt::{Interrupt, Signal};
+use crate::ports::bus::BusCatalogue;
+use crate::ports::ledger::Ledger;
+use crate::ports::queue::Queue;
+use crate::ports::replay::ReplayControl;
+use crate::ports::sink::EventSink;
+use crate::replay::journal::Journal;
+use crate::replay::watch::WatchObserver;
+
+/// Opens the ledger a step names (`None` = the default ledger).
+pub type LedgerOpener =
+    dyn Fn(Option<&str>) -> Result<Option<Arc<dyn Ledger>>, AppError> + Send + Sync;
+
+/// Everything a playbook talks to.
+pub struct Ports {
+    pub cat: Arc<dyn BusCatalogue>,
+    pub ctl: Arc<dyn ReplayControl>,
+    pub queue: Arc<dyn Queue>,
+    pub sink: Arc<dyn EventSink>,
+    pub ledger: Box<LedgerOpener>,
+    pub journal: Journal,
+    pub started_by: String,
+}
+
+impl Ports {
+    /// The ports of a drain or re-emit step, with the ledger its `ledger` field names.
+    pub(super) fn drain_ports(&self, ledger: Option<&str>) -> Result<DrainPorts, AppError> {
+        Ok(DrainPorts {
+            queue: self.queue.clone(),
+            sink: self.sink.clone(),
+            ledger: (self.ledger)(ledger)?,
+            rules: Some(self.cat.clone()),
+        })
+    }
+}
+
+/// The person (or cron job) running the playbook, and the display.
+pub trait Interact {
+    /// Asks a yes/no question; an error when nobody can answer.
+    fn confirm(&mut self, question: &str) -> Result<bool, AppError>;
+    fn watch_observer(&mut self) -> Box<dyn WatchObserver>;
+    fn drain_observer(&mut self) -> Arc<dyn DrainObserver>;
+    /// Resolves with the signal when the user (Ctrl-C) or a scheduler (SIGTERM) interrupts.
+    fn interrupt(&mut self) -> Interrupt;
+    /// The signal received so far, if any: the run stops after the step in hand.
+    fn signalled(&mut self) -> Option<Signal>;
+    fn step_started(&mut self, step: &Step, total: usize);
+    /// `human` is the step's own report.
+    fn step_finished(&mut self, record: &StepRecord, human: &str);
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub sets: Vec<(String, String)>,
+    pub yes: bool,
+    /// 1-based; 1 runs everything.
+    pub from_step: usize,
+    /// The run to resume (default: the latest run of this playbook).
+    pub resume: Option<String>,
+    /// How `playbook run` was invoked for this playbook (NAME or path), for the resume hint.
+    pub invoked_as: String,
+    pub state_dir: PathBuf,
+    pub run_id: String,
+    /// Where the run record's times and the steps' "now" come from.
+    pub clock: SharedClock,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            sets: Vec::new(),
+            yes: false,
+            from_step: 0,
+            resume: None,
+            invoked_as: String::new(),
+            state_dir: PathBuf::new(),
+            run_id: String::new(),
+            clock: crate::clock::system(),
+        }
+    }
+}
