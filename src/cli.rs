@@ -10,12 +10,14 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use crate::aws::config::{AwsOptions, Clients};
 use crate::commands::drain::DrainRequest;
 use crate::commands::list::ListRequest;
+use crate::commands::reemit::ReemitRequest;
 use crate::commands::start::StartOptions;
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::failure::{self, ErrorDoc, Sinks};
 use crate::limits;
 use crate::logging::{self, LogFormat};
+use crate::options::{DrainOptions, EventFilter, WaitOptions, count};
 use crate::output::{self, OutputMode, Report};
 use crate::ports::replay::ReplayState;
 use crate::replay::display::{Bar, Lines};
@@ -121,9 +123,9 @@ pub enum Command {
     /// Cancel a STARTING or RUNNING replay
     Cancel(CancelArgs),
     /// Re-emit dead-lettered events to their bus with dedup keys, deleting only what was re-emitted
-    Drain(Box<DrainArgs>),
+    Drain(Box<DrainRequest>),
     /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
-    Reemit(Box<ReemitArgs>),
+    Reemit(Box<ReemitRequest>),
     /// Look into the dedup ledger
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -133,16 +135,6 @@ pub enum Command {
     /// Local emulator sandbox (used by the quickstart and tests)
     #[command(subcommand, hide = true)]
     Sandbox(SandboxCommand),
-}
-
-#[derive(Debug, Args)]
-pub struct WaitArgs {
-    /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m (1s to 30 days)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::TIMEOUT))]
-    pub timeout: Option<Duration>,
-    /// Poll interval (default 1s backing off to 10s; 1s to 5m)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::POLL))]
-    pub poll: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -159,29 +151,14 @@ pub struct StartArgs {
     /// Window end (default: now - 10 min, because archives lag ingestion)
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
-    /// Event type to replay (repeatable); matched against each rule's pattern
-    #[arg(long = "event-type", value_name = "TYPE")]
-    pub event_types: Vec<String>,
-    /// Event source to replay (repeatable)
-    #[arg(long = "source", value_name = "SOURCE")]
-    pub sources: Vec<String>,
-    /// Rule name or ARN to replay to, in addition to those selected (repeatable)
-    #[arg(long = "rule", value_name = "RULE")]
-    pub rules: Vec<String>,
+    #[command(flatten)]
+    pub filter: EventFilter,
     /// Replay to every rule on the bus (no FilterArns)
     #[arg(long)]
     pub all_rules: bool,
     /// Also select rules whose patterns do not constrain the event type (catch-alls)
     #[arg(long)]
     pub include_catch_all: bool,
-    /// Where the event type lives, tried in order per rule
-    #[arg(
-        long = "type-field",
-        value_name = "PATH",
-        value_delimiter = ',',
-        default_value = "detail.type,detail-type"
-    )]
-    pub type_fields: Vec<String>,
     /// Replay name (default: generated, e.g. nexus-20250908T1400-subscr-3f9a)
     #[arg(long)]
     pub name: Option<String>,
@@ -195,7 +172,7 @@ pub struct StartArgs {
     #[arg(long, conflicts_with_all = ["timeout", "cancel_on_interrupt"])]
     pub no_wait: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub wait: WaitOptions,
     /// On Ctrl-C or SIGTERM, cancel the replay before exiting
     #[arg(long)]
     pub cancel_on_interrupt: bool,
@@ -209,7 +186,7 @@ pub struct StatusArgs {
     #[arg(long)]
     pub watch: bool,
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub wait: WaitOptions,
 }
 
 #[derive(Debug, Args)]
@@ -236,33 +213,7 @@ pub struct CancelArgs {
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
-    pub wait_opts: WaitArgs,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    crate::window::parse_duration("duration", s)
-}
-
-/// A whole-number flag within its range (`crate::limits`, shared with playbook fields).
-fn count<T: TryFrom<u64>>(
-    limit: limits::Count,
-) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
-    move |s| {
-        limit
-            .parse(s)
-            .and_then(|n| T::try_from(n).map_err(|_| format!("{s:?} is too large")))
-    }
-}
-
-/// A duration flag within its range.
-fn span(
-    limit: limits::Span,
-) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |s| limit.parse(s)
-}
-
-fn rate(s: &str) -> Result<f64, String> {
-    limits::RATE.parse(s)
+    pub wait_opts: WaitOptions,
 }
 
 fn replay_state(s: &str) -> Result<ReplayState, String> {
@@ -392,103 +343,6 @@ async fn open_ledger(
             "--ledger none has no records; name a ledger: sqlite, sqlite:PATH or dynamodb://TABLE",
         )
     })
-}
-
-/// Options shared by drain and reemit: dedup, ledger and PutEvents limits.
-#[derive(Debug, Args)]
-pub struct EmitArgs {
-    /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
-    #[arg(long, value_name = "PATH|hash")]
-    pub dedup_key: Option<String>,
-    /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none
-    #[arg(long, value_name = "URL|none")]
-    pub ledger: Option<String>,
-    /// Park (or leave) events already redriven more than this many times (1 to 100)
-    #[arg(long, default_value_t = 3, value_parser = count::<u32>(limits::MAX_REDRIVES))]
-    pub max_redrives: u32,
-    /// PutEvents size limit per call in bytes (AWS: 256 KiB; 1 KiB to 1 MiB)
-    #[arg(long, value_name = "BYTES", value_parser = count::<usize>(limits::SIZE_LIMIT))]
-    pub size_limit: Option<usize>,
-    /// At most this many events per second (0.01 to 10,000)
-    #[arg(long, value_name = "N", value_parser = rate)]
-    pub rate: Option<f64>,
-    /// Show what would happen; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DrainArgs {
-    /// DLQ to drain: URL, ARN or name (repeatable)
-    #[arg(long = "queue", value_name = "Q", required_unless_present = "bus")]
-    pub queues: Vec<String>,
-    /// Drain every DLQ behind the rule targets of this bus
-    #[arg(long)]
-    pub bus: Option<String>,
-    /// Re-emit to this bus instead of the one in each message's RULE_ARN
-    #[arg(long)]
-    pub to_bus: Option<String>,
-    /// Only these event types (detail.type, else detail-type; repeatable)
-    #[arg(long = "event-type", value_name = "TYPE")]
-    pub event_types: Vec<String>,
-    /// Only these sources (repeatable)
-    #[arg(long = "source", value_name = "SOURCE")]
-    pub sources: Vec<String>,
-    /// Only messages from these rules, by name or ARN (repeatable)
-    #[arg(long = "rule", value_name = "RULE")]
-    pub rules: Vec<String>,
-    /// Only these ERROR_CODE values (repeatable)
-    #[arg(long = "error-code", value_name = "CODE")]
-    pub error_codes: Vec<String>,
-    /// Only events matching this EventBridge pattern (JSON)
-    #[arg(long, value_name = "JSON")]
-    pub pattern: Option<String>,
-    /// Only events at least this old
-    #[arg(long, value_name = "DUR", value_parser = duration)]
-    pub min_age: Option<Duration>,
-    /// Where the event type lives, tried in order
-    #[arg(
-        long = "type-field",
-        value_name = "PATH",
-        value_delimiter = ',',
-        default_value = "detail.type,detail-type"
-    )]
-    pub type_fields: Vec<String>,
-    /// Stop after this many messages (at least 1)
-    #[arg(long, value_name = "N", value_parser = count::<u64>(limits::MAX_MESSAGES))]
-    pub max_messages: Option<u64>,
-    /// Stop after this long (1s to 30 days)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::MAX_DURATION))]
-    pub max_duration: Option<Duration>,
-    /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
-    #[arg(long, value_name = "N", value_parser = count::<usize>(limits::CONCURRENCY))]
-    pub concurrency: Option<usize>,
-    /// Copy poison messages here (with the reason) before deleting them
-    #[arg(long, value_name = "Q")]
-    pub park_queue: Option<String>,
-    /// Visibility timeout for received messages, extended while in flight (10s to 12h)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::VISIBILITY))]
-    pub visibility_timeout: Option<Duration>,
-    /// Long-poll wait per receive (0s to 20s)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::RECEIVE_WAIT))]
-    pub receive_wait: Option<Duration>,
-    /// How long a key's claim holds off other runs (default 5m; 10s to 7 days, the ledger's record lifetime; after a crash, the dead run's keys are retried after this)
-    #[arg(long, value_name = "DUR", value_parser = span(limits::CLAIM_TIMEOUT))]
-    pub claim_timeout: Option<Duration>,
-    #[command(flatten)]
-    pub emit: EmitArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ReemitArgs {
-    /// A file written by `dlq export`
-    #[arg(long)]
-    pub from: PathBuf,
-    /// Re-emit to this bus instead of the one in each message's RULE_ARN
-    #[arg(long)]
-    pub bus: Option<String>,
-    #[command(flatten)]
-    pub emit: EmitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -702,12 +556,12 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
                     bus: a.bus.or_else(|| settings.default_bus.clone()),
                     since: a.since,
                     until: a.until,
-                    event_types: a.event_types,
-                    sources: a.sources,
-                    rules: a.rules,
+                    event_types: a.filter.event_types,
+                    sources: a.filter.sources,
+                    rules: a.filter.rules,
                     all_rules: a.all_rules,
                     include_catch_all: a.include_catch_all,
-                    type_fields: a.type_fields,
+                    type_fields: a.filter.type_fields,
                     name: a.name,
                     description: a.description,
                     started_by: started_by(),
@@ -804,34 +658,11 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
         }
         Command::Drain(a) => {
             let a = *a;
-            let req = DrainRequest {
-                queues: a.queues,
-                bus: a.bus,
-                to_bus: a.to_bus,
-                event_types: a.event_types,
-                sources: a.sources,
-                rules: a.rules,
-                error_codes: a.error_codes,
-                pattern: a.pattern,
-                min_age: a.min_age,
-                type_fields: a.type_fields,
-                max_messages: a.max_messages,
-                max_duration: a.max_duration,
-                concurrency: a.concurrency,
-                rate: a.emit.rate,
-                dedup_key: a.emit.dedup_key.clone(),
-                max_redrives: a.emit.max_redrives,
-                park_queue: a.park_queue,
-                dry_run: a.emit.dry_run,
-                size_limit: a.emit.size_limit,
-                visibility: a.visibility_timeout,
-                receive_wait: a.receive_wait,
-                claim_timeout: a.claim_timeout,
-            };
+            let req = a;
             let c = Clients::load(&settings.aws).await?;
             let cfg =
                 crate::commands::drain::prepare(&c.eventbridge, &c.sqs, &req, run_id()).await?;
-            let ports = drain_ports(settings, &c, &a.emit)?;
+            let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
                 let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
                 confirm_change(
@@ -843,32 +674,20 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
             let report = crate::commands::drain::run(cfg, ports, observer, interrupt()).await?;
             print(settings, &report)
         }
-        Command::Reemit(a) => {
-            let a = *a;
+        Command::Reemit(req) => {
             let c = Clients::load(&settings.aws).await?;
-            if let Some(b) = &a.bus {
-                crate::commands::drain::check_bus_exists(&c.eventbridge, b, "--bus").await?;
-            }
-            let req = crate::commands::reemit::ReemitRequest {
-                bus: a.bus,
-                dedup_key: a.emit.dedup_key.clone(),
-                max_redrives: a.emit.max_redrives,
-                rate: a.emit.rate,
-                size_limit: a.emit.size_limit,
-                dry_run: a.emit.dry_run,
-            };
-            let cfg = crate::commands::reemit::config(&req, run_id())?;
-            crate::commands::dlq_export::read(&a.from)?;
-            let ports = drain_ports(settings, &c, &a.emit)?;
+            let cfg = crate::commands::reemit::prepare(&c.eventbridge, &req, run_id()).await?;
+            let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
                 confirm_change(
                     settings,
-                    &format!("Re-emit the events in {}", a.from.display()),
+                    &format!("Re-emit the events in {}", req.from.display()),
                 )?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report =
-                crate::commands::reemit::reemit(&a.from, cfg, ports, observer, interrupt()).await?;
+                crate::commands::reemit::reemit(&req.from, cfg, ports, observer, interrupt())
+                    .await?;
             print(settings, &report)
         }
         Command::Ledger(LedgerCommand::Init { ledger }) => {
@@ -937,7 +756,7 @@ async fn run(command: Command, settings: &Settings) -> Result<u8, AppError> {
     }
 }
 
-fn watch_options(w: &WaitArgs, cancel_on_interrupt: bool) -> WatchOptions {
+fn watch_options(w: &WaitOptions, cancel_on_interrupt: bool) -> WatchOptions {
     WatchOptions {
         poll: w.poll,
         timeout: w.timeout,
@@ -1015,7 +834,7 @@ fn run_id() -> String {
 fn drain_ports(
     settings: &Settings,
     c: &Clients,
-    emit: &EmitArgs,
+    emit: &DrainOptions,
 ) -> Result<crate::drain::engine::DrainPorts, AppError> {
     let spec = crate::ledger::open::parse(emit.ledger.as_deref(), &settings.state_dir)?;
     let ledger = if emit.dry_run {

@@ -37,6 +37,7 @@ pub mod ledger;
 pub(crate) mod limits;
 pub mod logging;
 pub mod memory;
+pub mod options;
 pub mod output;
 pub mod pattern;
 pub mod playbook;

@@ -5,47 +5,59 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
-use crate::drain::event::DedupSpec;
 use crate::error::AppError;
 use crate::interrupt::Signal;
 use crate::memory::sqs::MemoryQueue;
+use crate::options::DrainOptions;
+use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::QueueRef;
+use clap::Args;
+use serde::Deserialize;
 
 use super::drain::{DrainReport, FromFile};
 
-/// The user's reemit options besides the file, as plain values.
-#[derive(Debug, Clone, Default)]
+/// The user's reemit request: the file, the destination, and the options a drain has too.
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
 pub struct ReemitRequest {
-    /// The destination bus instead of each message's RULE_ARN.
+    /// A file written by `dlq export`
+    #[arg(long)]
+    #[serde(default)]
+    pub from: PathBuf,
+    /// Re-emit to this bus instead of the one in each message's RULE_ARN
+    #[arg(long)]
     pub bus: Option<String>,
-    pub dedup_key: Option<String>,
-    pub max_redrives: u32,
-    pub rate: Option<f64>,
-    pub size_limit: Option<usize>,
-    pub dry_run: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub options: DrainOptions,
 }
 
-/// Checks every option (the same ranges as a drain's) and builds the engine's config.
+/// Checks every option (the very checks of a drain) and builds the engine's config.
 pub fn config(req: &ReemitRequest, run_id: String) -> Result<DrainConfig, AppError> {
-    crate::limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
     let mut cfg = DrainConfig::new(Vec::new(), run_id);
+    req.options.apply(&mut cfg)?;
     cfg.to_bus = req.bus.clone();
-    if let Some(d) = &req.dedup_key {
-        cfg.dedup = DedupSpec::parse(d).map_err(AppError::Usage)?;
-    }
-    cfg.max_redrives = req.max_redrives;
-    cfg.rate = req.rate;
-    cfg.dry_run = req.dry_run;
     cfg.receive_wait = Duration::ZERO;
-    if let Some(s) = req.size_limit {
-        cfg.size_limit = s;
+    Ok(cfg)
+}
+
+/// Checks everything before anything is re-emitted: the options, that `--bus` exists (when
+/// it can be checked), and that the file reads; answers the engine's config.
+pub async fn prepare(
+    cat: &dyn BusCatalogue,
+    req: &ReemitRequest,
+    run_id: String,
+) -> Result<DrainConfig, AppError> {
+    let cfg = config(req, run_id)?;
+    if let Some(b) = &req.bus {
+        super::drain::check_bus_exists(cat, b, "--bus").await?;
     }
+    read(&req.from)?;
     Ok(cfg)
 }
 
@@ -169,10 +181,7 @@ mod tests {
     }
 
     fn req() -> ReemitRequest {
-        ReemitRequest {
-            max_redrives: 3,
-            ..ReemitRequest::default()
-        }
+        ReemitRequest::default()
     }
 
     #[tokio::test(start_paused = true)]
@@ -247,23 +256,68 @@ mod tests {
 
     #[test]
     fn reemit_options_have_the_drains_ranges() {
-        for bad in [
-            ReemitRequest {
-                rate: Some(0.0),
-                ..req()
-            },
-            ReemitRequest {
-                size_limit: Some(10),
-                ..req()
-            },
-            ReemitRequest {
-                max_redrives: 0,
-                ..req()
-            },
+        let d = DrainOptions::default;
+        for (flag, bad) in [
+            (
+                "--rate",
+                DrainOptions {
+                    rate: Some(0.0),
+                    ..d()
+                },
+            ),
+            (
+                "--size-limit",
+                DrainOptions {
+                    size_limit: Some(10),
+                    ..d()
+                },
+            ),
+            (
+                "--max-redrives",
+                DrainOptions {
+                    max_redrives: 0,
+                    ..d()
+                },
+            ),
+            (
+                "--concurrency",
+                DrainOptions {
+                    concurrency: Some(0),
+                    ..d()
+                },
+            ),
         ] {
+            let bad = ReemitRequest {
+                options: bad,
+                ..req()
+            };
             let e = config(&bad, "run".into()).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{bad:?}");
+            assert!(e.to_string().starts_with(flag), "{flag}: {e}");
         }
+    }
+
+    #[tokio::test]
+    async fn prepare_refuses_a_missing_bus_or_file_before_anything_is_put() {
+        let eb = MemoryEventBridge::new();
+        let missing = ReemitRequest {
+            from: std::env::temp_dir().join("nr-no-such-export.jsonl"),
+            ..req()
+        };
+        let e = prepare(&eb, &missing, "r".into()).await.unwrap_err();
+        assert_ne!(e.exit_code(), crate::exit_codes::SUCCESS);
+        let e = prepare(
+            &eb,
+            &ReemitRequest {
+                bus: Some("nope".into()),
+                ..missing
+            },
+            "r".into(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("--bus"), "{e}");
+        assert!(eb.accepted().is_empty());
     }
 
     #[tokio::test(start_paused = true)]
