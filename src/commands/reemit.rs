@@ -1,7 +1,7 @@
 //! `reemit --from FILE.jsonl`: re-emit exported messages with the same dedup, ledger, size
-//! and range rules as a drain. The file is loaded into in-memory queues (one per queue it was
-//! exported from, carrying that queue's ARN) and drained from there, so the one engine serves
-//! both; nothing is deleted from any real queue.
+//! and range rules as a drain. The file is loaded into a `FileQueue` (one queue per queue it
+//! was exported from, carrying that queue's ARN) and drained from there, so the one engine
+//! serves both; nothing is deleted from any real queue.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
+use crate::drain::file_queue::FileQueue;
 use crate::error::AppError;
 use crate::interrupt::Signal;
-use crate::memory::sqs::MemoryQueue;
 use crate::options::DrainOptions;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::QueueRef;
@@ -61,12 +61,12 @@ pub async fn prepare(
     Ok(cfg)
 }
 
-/// Loads the file into in-memory queues, one per exported queue (by name and ARN); answers
-/// them and the number of messages.
-pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), AppError> {
+/// Loads the file into a [`FileQueue`], one queue per exported queue (by name and ARN);
+/// answers it, its queues and the number of messages.
+pub async fn load(path: &Path) -> Result<(FileQueue, Vec<QueueRef>, usize), AppError> {
     let lines = read(path)?;
     let count = lines.len();
-    let mem = MemoryQueue::new();
+    let mem = FileQueue::new(&path.display().to_string());
     let mut queues: BTreeMap<(String, String), QueueRef> = BTreeMap::new();
     for l in lines {
         let arn = l.queue_arn.clone().unwrap_or_default();
@@ -79,7 +79,7 @@ pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), Ap
                     0 => l.queue.clone(),
                     n => format!("{}#{}", l.queue, n + 1),
                 };
-                mem.create_with_arn(&name, &arn)
+                mem.add_queue(&name, &arn)
             });
         let mut attrs: BTreeMap<String, String> = l.attributes.clone();
         attrs
@@ -107,8 +107,8 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
         ..ports
     };
     let mut report = super::drain::run(cfg, ports, observer, interrupt).await?;
-    // The in-memory queues are this run's own: removing a message from them deletes
-    // nothing anywhere.
+    // The file's queues are this run's own: removing a message from them deletes nothing
+    // anywhere.
     let o = &mut report.outcome;
     o.counts.deleted = 0;
     o.counts.released = 0;
@@ -130,6 +130,7 @@ mod tests {
     use crate::drain::engine::QuietDrain;
     use crate::drain::tests::{RULE_ARN, attrs, body};
     use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::memory::sqs::MemoryQueue;
     use crate::output::Report;
 
     const DLQ_ARN: &str = "arn:aws:sqs:us-east-2:123456789012:subs-dlq";

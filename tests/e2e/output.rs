@@ -224,7 +224,7 @@ fn a_closed_stdout_is_not_a_panic_and_exits_0() {
 fn completions_and_the_man_page_are_printed() {
     let home = TempDir::new("complete");
     for (shell, mark) in [
-        ("bash", "_nexus-replay()"),
+        ("bash", "complete -F _nexus__replay"),
         ("zsh", "#compdef nexus-replay"),
         ("fish", "complete -c nexus-replay"),
         ("powershell", "Register-ArgumentCompleter"),
