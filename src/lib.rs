@@ -1,10 +1,13 @@
 //! nexus-replay: recover missing Amazon EventBridge events.
 //!
 //! Layout, with data flowing one way:
-//! - [`cli`] parses flags (clap lives only there) and resolves them with env and the
-//!   config file into [`settings::Settings`];
+//! - [`cli`] parses flags and resolves them with env and the config file into
+//!   [`settings::Settings`];
+//! - [`options`] defines each option family once (flags, playbook step fields, engine
+//!   requests, one validation);
 //! - [`commands`] and [`replay`] are the engine: they work through the narrow [`ports`]
-//!   and return reports that [`output`] prints as a table or as one JSON document;
+//!   and return plain reports, which [`render`] puts in words and [`output`] prints as a
+//!   table or as one JSON document;
 //! - [`aws`] holds the AWS SDK adapters for the ports, [`memory`] the in-memory fakes
 //!   used by tests (they can inject failures, throttling and duplicates);
 //! - [`archive`] sees inside an archive: `archive export` replays a window to a temporary
@@ -37,10 +40,12 @@ pub mod ledger;
 pub(crate) mod limits;
 pub mod logging;
 pub mod memory;
+pub mod options;
 pub mod output;
 pub mod pattern;
 pub mod playbook;
 pub mod ports;
+pub mod render;
 pub mod replay;
 pub mod settings;
 pub mod signals;

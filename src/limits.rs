@@ -279,25 +279,6 @@ pub(crate) fn usage<T>(flag: &str, checked: Result<T, String>) -> Result<T, AppE
     checked.map_err(|e| AppError::usage(format!("{flag} {e}")))
 }
 
-/// The options drain and reemit share: PutEvents rate and size, and the redrive cap.
-pub(crate) fn check_emit(
-    rate: Option<f64>,
-    size_limit: Option<usize>,
-    max_redrives: u32,
-) -> Result<(), AppError> {
-    if let Some(r) = rate {
-        usage("--rate", RATE.check(r))?;
-    }
-    if let Some(s) = size_limit {
-        usage("--size-limit", SIZE_LIMIT.check(s as i128))?;
-    }
-    usage(
-        "--max-redrives",
-        MAX_REDRIVES.check(i128::from(max_redrives)),
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,19 +424,5 @@ mod tests {
         // Fields without a range.
         assert!(check_field("min_age", &Value::Str("0s".into())).is_ok());
         assert!(check_field("queues", &Value::List(vec![])).is_ok());
-    }
-
-    #[test]
-    fn shared_emit_options_are_usage_errors_naming_the_flag() {
-        assert!(check_emit(None, None, 3).is_ok());
-        for (rate, size, redrives, flag) in [
-            (Some(0.0), None, 3, "--rate"),
-            (None, Some(10), 3, "--size-limit"),
-            (None, None, 0, "--max-redrives"),
-        ] {
-            let e = check_emit(rate, size, redrives).unwrap_err();
-            assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
-            assert!(e.to_string().starts_with(flag), "{e}");
-        }
     }
 }

@@ -34,14 +34,15 @@ pub fn emit<R: Report + ?Sized>(mode: OutputMode, report: &R) -> io::Result<()> 
             s
         }
     };
-    write_stdout(&text)
+    write_stdout(text.as_bytes())
 }
 
-/// Writes text on stdout and flushes it; a closed pipe (`| head`) is a clean end, not an
-/// error (`print!` would panic on it).
-pub fn write_stdout(text: &str) -> io::Result<()> {
+/// Writes bytes on stdout and flushes them. Every result goes through here, so a reader
+/// that closed its end early (`| head`) never makes a panic or an error: Rust ignores
+/// SIGPIPE, the write answers EPIPE, and that is taken as done.
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use crate::discovery::require_bus;
 use crate::error::AppError;
-use crate::output::{self, Report, Table};
 use crate::ports::bus::BusCatalogue;
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,43 +68,5 @@ pub fn retention(days: i32) -> String {
         "forever".into()
     } else {
         format!("{days} days")
-    }
-}
-
-impl Report for ArchivesReport {
-    fn human(&self) -> String {
-        if self.archives.is_empty() {
-            return match &self.bus {
-                Some(b) => format!(
-                    "No archive records bus {b}. Create one with: aws events create-archive --archive-name NAME --event-source-arn BUS_ARN\n"
-                ),
-                None => "No archives in this account and region.\n".into(),
-            };
-        }
-        let mut t = Table::new([
-            "NAME",
-            "STATE",
-            "BUS",
-            "RETENTION",
-            "EVENTS~",
-            "SIZE~",
-            "CREATED",
-            "REPLAYABLE FROM",
-        ]);
-        for a in &self.archives {
-            t.row([
-                a.name.clone(),
-                a.state.clone(),
-                a.source_bus.clone(),
-                retention(a.retention_days),
-                a.event_count_approx.to_string(),
-                output::bytes(a.size_bytes_approx),
-                output::time(a.creation_time),
-                output::time(a.earliest_replayable),
-            ]);
-        }
-        let mut s = t.render();
-        s.push_str("~ approximate: AWS reconciles event count and size over 24 hours.\n");
-        s
     }
 }

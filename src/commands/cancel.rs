@@ -7,8 +7,6 @@ use serde::Serialize;
 use super::start::{Ending, conclude};
 use super::status::describe;
 use crate::error::AppError;
-use crate::exit_codes;
-use crate::output::Report;
 use crate::ports::PortError;
 use crate::ports::replay::{ReplayControl, ReplayState};
 use crate::replay::watch::{WatchObserver, WatchOptions, watch};
@@ -61,25 +59,4 @@ pub async fn cancel<I: Future<Output = crate::interrupt::Signal>>(
         outcome: Some(ending),
         next,
     })
-}
-
-impl Report for CancelReport {
-    fn human(&self) -> String {
-        let mut s = format!("Replay {}: {}\n", self.name, self.state);
-        if self.outcome == Some(Ending::Completed) {
-            s.push_str("The replay completed before the cancellation took effect.\n");
-        }
-        for n in &self.next {
-            s.push_str(&format!("{n}\n"));
-        }
-        s
-    }
-
-    /// Cancelled (or completed first) is success here; FAILED is still 4.
-    fn exit_code(&self) -> u8 {
-        match self.outcome {
-            None | Some(Ending::Cancelled) | Some(Ending::Completed) => exit_codes::SUCCESS,
-            Some(e) => e.exit_code(),
-        }
-    }
 }

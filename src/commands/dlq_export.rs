@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::drain::browse::browse;
 use crate::error::{AppError, not_found_as};
-use crate::output::Report;
 use crate::ports::queue::Queue;
 
 /// One exported message.
@@ -97,13 +96,4 @@ pub fn read(path: &Path) -> Result<Vec<ExportedMessage>, AppError> {
             })
         })
         .collect()
-}
-
-impl Report for ExportReport {
-    fn human(&self) -> String {
-        format!(
-            "Exported {} messages from {} to {} (nothing deleted)\n",
-            self.messages, self.queue, self.file
-        )
-    }
 }

@@ -4,7 +4,6 @@ use serde::Serialize;
 
 use crate::discovery::{DlqFeed, arn_name, dlqs_of, require_bus};
 use crate::error::AppError;
-use crate::output::{Report, Table};
 use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::{Queue, QueueDepth};
 
@@ -55,36 +54,4 @@ pub async fn dlq_rows(
         bus: bus.name,
         dlqs: rows,
     })
-}
-
-impl Report for DlqListReport {
-    fn human(&self) -> String {
-        if self.dlqs.is_empty() {
-            return format!(
-                "No rule target on bus {} has a dead-letter queue. Run `nexus-replay doctor --bus {}`.\n",
-                self.bus, self.bus
-            );
-        }
-        let mut t = Table::new(["DLQ", "VISIBLE~", "IN-FLIGHT~", "FED BY (rule / target)"]);
-        for d in &self.dlqs {
-            let (v, f) = match &d.depth {
-                Some(depth) => (depth.visible.to_string(), depth.in_flight.to_string()),
-                None => ("?".into(), "?".into()),
-            };
-            let feeds: Vec<String> = d
-                .feeds
-                .iter()
-                .map(|f| format!("{} / {}", f.rule, f.target_id))
-                .collect();
-            t.row([d.name.clone(), v, f, feeds.join(", ")]);
-        }
-        let mut s = t.render();
-        for d in &self.dlqs {
-            if let Some(e) = &d.error {
-                s.push_str(&format!("warning: {}: {e}\n", d.name));
-            }
-        }
-        s.push_str("~ approximate counts from SQS.\n");
-        s
-    }
 }

@@ -10,7 +10,6 @@ use serde_json::Value;
 use crate::drain::browse::browse;
 use crate::drain::event::parse;
 use crate::error::{AppError, not_found_as};
-use crate::output::{Report, Table};
 use crate::ports::queue::Queue;
 
 #[derive(Debug, Clone, Serialize)]
@@ -100,41 +99,6 @@ pub async fn peek(
         }
     }
     Ok(r)
-}
-
-fn group(title: &str, m: &BTreeMap<String, usize>, out: &mut String) {
-    let mut t = Table::new([title, "COUNT"]);
-    let mut rows: Vec<(&String, &usize)> = m.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    for (k, v) in rows {
-        t.row([k.clone(), v.to_string()]);
-    }
-    out.push_str(&t.render());
-    out.push('\n');
-}
-
-impl Report for PeekReport {
-    fn human(&self) -> String {
-        let mut s = format!(
-            "{}: ~{} messages; looked at {} (nothing consumed)\n\n",
-            self.queue, self.approximate_depth, self.looked_at
-        );
-        group("RULE", &self.by_rule, &mut s);
-        group("ERROR CODE", &self.by_error_code, &mut s);
-        group("EVENT TYPE", &self.by_event_type, &mut s);
-        group("AGE", &self.by_age, &mut s);
-        if self.not_an_event > 0 {
-            s.push_str(&format!(
-                "{} messages are not EventBridge events (a drain parks or leaves them)\n\n",
-                self.not_an_event
-            ));
-        }
-        for sample in &self.samples {
-            s.push_str(&serde_json::to_string_pretty(sample).unwrap_or_default());
-            s.push('\n');
-        }
-        s
-    }
 }
 
 #[cfg(test)]

@@ -3,47 +3,49 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use serde::Serialize;
+use clap::Args;
+use serde::{Deserialize, Serialize};
 
 use crate::discovery::{dlqs_of, require_bus};
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainOutcome, DrainPorts, NoHooks, drain};
-use crate::drain::event::DedupSpec;
-use crate::drain::select::Selection;
 use crate::error::{AppError, not_found_as};
-use crate::exit_codes;
-use crate::output::{Report, Table};
-use crate::pattern::Pattern;
+use crate::options::{DrainOptions, MessageFilter, QueueOptions};
 use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::{Queue, QueueRef};
 
-/// The user's drain request, as plain values.
-#[derive(Debug, Clone, Default)]
+/// The user's drain request: the queues, where to re-emit, and the option families
+/// (`crate::options`), each defined once for the flags, playbook steps and the engine.
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
 pub struct DrainRequest {
+    /// DLQ to drain: URL, ARN or name (repeatable)
+    #[arg(long = "queue", value_name = "Q", required_unless_present = "bus")]
+    #[serde(default)]
     pub queues: Vec<String>,
+    /// Drain every DLQ behind the rule targets of this bus
+    #[arg(long)]
     pub bus: Option<String>,
+    /// Re-emit to this bus instead of the one in each message's RULE_ARN
+    #[arg(long)]
     pub to_bus: Option<String>,
-    pub event_types: Vec<String>,
-    pub sources: Vec<String>,
-    pub rules: Vec<String>,
-    pub error_codes: Vec<String>,
-    pub pattern: Option<String>,
-    pub min_age: Option<Duration>,
-    pub type_fields: Vec<String>,
-    pub max_messages: Option<u64>,
-    pub max_duration: Option<Duration>,
-    pub concurrency: Option<usize>,
-    pub rate: Option<f64>,
-    pub dedup_key: Option<String>,
-    pub max_redrives: u32,
-    pub park_queue: Option<String>,
-    pub dry_run: bool,
-    pub size_limit: Option<usize>,
-    pub visibility: Option<Duration>,
-    pub receive_wait: Option<Duration>,
-    /// How long a claim protects a key from other runs (a dead run's keys wait this long).
-    pub claim_timeout: Option<Duration>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub filter: MessageFilter,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub queue: QueueOptions,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub options: DrainOptions,
+}
+
+impl DrainRequest {
+    /// Every option readable and within its range (exit 2 otherwise); nothing is called.
+    pub fn validate(&self) -> Result<(), AppError> {
+        self.filter.validate()?;
+        self.options.validate()?;
+        self.queue.validate()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,15 +74,7 @@ pub async fn prepare(
     req: &DrainRequest,
     run_id: String,
 ) -> Result<DrainConfig, AppError> {
-    let pattern = match &req.pattern {
-        Some(p) => Some(Pattern::parse(p).map_err(|e| AppError::usage(format!("--pattern: {e}")))?),
-        None => None,
-    };
-    let dedup = match &req.dedup_key {
-        Some(d) => DedupSpec::parse(d).map_err(AppError::Usage)?,
-        None => DedupSpec::Default,
-    };
-    check_ranges(req)?;
+    req.validate()?;
     let resolve = |q: String| async move {
         queue
             .resolve(&q)
@@ -121,7 +115,7 @@ pub async fn prepare(
         }
     }
     let queues = distinct;
-    let park_queue = match &req.park_queue {
+    let park_queue = match &req.queue.park_queue {
         Some(p) => {
             let park = resolve(p.clone()).await?;
             if let Some(q) = queues.iter().find(|q| same_queue(q, &park)) {
@@ -136,70 +130,11 @@ pub async fn prepare(
     };
     let mut cfg = DrainConfig::new(queues, run_id);
     cfg.to_bus = req.to_bus.clone();
-    cfg.selection = Selection {
-        event_types: req.event_types.clone(),
-        sources: req.sources.clone(),
-        rules: req.rules.clone(),
-        error_codes: req.error_codes.clone(),
-        pattern,
-        min_age: req.min_age,
-        type_fields: req.type_fields.clone(),
-    };
-    cfg.dedup = dedup;
-    cfg.max_messages = req.max_messages;
-    cfg.max_duration = req.max_duration;
-    if let Some(c) = req.concurrency {
-        cfg.concurrency = c;
-    }
-    cfg.rate = req.rate;
-    cfg.max_redrives = req.max_redrives;
+    cfg.selection = req.filter.selection()?;
     cfg.park_queue = park_queue;
-    cfg.dry_run = req.dry_run;
-    if let Some(s) = req.size_limit {
-        cfg.size_limit = s;
-    }
-    if let Some(v) = req.visibility {
-        cfg.visibility = v;
-        cfg.claim_for = cfg.claim_for.max(v * 2);
-    }
-    if let Some(w) = req.receive_wait {
-        cfg.receive_wait = w;
-    }
-    if let Some(c) = req.claim_timeout {
-        if c < cfg.visibility {
-            return Err(AppError::usage(format!(
-                "--claim-timeout {} is shorter than the visibility timeout ({}): another run could take over a key this run is still re-emitting; raise it or lower --visibility-timeout",
-                humantime::format_duration(c),
-                humantime::format_duration(cfg.visibility)
-            )));
-        }
-        cfg.claim_for = c;
-    }
+    req.queue.apply(&mut cfg)?;
+    req.options.apply(&mut cfg)?;
     Ok(cfg)
-}
-
-/// Every numeric and duration input within its range (`crate::limits`), whoever built the
-/// request: the flags were checked by their parsers already, playbook values may not be.
-fn check_ranges(req: &DrainRequest) -> Result<(), AppError> {
-    use crate::limits::{self, usage};
-    if let Some(c) = req.concurrency {
-        usage("--concurrency", limits::CONCURRENCY.check(c as i128))?;
-    }
-    if let Some(n) = req.max_messages {
-        usage("--max-messages", limits::MAX_MESSAGES.check(i128::from(n)))?;
-    }
-    limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
-    for (flag, value, limit) in [
-        ("--max-duration", req.max_duration, limits::MAX_DURATION),
-        ("--visibility-timeout", req.visibility, limits::VISIBILITY),
-        ("--receive-wait", req.receive_wait, limits::RECEIVE_WAIT),
-        ("--claim-timeout", req.claim_timeout, limits::CLAIM_TIMEOUT),
-    ] {
-        if let Some(v) = value {
-            usage(flag, limit.check(v))?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs a prepared drain.
@@ -224,217 +159,6 @@ pub async fn run<I: Future<Output = crate::interrupt::Signal> + Send + 'static>(
         from_file: None,
         outcome,
     })
-}
-
-impl Report for DrainReport {
-    fn human(&self) -> String {
-        let o = &self.outcome;
-        let c = &o.counts;
-        let mut s = String::new();
-        if o.dry_run {
-            let mut t = Table::new([
-                "ACTION",
-                "QUEUE",
-                "MESSAGE",
-                "KEY",
-                "TYPE",
-                "BUS",
-                "RULES THAT WOULD RECEIVE IT / REASON",
-            ]);
-            for p in o.planned.iter().take(100) {
-                t.row([
-                    p.action.clone(),
-                    p.queue.clone(),
-                    p.message_id.clone(),
-                    p.dedup_key.clone().unwrap_or_else(|| "-".into()),
-                    p.event_type.clone().unwrap_or_else(|| "-".into()),
-                    p.bus.clone().unwrap_or_else(|| "-".into()),
-                    p.reason.clone().unwrap_or_else(|| {
-                        if p.rules.is_empty() {
-                            "(none known)".into()
-                        } else {
-                            p.rules.join(", ")
-                        }
-                    }),
-                ]);
-            }
-            if !t.is_empty() {
-                s.push_str(&t.render());
-            }
-            if o.planned.len() > 100 {
-                s.push_str(&format!(
-                    "... and {} more (use --output json for all)\n",
-                    o.planned.len() - 100
-                ));
-            }
-            let released = match &self.from_file {
-                Some(f) if f.lines == 0 => format!("; {} has no messages", f.file),
-                Some(_) => String::new(),
-                None => format!("; {} messages released", c.released),
-            };
-            s.push_str(&format!(
-                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped{released}.\n",
-                o.run_id, c.would_reemit, c.would_park, c.failed, c.filtered
-            ));
-            if c.duplicates + c.conflicts > 0 {
-                s.push_str(&format!(
-                    "Besides, {} repeat the key and content of a message above (would be deleted as duplicates) and {} repeat a key with other content (conflicts: would stay in the queue). The ledger was not read: keys re-emitted by earlier runs are not shown.\n",
-                    c.duplicates, c.conflicts
-                ));
-            }
-            s.push_str(&warnings_table(&o.warnings));
-            return s;
-        }
-        let file = self.from_file.as_ref();
-        match file {
-            Some(f) if f.lines == 0 => {
-                return format!("Re-emit {}: {} has no messages\n", o.run_id, f.file);
-            }
-            Some(f) => s.push_str(&format!(
-                "Re-emit {} from {} (ledger {}), {:.1}s: re-emitted {} of {} lines\n",
-                o.run_id, f.file, self.ledger, self.duration_seconds, c.reemitted, f.lines
-            )),
-            None => s.push_str(&format!(
-                "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
-                o.run_id,
-                self.queues.join(", "),
-                self.ledger,
-                self.duration_seconds,
-                if o.stopped_because.is_empty() {
-                    "done"
-                } else {
-                    &o.stopped_because
-                }
-            )),
-        }
-        // A file's messages are not in a queue: nothing is left in one or deleted from one.
-        let (left, conflict, kept) = match file {
-            Some(_) => (
-                "not re-emitted",
-                "key already re-emitted with other content: not re-emitted",
-                "claimed by another run: not re-emitted",
-            ),
-            None => (
-                "left in the DLQ",
-                "key already re-emitted with other content: left in the DLQ",
-                "claimed by another run: left in the queue",
-            ),
-        };
-        let rows = [
-            ("received", c.received, ""),
-            ("re-emitted", c.reemitted, ""),
-            (
-                "duplicates",
-                c.duplicates,
-                "already re-emitted: deleted without a second put",
-            ),
-            ("filtered", c.filtered, "not selected: left in the queue"),
-            ("parked", c.parked, "copied to the park queue, then deleted"),
-            ("failed", c.failed, left),
-            ("conflicts", c.conflicts, conflict),
-            ("held", c.held_elsewhere, kept),
-            ("deleted", c.deleted, ""),
-            (
-                "delete failed",
-                c.delete_failed,
-                "re-emitted but not deleted: the ledger dedups them next run",
-            ),
-            (
-                "possible duplicates",
-                c.possible_duplicates,
-                "put again after an ambiguous failure",
-            ),
-            (
-                "in flight",
-                c.in_flight,
-                "still invisible in a queue found empty: another run holds them, or a stopped run left them until their visibility timeout",
-            ),
-            (
-                "warnings",
-                c.warnings,
-                "re-emitted with duplicate JSON keys (below)",
-            ),
-        ];
-        for (name, n, note) in rows {
-            if file.is_some() && name.starts_with("delete") {
-                continue;
-            }
-            let note = if file.is_some() && name == "duplicates" {
-                "already re-emitted: not put again"
-            } else {
-                note
-            };
-            if note.is_empty() || n > 0 {
-                s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
-                s.push('\n');
-            }
-        }
-        s.push_str(&message_table(
-            "CODE",
-            o.failures.len(),
-            o.failures.iter().map(|f| {
-                [
-                    f.queue.clone(),
-                    f.message_id.clone(),
-                    f.dedup_key.clone().unwrap_or_else(|| "-".into()),
-                    f.code.clone(),
-                    f.reason.clone(),
-                ]
-            }),
-        ));
-        s.push_str(&warnings_table(&o.warnings));
-        s
-    }
-
-    fn exit_code(&self) -> u8 {
-        let c = &self.outcome.counts;
-        if let Some(sig) = self.outcome.signal {
-            sig.exit_code()
-        } else if self.outcome.dry_run {
-            exit_codes::SUCCESS
-        } else if c.failed > 0 || c.parked > 0 || c.conflicts > 0 || c.in_flight > 0 {
-            exit_codes::PARTIAL
-        } else {
-            exit_codes::SUCCESS
-        }
-    }
-}
-
-/// The warnings as a table of their first 20.
-fn warnings_table(warnings: &[crate::drain::engine::Warning]) -> String {
-    message_table(
-        "WARNING",
-        warnings.len(),
-        warnings.iter().map(|w| {
-            [
-                w.queue.clone(),
-                w.message_id.clone(),
-                w.dedup_key.clone().unwrap_or_else(|| "-".into()),
-                w.code.clone(),
-                w.reason.clone(),
-            ]
-        }),
-    )
-}
-
-/// Queue, message, key, `code` and reason of the first 20 of `total` messages, after a blank
-/// line (all of them are in the JSON output); nothing when there are none.
-fn message_table(code: &str, total: usize, rows: impl Iterator<Item = [String; 5]>) -> String {
-    if total == 0 {
-        return String::new();
-    }
-    let mut t = Table::new(["QUEUE", "MESSAGE", "KEY", code, "REASON"]);
-    for row in rows.take(20) {
-        t.row(row);
-    }
-    let mut s = format!("\n{}", t.render());
-    if total > 20 {
-        s.push_str(&format!(
-            "... and {} more (use --output json for all)\n",
-            total - 20
-        ));
-    }
-    s
 }
 
 /// A bus named by a flag is checked before anything is received: a bus that does not exist
@@ -468,8 +192,10 @@ fn same_queue(a: &QueueRef, b: &QueueRef) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes;
     use crate::memory::eventbridge::MemoryEventBridge;
     use crate::ports::PortError;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn every_numeric_input_is_checked_against_its_range_before_anything_is_received() {
@@ -479,93 +205,112 @@ mod tests {
         sqs.push("dlq", "{}", Default::default());
         let ok = DrainRequest {
             queues: vec!["dlq".into()],
-            max_redrives: 3,
             ..DrainRequest::default()
         };
         assert!(prepare(&eb, &sqs, &ok, "run".into()).await.is_ok());
         let year = Duration::from_secs(365 * 86_400);
+        let opts = |o: DrainOptions| DrainRequest {
+            options: o,
+            ..ok.clone()
+        };
+        let queue = |q: QueueOptions| DrainRequest {
+            queue: q,
+            ..ok.clone()
+        };
+        let d = DrainOptions::default;
+        let q = QueueOptions::default;
         let bad: Vec<(&str, DrainRequest)> = vec![
             (
                 "--concurrency",
-                DrainRequest {
+                opts(DrainOptions {
                     concurrency: Some(30_000),
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--concurrency",
-                DrainRequest {
+                opts(DrainOptions {
                     concurrency: Some(0),
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--max-messages",
-                DrainRequest {
+                queue(QueueOptions {
                     max_messages: Some(0),
-                    ..ok.clone()
-                },
+                    ..q()
+                }),
             ),
             (
                 "--rate",
-                DrainRequest {
+                opts(DrainOptions {
                     rate: Some(0.0),
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--rate",
-                DrainRequest {
+                opts(DrainOptions {
                     rate: Some(1e9),
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--size-limit",
-                DrainRequest {
+                opts(DrainOptions {
                     size_limit: Some(2 << 20),
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--max-redrives",
-                DrainRequest {
+                opts(DrainOptions {
                     max_redrives: 0,
-                    ..ok.clone()
-                },
+                    ..d()
+                }),
             ),
             (
                 "--max-duration",
-                DrainRequest {
+                queue(QueueOptions {
                     max_duration: Some(Duration::ZERO),
-                    ..ok.clone()
-                },
+                    ..q()
+                }),
             ),
             (
                 "--visibility-timeout",
-                DrainRequest {
-                    visibility: Some(Duration::from_secs(43_201)),
-                    ..ok.clone()
-                },
+                queue(QueueOptions {
+                    visibility_timeout: Some(Duration::from_secs(43_201)),
+                    ..q()
+                }),
             ),
             (
                 "--receive-wait",
-                DrainRequest {
+                queue(QueueOptions {
                     receive_wait: Some(Duration::from_secs(21)),
-                    ..ok.clone()
-                },
+                    ..q()
+                }),
             ),
             (
                 "--claim-timeout",
-                DrainRequest {
+                queue(QueueOptions {
                     claim_timeout: Some(year * 300_000),
-                    ..ok.clone()
-                },
+                    ..q()
+                }),
             ),
             (
                 "--claim-timeout",
-                DrainRequest {
+                queue(QueueOptions {
                     claim_timeout: Some(Duration::from_secs(8 * 86_400)),
+                    ..q()
+                }),
+            ),
+            (
+                "--pattern",
+                DrainRequest {
+                    filter: MessageFilter {
+                        pattern: Some("{".into()),
+                        ..MessageFilter::default()
+                    },
                     ..ok.clone()
                 },
             ),

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::error::{AppError, not_found_as};
-use crate::output::{Report, Table, time};
 use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::{ReplayControl, ReplayFilter, ReplayState, ReplayStatus};
 use crate::replay::journal::Journal;
@@ -83,35 +82,4 @@ pub async fn list(
         .take(req.limit)
         .collect();
     Ok(ListReport { replays })
-}
-
-impl Report for ListReport {
-    fn human(&self) -> String {
-        if self.replays.is_empty() {
-            return "No replays match.\n".into();
-        }
-        let mut t = Table::new([
-            "NAME",
-            "STATE",
-            "WINDOW START",
-            "WINDOW END",
-            "PROGRESS",
-            "STARTED",
-            "ENDED",
-        ]);
-        for r in &self.replays {
-            t.row([
-                r.name.clone(),
-                r.state.to_string(),
-                time(r.event_start),
-                time(r.event_end),
-                r.progress()
-                    .map(|p| format!("{:.0}%", p * 100.0))
-                    .unwrap_or_else(|| "-".into()),
-                time(r.replay_start),
-                time(r.replay_end),
-            ]);
-        }
-        t.render()
-    }
 }

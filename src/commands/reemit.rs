@@ -1,60 +1,72 @@
 //! `reemit --from FILE.jsonl`: re-emit exported messages with the same dedup, ledger, size
-//! and range rules as a drain. The file is loaded into in-memory queues (one per queue it was
-//! exported from, carrying that queue's ARN) and drained from there, so the one engine serves
-//! both; nothing is deleted from any real queue.
+//! and range rules as a drain. The file is loaded into a `FileQueue` (one queue per queue it
+//! was exported from, carrying that queue's ARN) and drained from there, so the one engine
+//! serves both; nothing is deleted from any real queue.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::dlq_export::read;
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
-use crate::drain::event::DedupSpec;
+use crate::drain::file_queue::FileQueue;
 use crate::error::AppError;
 use crate::interrupt::Signal;
-use crate::memory::sqs::MemoryQueue;
+use crate::options::DrainOptions;
+use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::QueueRef;
+use clap::Args;
+use serde::Deserialize;
 
 use super::drain::{DrainReport, FromFile};
 
-/// The user's reemit options besides the file, as plain values.
-#[derive(Debug, Clone, Default)]
+/// The user's reemit request: the file, the destination, and the options a drain has too.
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
 pub struct ReemitRequest {
-    /// The destination bus instead of each message's RULE_ARN.
+    /// A file written by `dlq export`
+    #[arg(long)]
+    #[serde(default)]
+    pub from: PathBuf,
+    /// Re-emit to this bus instead of the one in each message's RULE_ARN
+    #[arg(long)]
     pub bus: Option<String>,
-    pub dedup_key: Option<String>,
-    pub max_redrives: u32,
-    pub rate: Option<f64>,
-    pub size_limit: Option<usize>,
-    pub dry_run: bool,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub options: DrainOptions,
 }
 
-/// Checks every option (the same ranges as a drain's) and builds the engine's config.
+/// Checks every option (the very checks of a drain) and builds the engine's config.
 pub fn config(req: &ReemitRequest, run_id: String) -> Result<DrainConfig, AppError> {
-    crate::limits::check_emit(req.rate, req.size_limit, req.max_redrives)?;
     let mut cfg = DrainConfig::new(Vec::new(), run_id);
+    req.options.apply(&mut cfg)?;
     cfg.to_bus = req.bus.clone();
-    if let Some(d) = &req.dedup_key {
-        cfg.dedup = DedupSpec::parse(d).map_err(AppError::Usage)?;
-    }
-    cfg.max_redrives = req.max_redrives;
-    cfg.rate = req.rate;
-    cfg.dry_run = req.dry_run;
     cfg.receive_wait = Duration::ZERO;
-    if let Some(s) = req.size_limit {
-        cfg.size_limit = s;
-    }
     Ok(cfg)
 }
 
-/// Loads the file into in-memory queues, one per exported queue (by name and ARN); answers
-/// them and the number of messages.
-pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), AppError> {
+/// Checks everything before anything is re-emitted: the options, that `--bus` exists (when
+/// it can be checked), and that the file reads; answers the engine's config.
+pub async fn prepare(
+    cat: &dyn BusCatalogue,
+    req: &ReemitRequest,
+    run_id: String,
+) -> Result<DrainConfig, AppError> {
+    let cfg = config(req, run_id)?;
+    if let Some(b) = &req.bus {
+        super::drain::check_bus_exists(cat, b, "--bus").await?;
+    }
+    read(&req.from)?;
+    Ok(cfg)
+}
+
+/// Loads the file into a [`FileQueue`], one queue per exported queue (by name and ARN);
+/// answers it, its queues and the number of messages.
+pub async fn load(path: &Path) -> Result<(FileQueue, Vec<QueueRef>, usize), AppError> {
     let lines = read(path)?;
     let count = lines.len();
-    let mem = MemoryQueue::new();
+    let mem = FileQueue::new(&path.display().to_string());
     let mut queues: BTreeMap<(String, String), QueueRef> = BTreeMap::new();
     for l in lines {
         let arn = l.queue_arn.clone().unwrap_or_default();
@@ -67,7 +79,7 @@ pub async fn load(path: &Path) -> Result<(MemoryQueue, Vec<QueueRef>, usize), Ap
                     0 => l.queue.clone(),
                     n => format!("{}#{}", l.queue, n + 1),
                 };
-                mem.create_with_arn(&name, &arn)
+                mem.add_queue(&name, &arn)
             });
         let mut attrs: BTreeMap<String, String> = l.attributes.clone();
         attrs
@@ -95,8 +107,8 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
         ..ports
     };
     let mut report = super::drain::run(cfg, ports, observer, interrupt).await?;
-    // The in-memory queues are this run's own: removing a message from them deletes
-    // nothing anywhere.
+    // The file's queues are this run's own: removing a message from them deletes nothing
+    // anywhere.
     let o = &mut report.outcome;
     o.counts.deleted = 0;
     o.counts.released = 0;
@@ -118,6 +130,7 @@ mod tests {
     use crate::drain::engine::QuietDrain;
     use crate::drain::tests::{RULE_ARN, attrs, body};
     use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::memory::sqs::MemoryQueue;
     use crate::output::Report;
 
     const DLQ_ARN: &str = "arn:aws:sqs:us-east-2:123456789012:subs-dlq";
@@ -169,10 +182,7 @@ mod tests {
     }
 
     fn req() -> ReemitRequest {
-        ReemitRequest {
-            max_redrives: 3,
-            ..ReemitRequest::default()
-        }
+        ReemitRequest::default()
     }
 
     #[tokio::test(start_paused = true)]
@@ -247,23 +257,68 @@ mod tests {
 
     #[test]
     fn reemit_options_have_the_drains_ranges() {
-        for bad in [
-            ReemitRequest {
-                rate: Some(0.0),
-                ..req()
-            },
-            ReemitRequest {
-                size_limit: Some(10),
-                ..req()
-            },
-            ReemitRequest {
-                max_redrives: 0,
-                ..req()
-            },
+        let d = DrainOptions::default;
+        for (flag, bad) in [
+            (
+                "--rate",
+                DrainOptions {
+                    rate: Some(0.0),
+                    ..d()
+                },
+            ),
+            (
+                "--size-limit",
+                DrainOptions {
+                    size_limit: Some(10),
+                    ..d()
+                },
+            ),
+            (
+                "--max-redrives",
+                DrainOptions {
+                    max_redrives: 0,
+                    ..d()
+                },
+            ),
+            (
+                "--concurrency",
+                DrainOptions {
+                    concurrency: Some(0),
+                    ..d()
+                },
+            ),
         ] {
+            let bad = ReemitRequest {
+                options: bad,
+                ..req()
+            };
             let e = config(&bad, "run".into()).unwrap_err();
             assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{bad:?}");
+            assert!(e.to_string().starts_with(flag), "{flag}: {e}");
         }
+    }
+
+    #[tokio::test]
+    async fn prepare_refuses_a_missing_bus_or_file_before_anything_is_put() {
+        let eb = MemoryEventBridge::new();
+        let missing = ReemitRequest {
+            from: std::env::temp_dir().join("nr-no-such-export.jsonl"),
+            ..req()
+        };
+        let e = prepare(&eb, &missing, "r".into()).await.unwrap_err();
+        assert_ne!(e.exit_code(), crate::exit_codes::SUCCESS);
+        let e = prepare(
+            &eb,
+            &ReemitRequest {
+                bus: Some("nope".into()),
+                ..missing
+            },
+            "r".into(),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("--bus"), "{e}");
+        assert!(eb.accepted().is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -7,10 +7,7 @@ use serde::Serialize;
 
 use super::start::{Ending, conclude};
 use crate::error::{AppError, not_found_as};
-use crate::exit_codes;
-use crate::output::{Report, time};
-use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
-use crate::replay::display::progress_line;
+use crate::ports::replay::{ReplayControl, ReplayStatus};
 use crate::replay::journal::Journal;
 use crate::replay::watch::{WatchObserver, WatchOptions, watch};
 
@@ -76,54 +73,4 @@ pub async fn status<I: Future<Output = crate::interrupt::Signal>>(
         outcome: Some(ending),
         next,
     })
-}
-
-impl Report for StatusReport {
-    fn human(&self) -> String {
-        let r = &self.replay;
-        let mut s = format!(
-            "{}\n",
-            progress_line(r, std::time::Duration::ZERO).replace(", elapsed 0s", "")
-        );
-        if let Some(reason) = &r.state_reason {
-            s.push_str(&format!("  reason:      {reason}\n"));
-        }
-        s.push_str(&format!(
-            "  window:      {} → {} (UTC)\n",
-            time(r.event_start),
-            time(r.event_end)
-        ));
-        s.push_str(&format!("  replayed to: {}\n", time(r.event_last_replayed)));
-        s.push_str(&format!(
-            "  started:     {}\n  ended:       {}\n",
-            time(r.replay_start),
-            time(r.replay_end)
-        ));
-        if let Some(a) = &r.archive_arn {
-            s.push_str(&format!("  archive:     {a}\n"));
-        }
-        if let Some(d) = &r.destination_arn {
-            s.push_str(&format!("  destination: {d}\n"));
-        }
-        if !r.filter_arns.is_empty() {
-            s.push_str(&format!("  rules:       {}\n", r.filter_arns.join(", ")));
-        }
-        if let Some(d) = &r.description {
-            s.push_str(&format!("  description: {d}\n"));
-        }
-        for n in &self.next {
-            s.push_str(&format!("{n}\n"));
-        }
-        s
-    }
-
-    fn exit_code(&self) -> u8 {
-        match self.outcome {
-            Some(e) => e.exit_code(),
-            None => match self.replay.state {
-                ReplayState::Failed | ReplayState::Cancelled => exit_codes::REPLAY_NOT_COMPLETED,
-                _ => exit_codes::SUCCESS,
-            },
-        }
-    }
 }

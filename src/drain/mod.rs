@@ -5,6 +5,7 @@ pub mod display;
 mod ending;
 pub mod engine;
 pub mod event;
+pub mod file_queue;
 mod json_keys;
 pub(crate) mod keeper;
 pub mod pack;

@@ -70,29 +70,44 @@ pub(super) fn replay_request(f: &mut Fields, started_by: &str) -> Result<PlanReq
 }
 
 pub(super) fn drain_request(f: &mut Fields) -> Result<DrainRequest, AppError> {
+    use crate::options::{EventFilter, MessageFilter, QueueOptions};
     Ok(DrainRequest {
         queues: f.list("queues")?,
         bus: f.str("bus")?,
         to_bus: f.str("to_bus")?,
-        event_types: f.list("event_types")?,
-        sources: f.list("sources")?,
-        rules: f.list("rules")?,
-        error_codes: f.list("error_codes")?,
-        pattern: f.str("pattern")?,
-        min_age: f.dur("min_age")?,
-        type_fields: f.list("type_fields")?,
-        max_messages: f.int("max_messages")?,
-        max_duration: f.dur("max_duration")?,
-        concurrency: f.int("concurrency")?.map(|c| c as usize),
-        rate: f.num("rate")?,
+        filter: MessageFilter {
+            events: EventFilter {
+                event_types: f.list("event_types")?,
+                sources: f.list("sources")?,
+                rules: f.list("rules")?,
+                type_fields: f.list("type_fields")?,
+            },
+            error_codes: f.list("error_codes")?,
+            pattern: f.str("pattern")?,
+            min_age: f.dur("min_age")?,
+        },
+        queue: QueueOptions {
+            max_messages: f.int("max_messages")?,
+            max_duration: f.dur("max_duration")?,
+            park_queue: f.str("park_queue")?,
+            visibility_timeout: f.dur("visibility_timeout")?,
+            receive_wait: f.dur("receive_wait")?,
+            claim_timeout: f.dur("claim_timeout")?,
+        },
+        options: emit_options(f)?,
+    })
+}
+
+/// The options drain and reemit steps share (`ledger` is read where the ports are built).
+pub(super) fn emit_options(f: &mut Fields) -> Result<crate::options::DrainOptions, AppError> {
+    let d = crate::options::DrainOptions::default();
+    Ok(crate::options::DrainOptions {
         dedup_key: f.str("dedup_key")?,
-        max_redrives: f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3),
-        park_queue: f.str("park_queue")?,
-        dry_run: false,
+        max_redrives: f.int("max_redrives")?.map_or(d.max_redrives, |n| n as u32),
+        rate: f.num("rate")?,
         size_limit: f.int("size_limit")?.map(|n| n as usize),
-        visibility: f.dur("visibility_timeout")?,
-        receive_wait: f.dur("receive_wait")?,
-        claim_timeout: f.dur("claim_timeout")?,
+        concurrency: f.int("concurrency")?.map(|c| c as usize),
+        ..d
     })
 }
 
@@ -311,16 +326,16 @@ fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, out: &mut StepPlan) {
     });
     let mut only = Vec::new();
     for (what, v) in [
-        ("event types", &req.event_types),
-        ("sources", &req.sources),
-        ("rules", &req.rules),
-        ("error codes", &req.error_codes),
+        ("event types", &req.filter.events.event_types),
+        ("sources", &req.filter.events.sources),
+        ("rules", &req.filter.events.rules),
+        ("error codes", &req.filter.error_codes),
     ] {
         if !v.is_empty() {
             only.push(format!("{what} {}", v.join(", ")));
         }
     }
-    if let Some(a) = req.min_age {
+    if let Some(a) = req.filter.min_age {
         only.push(format!("at least {} old", humantime::format_duration(a)));
     }
     if !only.is_empty() {
@@ -330,7 +345,7 @@ fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, out: &mut StepPlan) {
         out.details
             .push(format!("park poison messages in {}", p.name));
     }
-    if let Some(d) = req.max_duration {
+    if let Some(d) = req.queue.max_duration {
         out.details
             .push(format!("stop after {}", humantime::format_duration(d)));
     }

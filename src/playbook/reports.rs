@@ -304,7 +304,7 @@ pub fn found_or_all(
 /// ends the printing, not the run: the steps go on and the run's exit code stands.
 pub fn print_step(record: &StepRecord, human: &str) {
     let text = format!("--- step {} ({}):\n{human}", record.number, record.kind);
-    if let Err(e) = crate::output::write_stdout(&text) {
+    if let Err(e) = crate::output::write_stdout(text.as_bytes()) {
         tracing::warn!("cannot print the report of step {}: {e}", record.number);
     }
 }

@@ -172,6 +172,7 @@ impl Kind {
                 ("max_redrives", Int),
                 ("rate", Number),
                 ("size_limit", Int),
+                ("concurrency", Int),
             ],
             Kind::Verify => &[
                 ("queues_empty", List),

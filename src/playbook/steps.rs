@@ -236,12 +236,9 @@ async fn execute(
         Kind::Reemit => {
             let from = PathBuf::from(f.str("from")?.unwrap_or_default());
             let req = crate::commands::reemit::ReemitRequest {
+                from: from.clone(),
                 bus: f.str("bus")?,
-                dedup_key: f.str("dedup_key")?,
-                max_redrives: f.int("max_redrives")?.map(|n| n as u32).unwrap_or(3),
-                rate: f.num("rate")?,
-                size_limit: f.int("size_limit")?.map(|n| n as usize),
-                dry_run: false,
+                options: super::plan::emit_options(&mut f)?,
             };
             let cfg =
                 crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;

@@ -154,6 +154,34 @@ fn rule_arns_that_do_not_parse_or_are_foreign_are_left_in_the_dlq() {
     );
 }
 
+/// `reemit` shares the drain's options (one struct, one check): every value a drain refuses,
+/// a reemit refuses too, with exit 2 and the same message, before any file or AWS is read.
+#[test]
+fn reemit_refuses_every_value_a_drain_refuses() {
+    let home = TempDir::new("reemit-ranges");
+    for (flag, value, want) in [
+        ("--rate", "0", "between 0.01 and 10000"),
+        ("--size-limit", "10", "between 1024 and 1048576"),
+        ("--concurrency", "0", "between 1 and 256"),
+        ("--concurrency", "300", "between 1 and 256"),
+        ("--max-redrives", "0", "between 1 and 100"),
+    ] {
+        let drain = Cmd::new(None, home.path()).run(&["drain", "--queue", "q", flag, value]);
+        // No such file: only the option check can answer before the file is read.
+        let reemit =
+            Cmd::new(None, home.path()).run(&["reemit", "--from", "missing.jsonl", flag, value]);
+        for (what, run) in [("drain", &drain), ("reemit", &reemit)] {
+            assert_eq!(run.code, 2, "{what} {flag} {value}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(want),
+                "{what} {flag} {value}: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("missing.jsonl"), "{}", run.stderr);
+        }
+    }
+}
+
 #[test]
 fn out_of_range_values_are_refused_before_anything_runs() {
     let home = TempDir::new("ranges");

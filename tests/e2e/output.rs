@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{BUS, Cmd, Run, Sandbox, TempDir};
+use crate::support::{BUS, Cmd, Run, Sandbox, TempDir, finish};
 
 /// The error document of a failed run, checked for the shape every failure shares.
 #[track_caller]
@@ -197,4 +197,56 @@ fn with_json_logs_the_final_error_line_is_json() {
 pub(crate) fn chmod(path: &std::path::Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Issue 13: a reader that closes stdout early (`| head -c1`) ends no output path in a
+/// panic, and the exit code stays 0: a table, a JSON document, a completion script and the
+/// man page. The pipe is closed before the binary has started, so its first write fails.
+#[test]
+fn a_closed_stdout_is_not_a_panic_and_exits_0() {
+    let home = TempDir::new("epipe");
+    for args in [
+        vec!["playbook", "list"],
+        vec!["playbook", "list", "--output", "json"],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ] {
+        let mut child = Cmd::new(None, home.path()).start(&args);
+        drop(child.stdout.take());
+        let run = finish(child);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+}
+
+/// `completions SHELL` prints a script for each shell, and `man` a roff page.
+#[test]
+fn completions_and_the_man_page_are_printed() {
+    let home = TempDir::new("complete");
+    for (shell, mark) in [
+        ("bash", "complete -F _nexus__replay"),
+        ("zsh", "#compdef nexus-replay"),
+        ("fish", "complete -c nexus-replay"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[nexus-replay]"),
+    ] {
+        let run = Cmd::new(None, home.path()).run(&["completions", shell]);
+        run.code(0);
+        assert!(
+            run.stdout.contains(mark),
+            "{shell}: {}",
+            &run.stdout[..200.min(run.stdout.len())]
+        );
+        assert!(run.stdout.contains("reemit"), "{shell}");
+    }
+    let man = Cmd::new(None, home.path()).run(&["man"]);
+    man.code(0);
+    assert!(
+        man.stdout.starts_with(".ie"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    assert!(man.stdout.contains(".TH nexus-replay 1"), "man page header");
+    let bad = Cmd::new(None, home.path()).run(&["completions", "tcsh"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
 }

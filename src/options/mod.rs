@@ -1,0 +1,19 @@
+//! Every option family, defined once: one typed struct per family that the command line
+//! flattens into its commands (`clap::Args`, the doc comments are the help text), that a
+//! playbook step can read under the same names (`serde::Deserialize`), and that the engine
+//! requests hold. Each has one `validate()`, the exit-2 refusal of an out-of-range value,
+//! so a flag and a step field accept exactly the same values.
+//!
+//! A new drain option is one field in [`DrainOptions`] (or [`QueueOptions`]) with its doc
+//! line, and its range in `crate::limits`.
+
+mod drain;
+mod filter;
+mod parse;
+mod wait;
+
+pub use drain::{DEFAULT_MAX_REDRIVES, DrainOptions, QueueOptions};
+pub use filter::{EventFilter, MessageFilter};
+pub use wait::WaitOptions;
+
+pub(crate) use parse::{count, duration, rate, span};
