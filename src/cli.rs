@@ -1028,6 +1028,7 @@ fn drain_ports(
         sink: std::sync::Arc::new(c.eventbridge.clone()),
         ledger,
         rules: Some(std::sync::Arc::new(c.eventbridge.clone())),
+        clock: c.clock.clone(),
     })
 }
 

@@ -109,7 +109,7 @@ pub(super) async fn finish(sh: &Shared, q: &QueueRef, to_put: &[Candidate], resu
     if let Some(ledger) = &sh.ports.ledger {
         if !done.is_empty() {
             match retry("ledger mark-done", || {
-                ledger.mark_done(&sh.cfg.run_id, &done, Utc::now())
+                ledger.mark_done(&sh.cfg.run_id, &done, sh.ports.clock.now())
             })
             .await
             {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::event::DedupSpec;
 use super::select::Selection;
+use crate::clock::SharedClock;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::ledger::Ledger;
 use crate::ports::queue::{Queue, QueueRef};
@@ -110,4 +111,7 @@ pub struct DrainPorts {
     /// Where a dry run reads the rules of each destination bus it meets (the blast radius);
     /// without it, a dry run cannot say which rules would receive an event.
     pub rules: Option<Arc<dyn BusCatalogue>>,
+    /// The wall clock: claims are stamped and compared with it, and `--since`/`--until`
+    /// select on it. Tests move a `ManualClock` instead of sleeping.
+    pub clock: SharedClock,
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use tokio::time::Instant;
 
 use super::blast_radius::plan;
@@ -24,7 +23,7 @@ pub(super) async fn process(
     q: &QueueRef,
     msgs: Vec<ReceivedMessage>,
 ) -> Result<Vec<ReceivedMessage>, AppError> {
-    let now = Utc::now();
+    let now = sh.ports.clock.now();
     let mut cands = Vec::new();
     let mut to_delete: Vec<ReceivedMessage> = Vec::new();
     for m in msgs {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::engine::*;
+use crate::clock::ManualClock;
 use crate::interrupt::Signal;
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::memory::latent::Latent;
@@ -47,6 +48,7 @@ struct World {
     eb: MemoryEventBridge,
     ledger: MemoryLedger,
     dlq: QueueRef,
+    clock: Arc<ManualClock>,
 }
 
 fn world(n: usize) -> World {
@@ -60,6 +62,7 @@ fn world(n: usize) -> World {
         eb: MemoryEventBridge::new(),
         ledger: MemoryLedger::new(),
         dlq,
+        clock: ManualClock::at(chrono::Utc::now()),
     }
 }
 
@@ -80,6 +83,7 @@ impl World {
             ledger: with_ledger
                 .then(|| Arc::new(self.ledger.clone()) as Arc<dyn crate::ports::ledger::Ledger>),
             rules: Some(Arc::new(self.eb.clone())),
+            clock: self.clock.clone(),
         }
     }
 
@@ -300,6 +304,7 @@ async fn a_pipeline_overlaps_receive_put_and_delete() {
         }),
         ledger: Some(Arc::new(w.ledger.clone())),
         rules: None,
+        clock: w.clock.clone(),
     };
     let mut cfg = w.cfg();
     cfg.concurrency = 1;
@@ -400,9 +405,6 @@ async fn a_crash_at_any_step_loses_nothing_and_duplicates_only_after_put() {
         let w = world(25);
         let mut cfg = w.cfg();
         cfg.concurrency = 1;
-        // Claims are compared on the wall clock: a zero window means the crashed run's
-        // claims have expired by the time the rerun comes (in production, after 5 min).
-        cfg.claim_for = Duration::ZERO;
         let hooks = Arc::new(CrashOnce {
             at,
             done: AtomicUsize::new(0),
@@ -414,7 +416,10 @@ async fn a_crash_at_any_step_loses_nothing_and_duplicates_only_after_put() {
             "{at:?}: no cleanup after a crash"
         );
         w.sqs.make_all_visible();
-        std::thread::sleep(Duration::from_millis(5));
+        // The rerun comes after the crashed run's claims expired.
+        w.clock.advance(
+            chrono::Duration::from_std(cfg.claim_for).unwrap() + chrono::Duration::seconds(1),
+        );
         let mut rerun = cfg.clone();
         rerun.run_id = format!("rerun-{at:?}");
         w.run(rerun).await;

@@ -59,6 +59,7 @@ impl Ports {
             sink: self.sink.clone(),
             ledger: (self.ledger)(ledger)?,
             rules: Some(self.cat.clone()),
+            clock: crate::clock::system(),
         })
     }
 }
