@@ -62,7 +62,7 @@ impl Shared {
 /// Jittered exponential backoff: 100 ms doubling to 5 s, plus up to the same again.
 pub(super) fn backoff(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5000);
-    let jitter = u64::from_str_radix(&crate::ids::random_hex(8), 16).unwrap_or(0) % (base + 1);
+    let jitter = fastrand::u64(..=base);
     Duration::from_millis(base + jitter)
 }
 
