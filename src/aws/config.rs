@@ -78,21 +78,18 @@ impl Clients {
     pub async fn load(opts: &AwsOptions) -> Result<Clients, ConfigError> {
         let config = load(opts).await?;
         let raw_eventbridge = aws_sdk_eventbridge::Client::new(&config);
-        let raw_sqs = aws_sdk_sqs::Client::new(&config);
-        // The ledger is on every message's path: ride out throttling with more attempts
-        // (standard mode: exponential backoff with jitter) than the default three.
-        let retry = config
-            .retry_config()
-            .cloned()
-            .unwrap_or_else(aws_config::retry::RetryConfig::standard);
-        let retry = if retry.max_attempts() < DYNAMODB_MIN_ATTEMPTS {
-            retry.with_max_attempts(DYNAMODB_MIN_ATTEMPTS)
-        } else {
-            retry
-        };
+        // One retry layer per call (`retry`): the SDK's, with the attempts chosen there.
+        let raw_sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&config)
+                .retry_config(super::retry::at_least(&config, super::retry::SQS_ATTEMPTS))
+                .build(),
+        );
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&config)
-                .retry_config(retry)
+                .retry_config(super::retry::at_least(
+                    &config,
+                    super::retry::DYNAMODB_ATTEMPTS,
+                ))
                 .build(),
         );
         Ok(Clients {
@@ -198,9 +195,6 @@ impl Clock for OffsetClock {
         chrono::Utc::now() + self.0
     }
 }
-
-/// Attempts per DynamoDB call (at least), for throttling.
-pub const DYNAMODB_MIN_ATTEMPTS: u32 = 8;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use super::classify::Candidate;
 use super::put::Put;
 use super::state::{OwnCopy, Shared};
-use super::throttle::retry;
 use crate::error::AppError;
 use crate::ports::ledger::{Claim, ClaimOutcome, Finished};
 use crate::ports::queue::{QueueRef, ReceivedMessage};
@@ -39,7 +38,7 @@ pub(super) async fn claim_all(
             let outcomes = if claims.is_empty() {
                 Vec::new()
             } else {
-                match retry("ledger claim", || ledger.claim(&claims)).await {
+                match ledger.claim(&claims).await {
                     Ok(o) => o,
                     Err(e) => {
                         for c in &cands {
@@ -108,10 +107,9 @@ pub(super) async fn finish(sh: &Shared, q: &QueueRef, to_put: &[Candidate], resu
     }
     if let Some(ledger) = &sh.ports.ledger {
         if !done.is_empty() {
-            match retry("ledger mark-done", || {
-                ledger.mark_done(&sh.cfg.run_id, &done, sh.ports.clock.now())
-            })
-            .await
+            match ledger
+                .mark_done(&sh.cfg.run_id, &done, sh.ports.clock.now())
+                .await
             {
                 Ok(owned) => {
                     let lost = owned.iter().filter(|o| !**o).count() as u64;

@@ -6,7 +6,6 @@ use super::throttle::backoff;
 use crate::error::AppError;
 use crate::ports::queue::{BatchEntry, QueueRef, ReceivedMessage};
 
-/// Deletes messages in batches of 10, retrying entries that failed for the service's sake.
 /// The message a batch entry (made by `BatchEntry::for_handles`) stands for.
 pub(super) fn msg_of<'a>(
     chunk: &[&'a ReceivedMessage],
@@ -18,6 +17,8 @@ pub(super) fn msg_of<'a>(
         .copied()
 }
 
+/// Deletes messages in batches of 10, retrying entries that failed for the service's sake. A
+/// failed call is not retried here: the SDK already retried it (`aws::retry`).
 pub(super) async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessage]) {
     for chunk in msgs.chunks(10) {
         let mut entries = BatchEntry::for_handles(chunk.iter().map(|m| m.receipt_handle.as_str()));
@@ -47,9 +48,6 @@ pub(super) async fn delete_all(sh: &Shared, q: &QueueRef, msgs: &[&ReceivedMessa
                         }
                     }
                     entries = again;
-                }
-                Err(e) if e.is_retryable() && attempt < 3 => {
-                    tracing::warn!(queue = %q.name, error = %e, "DeleteMessageBatch failed; retrying");
                 }
                 Err(e) => {
                     tracing::warn!(queue = %q.name, error = %e, "DeleteMessageBatch failed");

@@ -3,7 +3,6 @@
 use super::config::{PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE};
 use super::outcome::Planned;
 use super::state::Shared;
-use super::throttle::retry;
 use crate::ports::queue::{QueueRef, ReceivedMessage};
 
 impl Shared {
@@ -65,11 +64,7 @@ impl Shared {
                 let mut attrs = m.attributes.clone();
                 attrs.insert(PARK_REASON_ATTRIBUTE.into(), reason.clone());
                 attrs.insert(PARK_SOURCE_ATTRIBUTE.into(), q.arn.clone());
-                match retry("SendMessage (park)", || {
-                    self.ports.queue.send(&park.url, &m.body, &attrs)
-                })
-                .await
-                {
+                match self.ports.queue.send(&park.url, &m.body, &attrs).await {
                     Ok(_) => {
                         self.fail(q, &m, key, "PARKED", reason, true);
                         return Some(m);

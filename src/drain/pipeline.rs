@@ -11,7 +11,6 @@ use super::config::Step;
 use super::delete::delete_processed;
 use super::put::{Put, put_all};
 use super::state::{Shared, crashed};
-use super::throttle::retry;
 use crate::error::AppError;
 use crate::ports::PortError;
 use crate::ports::queue::{QueueRef, ReceivedMessage};
@@ -105,19 +104,19 @@ pub(super) async fn receive(sh: &Shared, q: &QueueRef) -> Result<Vec<ReceivedMes
         Some(max) => (max.saturating_sub(sh.lock().counts.received)).clamp(1, 10) as u8,
         None => 10,
     };
-    let msgs = retry("ReceiveMessage", || {
-        sh.ports
-            .queue
-            .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
-    })
-    .await
-    .map_err(|e| match e {
-        PortError::NotFound(m) => AppError::Port(PortError::NotFound(format!(
-            "{m}: queue {} disappeared during the drain",
-            q.name
-        ))),
-        other => AppError::Port(other),
-    })?;
+    // Retried by the SDK only (`aws::retry`).
+    let msgs = sh
+        .ports
+        .queue
+        .receive(&q.url, want, sh.cfg.receive_wait, Some(sh.cfg.visibility))
+        .await
+        .map_err(|e| match e {
+            PortError::NotFound(m) => AppError::Port(PortError::NotFound(format!(
+                "{m}: queue {} disappeared during the drain",
+                q.name
+            ))),
+            other => AppError::Port(other),
+        })?;
     sh.keeper.track(&q.url, &msgs, Instant::now());
     Ok(msgs)
 }

@@ -1,11 +1,9 @@
 //! Pacing: the shared throttling gate every pipeline waits at after a throttled PutEvents,
 //! and the jittered backoff between retries.
 
-use std::future::Future;
 use std::time::Duration;
 
 use super::state::Shared;
-use crate::ports::PortError;
 
 /// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
 #[derive(Default)]
@@ -64,22 +62,4 @@ pub(super) fn backoff(attempt: u32) -> Duration {
     let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5000);
     let jitter = fastrand::u64(..=base);
     Duration::from_millis(base + jitter)
-}
-
-pub(super) async fn retry<T, F, Fut>(what: &str, mut f: F) -> Result<T, PortError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, PortError>>,
-{
-    let mut attempt = 0;
-    loop {
-        match f().await {
-            Err(e) if e.is_retryable() && attempt < 5 => {
-                tracing::warn!(error = %e, attempt, "{what} failed; retrying");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
 }
