@@ -23,6 +23,11 @@
 //! key the ledger already holds DONE (or that this run re-emitted from another copy) is a
 //! duplicate and deleted only when the digests match; otherwise it is a *conflict*: another
 //! event under the same key, left in the queue and reported, never deleted unseen.
+//!
+//! Where each step lives: `pipeline` (one worker's loop: receive, then `classify`, `park`,
+//! `claim`, `put`, `delete`), `blast_radius` (a dry run's plan), `throttle` (the shared gate
+//! and backoff), `state` (what the pipelines share), `cleanup` (the end of a run), `config`
+//! and `outcome` (the public types, re-exported here). Retries: `aws::retry`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
