@@ -7,6 +7,7 @@ pub mod error;
 pub mod eventbridge;
 pub mod lambda;
 pub mod logs;
+pub mod retry;
 pub mod sandbox;
 pub mod sfn;
 pub mod sns;

@@ -52,6 +52,7 @@ pub(super) fn drain_ports(
         sink: std::sync::Arc::new(c.eventbridge.clone()),
         ledger,
         rules: Some(std::sync::Arc::new(c.eventbridge.clone())),
+        clock: c.clock.clone(),
     })
 }
 

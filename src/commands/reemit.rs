@@ -166,6 +166,7 @@ mod tests {
             sink: Arc::new(eb.clone()),
             ledger: None,
             rules: Some(Arc::new(eb.clone())),
+            clock: crate::clock::system(),
         };
         let cfg = config(&req, "run-r".into()).unwrap();
         let report = reemit(
@@ -350,6 +351,7 @@ mod tests {
             sink: Arc::new(eb.clone()),
             ledger: Some(Arc::new(ledger.clone())),
             rules: None,
+            clock: crate::clock::system(),
         };
         let cfg = |rate| {
             let mut c = DrainConfig::new(Vec::new(), format!("r-{}", crate::ids::random_hex(4)));

@@ -1,0 +1,112 @@
+//! A dry run's blast radius: which rules of the destination bus would receive each event.
+
+use std::sync::Arc;
+
+use super::classify::Candidate;
+use super::event::{as_delivered, parse};
+use super::outcome::Planned;
+use super::state::Shared;
+use crate::pattern::Pattern;
+use crate::ports::queue::QueueRef;
+
+pub(super) type BusRules = Result<Arc<Vec<(String, Pattern)>>, String>;
+
+impl Shared {
+    /// The rules of the bus that have an event pattern, listed on first use.
+    pub(super) async fn rules_of(&self, bus: &str) -> BusRules {
+        let mut known = self.blast.lock().await;
+        if let Some(r) = known.get(bus) {
+            return r.clone();
+        }
+        let listed = match &self.ports.rules {
+            None => Err("no rule catalogue to read them from".to_string()),
+            Some(cat) => cat.list_rules(bus).await.map_err(|e| e.to_string()),
+        };
+        let rules = listed.map(|rules| {
+            Arc::new(
+                rules
+                    .into_iter()
+                    .filter_map(|r| {
+                        let p = Pattern::parse(r.event_pattern.as_deref()?).ok()?;
+                        Some((r.name, p))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        });
+        known.insert(bus.to_string(), rules.clone());
+        rules
+    }
+
+    /// The rules of the destination bus whose patterns match the re-emitted event, or why
+    /// they are not known.
+    pub(super) async fn blast_radius(&self, c: &Candidate) -> Result<Vec<String>, String> {
+        let rules = self
+            .rules_of(&c.entry.bus)
+            .await
+            .map_err(|e| format!("rules of bus {} unknown: {e}", c.entry.bus))?;
+        let env = parse(&c.msg.body).ok();
+        let field = |name: &str| {
+            env.as_ref()
+                .and_then(|e| e.value().get(name))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let delivered = as_delivered(&c.entry, &field("account"), &field("region"));
+        Ok(rules
+            .iter()
+            .filter(|(_, p)| p.matches(&delivered))
+            .map(|(n, _)| n.clone())
+            .collect())
+    }
+}
+
+/// A dry run's plan for the candidates of one batch: each is held (released at the end) and
+/// planned with the rules it would reach; nothing is claimed or put.
+pub(super) async fn plan(sh: &Shared, q: &QueueRef, cands: Vec<Candidate>) {
+    for c in cands {
+        let (rules, reason) = match sh.blast_radius(&c).await {
+            Ok(rules) => (rules, None),
+            Err(why) => (Vec::new(), Some(why)),
+        };
+        sh.hold(&q.url, &c.msg);
+        let mut st = sh.lock();
+        // A key an earlier message of this dry run takes: the real run would put it once
+        // and delete this copy, or leave it as a conflict (the ledger is not read here).
+        let (action, reason) = match st.dry_keys.get(&c.key) {
+            None => {
+                st.dry_keys.insert(c.key.clone(), c.digest.clone());
+                st.counts.would_reemit += 1;
+                ("re-emit", reason)
+            }
+            Some(d) if *d == c.digest => {
+                st.counts.duplicates += 1;
+                ("duplicate", Some("another message of this run has the same key and content: deleted without a put".into()))
+            }
+            Some(_) => {
+                st.counts.conflicts += 1;
+                (
+                    "conflict",
+                    Some(format!(
+                        "key {}: another message of this run has the same key and other content: this one would stay in the queue",
+                        c.key
+                    )),
+                )
+            }
+        };
+        st.planned.push(Planned {
+            queue: q.name.clone(),
+            message_id: c.msg.message_id.clone(),
+            action: action.into(),
+            dedup_key: Some(c.key.clone()),
+            event_type: c.event_type.clone(),
+            bus: Some(c.entry.bus.clone()),
+            rules,
+            reason,
+        });
+        drop(st);
+        if action == "re-emit" && !c.duplicate_keys.is_empty() {
+            sh.warn_duplicate_keys(q, &c.msg, &c.key, &c.duplicate_keys);
+        }
+    }
+}

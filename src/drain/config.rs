@@ -1,0 +1,117 @@
+//! What a drain run is given: its configuration, its ports and the test hooks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::event::DedupSpec;
+use super::select::Selection;
+use crate::clock::SharedClock;
+use crate::ports::bus::BusCatalogue;
+use crate::ports::ledger::Ledger;
+use crate::ports::queue::{Queue, QueueRef};
+use crate::ports::sink::EventSink;
+
+/// Message attribute naming why a message was parked.
+pub const PARK_REASON_ATTRIBUTE: &str = "NEXUS_REPLAY_PARK_REASON";
+/// Message attribute naming the queue a parked message came from.
+pub const PARK_SOURCE_ATTRIBUTE: &str = "NEXUS_REPLAY_SOURCE_QUEUE";
+
+/// Everything a drain run needs besides the ports.
+#[derive(Debug, Clone)]
+pub struct DrainConfig {
+    pub queues: Vec<QueueRef>,
+    pub to_bus: Option<String>,
+    pub selection: Selection,
+    pub dedup: DedupSpec,
+    pub max_messages: Option<u64>,
+    pub max_duration: Option<Duration>,
+    pub concurrency: usize,
+    /// Events per second, across all workers.
+    pub rate: Option<f64>,
+    pub max_redrives: u32,
+    pub park_queue: Option<QueueRef>,
+    pub dry_run: bool,
+    pub size_limit: usize,
+    /// Visibility timeout asked for on receive (and when extending).
+    pub visibility: Duration,
+    /// Long-poll wait per receive.
+    pub receive_wait: Duration,
+    pub run_id: String,
+    /// How long an IN_PROGRESS claim protects a key.
+    pub claim_for: Duration,
+    pub ledger_ttl: Duration,
+    /// PutEvents attempts per entry that fail for the service's sake (InternalFailure, a
+    /// lost or 5xx answer).
+    pub max_put_attempts: u32,
+    /// PutEvents attempts per entry that are throttled; throttling also slows every
+    /// pipeline down (a shared gate), so this budget is spent slowly.
+    pub max_throttled_attempts: u32,
+}
+
+impl DrainConfig {
+    /// Defaults for everything but the queues and run id.
+    pub fn new(queues: Vec<QueueRef>, run_id: String) -> DrainConfig {
+        DrainConfig {
+            queues,
+            to_bus: None,
+            selection: Selection::default(),
+            dedup: DedupSpec::Default,
+            max_messages: None,
+            max_duration: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            rate: None,
+            max_redrives: 3,
+            park_queue: None,
+            dry_run: false,
+            size_limit: super::pack::DEFAULT_SIZE_LIMIT,
+            visibility: Duration::from_secs(120),
+            receive_wait: Duration::from_secs(2),
+            run_id,
+            claim_for: Duration::from_secs(300),
+            ledger_ttl: crate::limits::LEDGER_TTL,
+            max_put_attempts: 6,
+            max_throttled_attempts: 30,
+        }
+    }
+}
+
+/// Pipelines per queue, chosen from docs/benchmarks.md: at 20 ms per call 32 pipelines (each
+/// overlapping its receive, put and delete) reach 80-85% of what the emulator serves to 64
+/// bare SDK loops, in under 40 MB; 8 reach about half, 16 about three quarters. That is up to
+/// a few thousand events/s, which the targets behind the rules must absorb too: `--rate`
+/// caps it, and a lower `--concurrency` trades speed for a gentler drain.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// The steps of the per-message sequence, for crash tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    AfterClaim,
+    AfterPut,
+    AfterDone,
+    AfterDelete,
+}
+
+/// Test seam: lets a test kill the run at a step (no cleanup, like a process death).
+pub trait Hooks: Send + Sync {
+    fn crash_at(&self, _step: Step) -> bool {
+        false
+    }
+}
+
+/// No hooks (production).
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// The ports a drain works through.
+#[derive(Clone)]
+pub struct DrainPorts {
+    pub queue: Arc<dyn Queue>,
+    pub sink: Arc<dyn EventSink>,
+    pub ledger: Option<Arc<dyn Ledger>>,
+    /// Where a dry run reads the rules of each destination bus it meets (the blast radius);
+    /// without it, a dry run cannot say which rules would receive an event.
+    pub rules: Option<Arc<dyn BusCatalogue>>,
+    /// The wall clock: claims are stamped and compared with it, and `--since`/`--until`
+    /// select on it. Tests move a `ManualClock` instead of sleeping.
+    pub clock: SharedClock,
+}

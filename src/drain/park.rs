@@ -1,0 +1,92 @@
+//! What becomes of a message the drain cannot re-emit (poison) or was told to skip.
+
+use super::config::{PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE};
+use super::outcome::Planned;
+use super::state::Shared;
+use crate::ports::queue::{QueueRef, ReceivedMessage};
+
+impl Shared {
+    /// A message not selected: held (released at the end), counted, and planned in a dry run.
+    pub(super) fn skip(&self, q: &QueueRef, m: &ReceivedMessage, why: String) {
+        self.hold(&q.url, m);
+        let mut st = self.lock();
+        st.counts.filtered += 1;
+        if self.cfg.dry_run {
+            st.planned.push(Planned {
+                queue: q.name.clone(),
+                message_id: m.message_id.clone(),
+                action: "skip".into(),
+                dedup_key: None,
+                event_type: None,
+                bus: None,
+                rules: vec![],
+                reason: Some(why),
+            });
+        }
+    }
+
+    /// A message that cannot be re-emitted: planned (dry run), parked on the park queue, or
+    /// left in the queue and reported. Answers the message when it was parked, to delete.
+    pub(super) async fn poison(
+        &self,
+        q: &QueueRef,
+        m: ReceivedMessage,
+        reason: String,
+        key: Option<String>,
+    ) -> Option<ReceivedMessage> {
+        if self.cfg.dry_run {
+            self.hold(&q.url, &m);
+            let action = if self.cfg.park_queue.is_some() {
+                "park"
+            } else {
+                "leave"
+            };
+            let mut st = self.lock();
+            if self.cfg.park_queue.is_some() {
+                st.counts.would_park += 1;
+            } else {
+                st.counts.failed += 1;
+            }
+            st.planned.push(Planned {
+                queue: q.name.clone(),
+                message_id: m.message_id.clone(),
+                action: action.into(),
+                dedup_key: key,
+                event_type: None,
+                bus: None,
+                rules: vec![],
+                reason: Some(reason),
+            });
+            return None;
+        }
+        match &self.cfg.park_queue {
+            Some(park) => {
+                let mut attrs = m.attributes.clone();
+                attrs.insert(PARK_REASON_ATTRIBUTE.into(), reason.clone());
+                attrs.insert(PARK_SOURCE_ATTRIBUTE.into(), q.arn.clone());
+                match self.ports.queue.send(&park.url, &m.body, &attrs).await {
+                    Ok(_) => {
+                        self.fail(q, &m, key, "PARKED", reason, true);
+                        return Some(m);
+                    }
+                    Err(e) => {
+                        self.hold(&q.url, &m);
+                        self.fail(
+                            q,
+                            &m,
+                            key,
+                            "PARK_FAILED",
+                            format!("{reason}; parking failed: {e}"),
+                            false,
+                        );
+                    }
+                }
+            }
+            None => {
+                self.hold(&q.url, &m);
+                self.fail(q, &m, key, "POISON", reason, false);
+            }
+        }
+        None
+    }
+}
