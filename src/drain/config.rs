@@ -60,7 +60,7 @@ impl DrainConfig {
             max_duration: None,
             concurrency: DEFAULT_CONCURRENCY,
             rate: None,
-            max_redrives: 3,
+            max_redrives: crate::options::DEFAULT_MAX_REDRIVES,
             park_queue: None,
             dry_run: false,
             size_limit: super::pack::DEFAULT_SIZE_LIMIT,
