@@ -51,17 +51,18 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 pub(super) fn replay_request(f: &mut Fields, started_by: &str) -> Result<PlanRequest, AppError> {
+    let filter: crate::options::EventFilter = f.read()?;
     Ok(PlanRequest {
         archive: f.str("archive")?,
         bus: f.str("bus")?,
         since: f.str("since")?.unwrap_or_default(),
         until: f.str("until")?,
-        event_types: f.list("event_types")?,
-        sources: f.list("sources")?,
-        rules: f.list("rules")?,
+        event_types: filter.event_types,
+        sources: filter.sources,
+        rules: filter.rules,
         all_rules: f.bool("all_rules")?.unwrap_or(false),
         include_catch_all: f.bool("include_catch_all")?.unwrap_or(false),
-        type_fields: f.list("type_fields")?,
+        type_fields: filter.type_fields,
         name: f.str("name")?,
         description: f.str("description")?,
         started_by: started_by.to_string(),

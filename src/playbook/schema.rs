@@ -6,7 +6,31 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 pub use crate::options::Ty;
-use crate::options::{DrainOptions, MessageFilter, QueueOptions, StepFieldDef, step_fields};
+use crate::options::{
+    DrainOptions, EventFilter, MessageFilter, QueueOptions, StepFieldDef, WaitOptions, step_fields,
+};
+
+/// A replay step's fields: the replay's own (as in `replay::plan::PlanRequest` and `start`),
+/// with the event filter and the wait of `start` read from their option structs.
+static REPLAY: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
+    let mut f = vec![
+        ("bus", Ty::String),
+        ("archive", Ty::String),
+        ("since", Ty::When),
+        ("until", Ty::When),
+    ];
+    f.extend(step_fields::<EventFilter>());
+    f.extend([
+        ("all_rules", Ty::Bool),
+        ("include_catch_all", Ty::Bool),
+        ("name", Ty::String),
+        ("description", Ty::String),
+        ("wait", Ty::Bool),
+    ]);
+    f.extend(step_fields::<WaitOptions>());
+    f.push(("cancel_on_interrupt", Ty::Bool));
+    f
+});
 
 /// A drain step's fields: where to drain and where to re-emit (the request's own fields, as
 /// in `commands::drain::DrainRequest`), then its option structs' fields, in the order of
@@ -82,24 +106,7 @@ impl Kind {
         use Ty::*;
         match self {
             Kind::Doctor => &[("bus", String), ("allow", List)],
-            Kind::Replay => &[
-                ("bus", String),
-                ("archive", String),
-                ("since", When),
-                ("until", When),
-                ("event_types", List),
-                ("sources", List),
-                ("rules", List),
-                ("all_rules", Bool),
-                ("include_catch_all", Bool),
-                ("type_fields", List),
-                ("name", String),
-                ("description", String),
-                ("wait", Bool),
-                ("timeout", Duration),
-                ("poll", Duration),
-                ("cancel_on_interrupt", Bool),
-            ],
+            Kind::Replay => REPLAY.as_slice(),
             Kind::Drain => DRAIN.as_slice(),
             Kind::Reemit => REEMIT.as_slice(),
             Kind::Verify => &[
@@ -203,6 +210,26 @@ mod tests {
     #[test]
     fn a_drain_step_takes_exactly_the_drain_flags() {
         same_fields::<DrainRequest>(Kind::Drain);
+    }
+
+    #[test]
+    fn a_replay_step_takes_the_filter_and_wait_flags_of_start() {
+        let step: Vec<&str> = Kind::Replay.fields().iter().map(|(k, _)| *k).collect();
+        for id in flag_ids::<EventFilter>()
+            .into_iter()
+            .chain(flag_ids::<WaitOptions>())
+        {
+            assert!(step.contains(&id.as_str()), "replay step lacks `{id}`");
+        }
+        for (key, ty) in Kind::Replay.fields() {
+            let v = serde_json::json!({ *key: sample(*ty) });
+            let f: EventFilter = serde_json::from_value(v.clone()).unwrap();
+            let w: WaitOptions = serde_json::from_value(v).unwrap();
+            let is_filter = flag_ids::<EventFilter>().contains(&key.to_string());
+            let is_wait = flag_ids::<WaitOptions>().contains(&key.to_string());
+            assert_eq!(f != EventFilter::default(), is_filter, "{key}");
+            assert_eq!(w != WaitOptions::default(), is_wait, "{key}");
+        }
     }
 
     #[test]

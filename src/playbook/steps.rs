@@ -167,13 +167,15 @@ async fn execute(
                 None => replay_request(&mut f, &ports.started_by)?,
             };
             let wait = f.bool("wait")?.unwrap_or(true);
+            let w: crate::options::WaitOptions = f.read()?;
+            w.validate()?;
             let start = crate::commands::start::StartOptions {
                 plan: req,
                 dry_run: false,
                 no_wait: !wait,
                 watch: WatchOptions {
-                    poll: f.dur("poll")?,
-                    timeout: f.dur("timeout")?,
+                    poll: w.poll,
+                    timeout: w.timeout,
                     cancel_on_interrupt: f.bool("cancel_on_interrupt")?.unwrap_or(false),
                 },
             };
