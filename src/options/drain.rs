@@ -19,32 +19,35 @@ fn default_max_redrives() -> u32 {
     DEFAULT_MAX_REDRIVES
 }
 
-/// How events are re-emitted, by `drain` and by `reemit` alike.
-#[derive(Debug, Clone, PartialEq, Args, Deserialize)]
-pub struct DrainOptions {
-    /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
-    #[arg(long, value_name = "PATH|hash")]
-    pub dedup_key: Option<String>,
-    /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none
-    #[arg(long, value_name = "URL|none")]
-    pub ledger: Option<String>,
-    /// Park (or leave) events already redriven more than this many times (1 to 100)
-    #[arg(long, default_value_t = DEFAULT_MAX_REDRIVES, value_parser = super::count::<u32>(limits::MAX_REDRIVES))]
-    #[serde(default = "default_max_redrives")]
-    pub max_redrives: u32,
-    /// PutEvents size limit per call in bytes (AWS: 256 KiB; 1 KiB to 1 MiB)
-    #[arg(long, value_name = "BYTES", value_parser = super::count::<usize>(limits::SIZE_LIMIT))]
-    pub size_limit: Option<usize>,
-    /// At most this many events per second (0.01 to 10,000)
-    #[arg(long, value_name = "N", value_parser = super::rate)]
-    pub rate: Option<f64>,
-    /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
-    #[arg(long, value_name = "N", value_parser = super::count::<usize>(limits::CONCURRENCY))]
-    pub concurrency: Option<usize>,
-    /// Show what would happen; change nothing
-    #[arg(long)]
-    #[serde(default)]
-    pub dry_run: bool,
+super::step::options_struct! {
+    /// How events are re-emitted, by `drain` and by `reemit` alike.
+    #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
+    pub struct DrainOptions {
+        /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
+        #[arg(long, value_name = "PATH|hash")]
+        pub dedup_key: Option<String>,
+        /// Dedup ledger: sqlite (default, in the state dir), sqlite:PATH, dynamodb://TABLE (shared by hosts), or none
+        #[arg(long, value_name = "URL|none")]
+        pub ledger: Option<String>,
+        /// Park (or leave) events already redriven more than this many times (1 to 100)
+        #[arg(long, default_value_t = DEFAULT_MAX_REDRIVES, value_parser = super::count::<u32>(limits::MAX_REDRIVES))]
+        #[serde(default = "default_max_redrives")]
+        pub max_redrives: u32,
+        /// PutEvents size limit per call in bytes (AWS: 256 KiB; 1 KiB to 1 MiB)
+        #[arg(long, value_name = "BYTES", value_parser = super::count::<usize>(limits::SIZE_LIMIT))]
+        pub size_limit: Option<usize>,
+        /// At most this many events per second (0.01 to 10,000)
+        #[arg(long, value_name = "N", value_parser = super::rate)]
+        pub rate: Option<f64>,
+        /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
+        #[arg(long, value_name = "N", value_parser = super::count::<usize>(limits::CONCURRENCY))]
+        pub concurrency: Option<usize>,
+        [cli_only]
+        /// Show what would happen; change nothing
+        #[arg(long)]
+        #[serde(skip)]
+        pub dry_run: bool,
+    }
 }
 
 impl Default for DrainOptions {
@@ -106,31 +109,33 @@ impl DrainOptions {
     }
 }
 
-/// How a drain reads its queues.
-#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
-pub struct QueueOptions {
-    /// Stop after this many messages (at least 1)
-    #[arg(long, value_name = "N", value_parser = super::count::<u64>(limits::MAX_MESSAGES))]
-    pub max_messages: Option<u64>,
-    /// Stop after this long (1s to 30 days)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::MAX_DURATION))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub max_duration: Option<Duration>,
-    /// Copy poison messages here (with the reason) before deleting them
-    #[arg(long, value_name = "Q")]
-    pub park_queue: Option<String>,
-    /// Visibility timeout for received messages, extended while in flight (10s to 12h)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::VISIBILITY))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub visibility_timeout: Option<Duration>,
-    /// Long-poll wait per receive (0s to 20s)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::RECEIVE_WAIT))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub receive_wait: Option<Duration>,
-    /// How long a key's claim holds off other runs (default 5m; 10s to 7 days, the ledger's record lifetime; after a crash, the dead run's keys are retried after this)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::CLAIM_TIMEOUT))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub claim_timeout: Option<Duration>,
+super::step::options_struct! {
+    /// How a drain reads its queues.
+    #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+    pub struct QueueOptions {
+        /// Stop after this many messages (at least 1)
+        #[arg(long, value_name = "N", value_parser = super::count::<u64>(limits::MAX_MESSAGES))]
+        pub max_messages: Option<u64>,
+        /// Stop after this long (1s to 30 days)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::MAX_DURATION))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub max_duration: Option<Duration>,
+        /// Copy poison messages here (with the reason) before deleting them
+        #[arg(long, value_name = "Q")]
+        pub park_queue: Option<String>,
+        /// Visibility timeout for received messages, extended while in flight (10s to 12h)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::VISIBILITY))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub visibility_timeout: Option<Duration>,
+        /// Long-poll wait per receive (0s to 20s)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::RECEIVE_WAIT))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub receive_wait: Option<Duration>,
+        /// How long a key's claim holds off other runs (default 5m; 10s to 7 days, the ledger's record lifetime; after a crash, the dead run's keys are retried after this)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::CLAIM_TIMEOUT))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub claim_timeout: Option<Duration>,
+    }
 }
 
 impl QueueOptions {

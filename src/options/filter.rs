@@ -11,49 +11,53 @@ use crate::drain::select::Selection;
 use crate::error::AppError;
 use crate::pattern::Pattern;
 
-/// The events of some types and sources, and the rules they go (or went) to.
-#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
-pub struct EventFilter {
-    /// Event type (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
-    #[arg(long = "event-type", value_name = "TYPE")]
-    #[serde(default)]
-    pub event_types: Vec<String>,
-    /// Event source (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
-    #[arg(long = "source", value_name = "SOURCE")]
-    #[serde(default)]
-    pub sources: Vec<String>,
-    /// Rule name or ARN (repeatable): a drain takes only the messages it dead-lettered; a replay goes to it besides the rules selected
-    #[arg(long = "rule", value_name = "RULE")]
-    #[serde(default)]
-    pub rules: Vec<String>,
-    /// Where the event type lives, tried in order (per rule for a replay)
-    #[arg(
-        long = "type-field",
-        value_name = "PATH",
-        value_delimiter = ',',
-        default_value = "detail.type,detail-type"
-    )]
-    #[serde(default)]
-    pub type_fields: Vec<String>,
+super::step::options_struct! {
+    /// The events of some types and sources, and the rules they go (or went) to.
+    #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+    pub struct EventFilter {
+        /// Event type (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
+        #[arg(long = "event-type", value_name = "TYPE")]
+        #[serde(default)]
+        pub event_types: Vec<String>,
+        /// Event source (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
+        #[arg(long = "source", value_name = "SOURCE")]
+        #[serde(default)]
+        pub sources: Vec<String>,
+        /// Rule name or ARN (repeatable): a drain takes only the messages it dead-lettered; a replay goes to it besides the rules selected
+        #[arg(long = "rule", value_name = "RULE")]
+        #[serde(default)]
+        pub rules: Vec<String>,
+        /// Where the event type lives, tried in order (per rule for a replay)
+        #[arg(
+            long = "type-field",
+            value_name = "PATH",
+            value_delimiter = ',',
+            default_value = "detail.type,detail-type"
+        )]
+        #[serde(default)]
+        pub type_fields: Vec<String>,
+    }
 }
 
-/// A drain's selection of dead-lettered messages.
-#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
-pub struct MessageFilter {
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub events: EventFilter,
-    /// Only these ERROR_CODE values (repeatable)
-    #[arg(long = "error-code", value_name = "CODE")]
-    #[serde(default)]
-    pub error_codes: Vec<String>,
-    /// Only events matching this EventBridge pattern (JSON)
-    #[arg(long, value_name = "JSON")]
-    pub pattern: Option<String>,
-    /// Only events at least this old
-    #[arg(long, value_name = "DUR", value_parser = super::duration)]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub min_age: Option<Duration>,
+super::step::options_struct! {
+    /// A drain's selection of dead-lettered messages.
+    #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+    pub struct MessageFilter {
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub events: EventFilter,
+        /// Only these ERROR_CODE values (repeatable)
+        #[arg(long = "error-code", value_name = "CODE")]
+        #[serde(default)]
+        pub error_codes: Vec<String>,
+        /// Only events matching this EventBridge pattern (JSON)
+        #[arg(long, value_name = "JSON")]
+        pub pattern: Option<String>,
+        /// Only events at least this old
+        #[arg(long, value_name = "DUR", value_parser = super::duration)]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub min_age: Option<Duration>,
+    }
 }
 
 impl MessageFilter {

@@ -9,17 +9,19 @@ use serde::Deserialize;
 use crate::error::AppError;
 use crate::limits::{self, usage};
 
-/// Watching a replay: when to give up and how often to ask.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Args, Deserialize)]
-pub struct WaitOptions {
-    /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m (1s to 30 days)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::TIMEOUT))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub timeout: Option<Duration>,
-    /// Poll interval (default 1s backing off to 10s; 1s to 5m)
-    #[arg(long, value_name = "DUR", value_parser = super::span(limits::POLL))]
-    #[serde(default, deserialize_with = "super::parse::opt_duration")]
-    pub poll: Option<Duration>,
+super::step::options_struct! {
+    /// Watching a replay: when to give up and how often to ask.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Args, Deserialize)]
+    pub struct WaitOptions {
+        /// Stop watching after this long (exit 5; the replay goes on), e.g. 30m (1s to 30 days)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::TIMEOUT))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub timeout: Option<Duration>,
+        /// Poll interval (default 1s backing off to 10s; 1s to 5m)
+        #[arg(long, value_name = "DUR", value_parser = super::span(limits::POLL))]
+        #[serde(default, deserialize_with = "super::parse::opt_duration")]
+        pub poll: Option<Duration>,
+    }
 }
 
 impl WaitOptions {

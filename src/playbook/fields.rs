@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde::de::DeserializeOwned;
 
 use super::load::{Step, Ty, Value, split_list};
 use super::model::text_of;
@@ -137,6 +138,34 @@ impl<'a> Fields<'a> {
         }))
     }
 
+    /// The step's fields, each resolved and checked as [`Fields::value`] does, read into its
+    /// command's request `T` under the same names, as the flags are (serde). A text field
+    /// left empty (`"${unset}"`) is absent, as an unset flag is.
+    pub(super) fn read<T: DeserializeOwned>(&mut self) -> Result<T, AppError> {
+        use serde_json::json;
+        let step = self.step;
+        let mut map = serde_json::Map::new();
+        for key in step.fields.keys() {
+            let Some(v) = self.value(key)? else { continue };
+            let v = match (step.kind.field_type(key).unwrap_or(Ty::String), v) {
+                (Ty::List, Value::List(l)) => json!(l),
+                (Ty::List, v) => json!(split_list(&v.to_string())),
+                (Ty::String | Ty::Duration | Ty::When, v) => match v.to_string() {
+                    s if s.is_empty() => continue,
+                    s => json!(s),
+                },
+                (_, Value::Str(s)) => json!(s),
+                (_, Value::List(l)) => json!(l),
+                (_, Value::Bool(b)) => json!(b),
+                (_, Value::Int(i)) => json!(i),
+                (_, Value::Number(n)) => json!(n),
+            };
+            map.insert(key.clone(), v);
+        }
+        serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| AppError::Usage(format!("the step's fields do not fit: {e}")))
+    }
+
     pub(super) fn str(&mut self, key: &str) -> Result<Option<String>, AppError> {
         Ok(self
             .value(key)?
@@ -165,14 +194,6 @@ impl<'a> Fields<'a> {
             Some(Value::Int(i)) => Err(self.bad(key, format!("{i} is negative"))),
             _ => Ok(None),
         }
-    }
-
-    pub(super) fn num(&mut self, key: &str) -> Result<Option<f64>, AppError> {
-        Ok(match self.value(key)? {
-            Some(Value::Number(n)) => Some(n),
-            Some(Value::Int(i)) => Some(i as f64),
-            _ => None,
-        })
     }
 
     pub(super) fn dur(&mut self, key: &str) -> Result<Option<Duration>, AppError> {

@@ -2,7 +2,6 @@
 //! queues) before anything changes. Nothing here calls an API that writes.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -52,63 +51,27 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 pub(super) fn replay_request(f: &mut Fields, started_by: &str) -> Result<PlanRequest, AppError> {
+    let filter: crate::options::EventFilter = f.read()?;
     Ok(PlanRequest {
         archive: f.str("archive")?,
         bus: f.str("bus")?,
         since: f.str("since")?.unwrap_or_default(),
         until: f.str("until")?,
-        event_types: f.list("event_types")?,
-        sources: f.list("sources")?,
-        rules: f.list("rules")?,
+        event_types: filter.event_types,
+        sources: filter.sources,
+        rules: filter.rules,
         all_rules: f.bool("all_rules")?.unwrap_or(false),
         include_catch_all: f.bool("include_catch_all")?.unwrap_or(false),
-        type_fields: f.list("type_fields")?,
+        type_fields: filter.type_fields,
         name: f.str("name")?,
         description: f.str("description")?,
         started_by: started_by.to_string(),
     })
 }
 
+/// A drain step's request: its fields read as the `drain` flags are (serde).
 pub(super) fn drain_request(f: &mut Fields) -> Result<DrainRequest, AppError> {
-    use crate::options::{EventFilter, MessageFilter, QueueOptions};
-    Ok(DrainRequest {
-        queues: f.list("queues")?,
-        bus: f.str("bus")?,
-        to_bus: f.str("to_bus")?,
-        filter: MessageFilter {
-            events: EventFilter {
-                event_types: f.list("event_types")?,
-                sources: f.list("sources")?,
-                rules: f.list("rules")?,
-                type_fields: f.list("type_fields")?,
-            },
-            error_codes: f.list("error_codes")?,
-            pattern: f.str("pattern")?,
-            min_age: f.dur("min_age")?,
-        },
-        queue: QueueOptions {
-            max_messages: f.int("max_messages")?,
-            max_duration: f.dur("max_duration")?,
-            park_queue: f.str("park_queue")?,
-            visibility_timeout: f.dur("visibility_timeout")?,
-            receive_wait: f.dur("receive_wait")?,
-            claim_timeout: f.dur("claim_timeout")?,
-        },
-        options: emit_options(f)?,
-    })
-}
-
-/// The options drain and reemit steps share (`ledger` is read where the ports are built).
-pub(super) fn emit_options(f: &mut Fields) -> Result<crate::options::DrainOptions, AppError> {
-    let d = crate::options::DrainOptions::default();
-    Ok(crate::options::DrainOptions {
-        dedup_key: f.str("dedup_key")?,
-        max_redrives: f.int("max_redrives")?.map_or(d.max_redrives, |n| n as u32),
-        rate: f.num("rate")?,
-        size_limit: f.int("size_limit")?.map(|n| n as usize),
-        concurrency: f.int("concurrency")?.map(|c| c as usize),
-        ..d
-    })
+    f.read()
 }
 
 fn step_error(step: &Step, e: AppError) -> AppError {
@@ -283,12 +246,13 @@ async fn plan_step(
             Ok(None)
         }
         Kind::Reemit => {
-            let from = PathBuf::from(f.str("from")?.unwrap_or_default());
-            let n = crate::commands::dlq_export::read(&from)?.len();
+            let req: crate::commands::reemit::ReemitRequest = f.read()?;
+            req.options.validate()?;
+            let n = crate::commands::dlq_export::read(&req.from)?.len();
             out.details.push(format!(
                 "re-emit {n} message(s) from {}{}",
-                from.display(),
-                match f.str("bus")? {
+                req.from.display(),
+                match req.bus {
                     Some(b) => format!(" to bus {b}"),
                     None => " to the bus of each message's rule".into(),
                 }

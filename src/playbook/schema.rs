@@ -1,75 +1,59 @@
 //! The step kinds and the types of their fields: which fields each kind takes, which it
 //! needs, and which outputs later steps may reference.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 
-/// The type of a parameter or a step field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Ty {
-    /// Text.
-    String,
-    /// A list of text values (`--set k=a,b`).
-    List,
-    Bool,
-    Int,
-    /// A number (integer or decimal).
-    Number,
-    /// `30s`, `5m`, `1h 30m`.
-    Duration,
-    /// A time: a duration back from now (`2h`), `now`, or a UTC / RFC 3339 time.
-    When,
-}
+pub use crate::options::Ty;
+use crate::options::{
+    DrainOptions, EventFilter, MessageFilter, QueueOptions, StepFieldDef, WaitOptions, step_fields,
+};
 
-impl Ty {
-    pub(crate) fn parse(s: &str) -> Option<Ty> {
-        Some(match s {
-            "string" => Ty::String,
-            "list" => Ty::List,
-            "bool" => Ty::Bool,
-            "int" => Ty::Int,
-            "number" => Ty::Number,
-            "duration" => Ty::Duration,
-            "when" => Ty::When,
-            _ => return None,
-        })
-    }
+/// A replay step's fields: the replay's own (as in `replay::plan::PlanRequest` and `start`),
+/// with the event filter and the wait of `start` read from their option structs.
+static REPLAY: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
+    let mut f = vec![
+        ("bus", Ty::String),
+        ("archive", Ty::String),
+        ("since", Ty::When),
+        ("until", Ty::When),
+    ];
+    f.extend(step_fields::<EventFilter>());
+    f.extend([
+        ("all_rules", Ty::Bool),
+        ("include_catch_all", Ty::Bool),
+        ("name", Ty::String),
+        ("description", Ty::String),
+        ("wait", Ty::Bool),
+    ]);
+    f.extend(step_fields::<WaitOptions>());
+    f.push(("cancel_on_interrupt", Ty::Bool));
+    f
+});
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Ty::String => "string",
-            Ty::List => "list",
-            Ty::Bool => "bool",
-            Ty::Int => "int",
-            Ty::Number => "number",
-            Ty::Duration => "duration",
-            Ty::When => "when",
-        }
-    }
+/// A drain step's fields: where to drain and where to re-emit (the request's own fields, as
+/// in `commands::drain::DrainRequest`), then its option structs' fields, in the order of
+/// `drain --help`.
+static DRAIN: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
+    let mut f = vec![
+        ("queues", Ty::List),
+        ("bus", Ty::String),
+        ("to_bus", Ty::String),
+    ];
+    f.extend(step_fields::<MessageFilter>());
+    f.extend(step_fields::<QueueOptions>());
+    f.extend(step_fields::<DrainOptions>());
+    f
+});
 
-    pub(crate) fn example(self) -> &'static str {
-        match self {
-            Ty::String => "\"text\"",
-            Ty::List => "[\"a\", \"b\"]",
-            Ty::Bool => "true",
-            Ty::Int => "100",
-            Ty::Number => "50",
-            Ty::Duration => "\"30m\"",
-            Ty::When => "\"2h\" (back from now) or \"2025-09-08 14:00\"",
-        }
-    }
-
-    /// Whether a parameter of type `param` may fill a field of this type as a whole.
-    pub(crate) fn accepts(self, param: Ty) -> bool {
-        match self {
-            Ty::String => param != Ty::List,
-            Ty::When => matches!(param, Ty::When | Ty::Duration | Ty::String),
-            Ty::Duration => matches!(param, Ty::Duration | Ty::String),
-            Ty::Number => matches!(param, Ty::Number | Ty::Int),
-            other => other == param,
-        }
-    }
-}
+/// A reemit step's fields: the file and the bus (as in `commands::reemit::ReemitRequest`),
+/// then the options it shares with a drain.
+static REEMIT: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
+    let mut f = vec![("from", Ty::String), ("bus", Ty::String)];
+    f.extend(step_fields::<DrainOptions>());
+    f
+});
 
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,58 +106,9 @@ impl Kind {
         use Ty::*;
         match self {
             Kind::Doctor => &[("bus", String), ("allow", List)],
-            Kind::Replay => &[
-                ("bus", String),
-                ("archive", String),
-                ("since", When),
-                ("until", When),
-                ("event_types", List),
-                ("sources", List),
-                ("rules", List),
-                ("all_rules", Bool),
-                ("include_catch_all", Bool),
-                ("type_fields", List),
-                ("name", String),
-                ("description", String),
-                ("wait", Bool),
-                ("timeout", Duration),
-                ("poll", Duration),
-                ("cancel_on_interrupt", Bool),
-            ],
-            Kind::Drain => &[
-                ("queues", List),
-                ("bus", String),
-                ("to_bus", String),
-                ("event_types", List),
-                ("sources", List),
-                ("rules", List),
-                ("error_codes", List),
-                ("pattern", String),
-                ("min_age", Duration),
-                ("type_fields", List),
-                ("max_messages", Int),
-                ("max_duration", Duration),
-                ("concurrency", Int),
-                ("rate", Number),
-                ("dedup_key", String),
-                ("ledger", String),
-                ("max_redrives", Int),
-                ("park_queue", String),
-                ("visibility_timeout", Duration),
-                ("receive_wait", Duration),
-                ("claim_timeout", Duration),
-                ("size_limit", Int),
-            ],
-            Kind::Reemit => &[
-                ("from", String),
-                ("bus", String),
-                ("dedup_key", String),
-                ("ledger", String),
-                ("max_redrives", Int),
-                ("rate", Number),
-                ("size_limit", Int),
-                ("concurrency", Int),
-            ],
+            Kind::Replay => REPLAY.as_slice(),
+            Kind::Drain => DRAIN.as_slice(),
+            Kind::Reemit => REEMIT.as_slice(),
             Kind::Verify => &[
                 ("queues_empty", List),
                 ("bus_dlqs_empty", String),
@@ -216,5 +151,89 @@ impl Kind {
             Kind::Verify => &["checks", "passed"],
             Kind::Confirm => &[],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::drain::DrainRequest;
+    use crate::commands::reemit::ReemitRequest;
+    use serde::de::DeserializeOwned;
+
+    /// Flags that are not step fields: a playbook is planned (its dry run) before it runs.
+    const CLI_ONLY: &[&str] = &["dry_run"];
+
+    /// The ids of a command's flags: the struct field names (`--event-type` is
+    /// `event_types`, a repeatable flag named in the singular).
+    fn flag_ids<A: clap::Args>() -> Vec<String> {
+        A::augment_args(clap::Command::new("t"))
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .filter(|id| id != "help")
+            .collect()
+    }
+
+    fn sample(ty: Ty) -> serde_json::Value {
+        match ty {
+            Ty::String => "x".into(),
+            Ty::List => serde_json::json!(["x"]),
+            Ty::Bool => true.into(),
+            Ty::Int => 5.into(),
+            Ty::Number => 5.5.into(),
+            Ty::Duration | Ty::When => "30s".into(),
+        }
+    }
+
+    /// Each step field is a flag of the command and the other way round, and serde reads
+    /// each under its name: a new option cannot be a flag and not a step field.
+    fn same_fields<A: clap::Args + DeserializeOwned + Default + PartialEq + std::fmt::Debug>(
+        kind: Kind,
+    ) {
+        let step: Vec<&str> = kind.fields().iter().map(|(k, _)| *k).collect();
+        let flags: Vec<String> = flag_ids::<A>()
+            .into_iter()
+            .filter(|id| !CLI_ONLY.contains(&id.as_str()))
+            .collect();
+        assert_eq!(step, flags, "{} step fields vs flags", kind.name());
+        for (key, ty) in kind.fields() {
+            let read: A = serde_json::from_value(serde_json::json!({ *key: sample(*ty) }))
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_ne!(read, A::default(), "serde does not read `{key}`");
+        }
+        for key in CLI_ONLY {
+            let read: A = serde_json::from_value(serde_json::json!({ *key: true })).unwrap();
+            assert_eq!(read, A::default(), "a step must not set `{key}`");
+        }
+    }
+
+    #[test]
+    fn a_drain_step_takes_exactly_the_drain_flags() {
+        same_fields::<DrainRequest>(Kind::Drain);
+    }
+
+    #[test]
+    fn a_replay_step_takes_the_filter_and_wait_flags_of_start() {
+        let step: Vec<&str> = Kind::Replay.fields().iter().map(|(k, _)| *k).collect();
+        for id in flag_ids::<EventFilter>()
+            .into_iter()
+            .chain(flag_ids::<WaitOptions>())
+        {
+            assert!(step.contains(&id.as_str()), "replay step lacks `{id}`");
+        }
+        for (key, ty) in Kind::Replay.fields() {
+            let v = serde_json::json!({ *key: sample(*ty) });
+            let f: EventFilter = serde_json::from_value(v.clone()).unwrap();
+            let w: WaitOptions = serde_json::from_value(v).unwrap();
+            let is_filter = flag_ids::<EventFilter>().contains(&key.to_string());
+            let is_wait = flag_ids::<WaitOptions>().contains(&key.to_string());
+            assert_eq!(f != EventFilter::default(), is_filter, "{key}");
+            assert_eq!(w != WaitOptions::default(), is_wait, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_reemit_step_takes_exactly_the_reemit_flags() {
+        same_fields::<ReemitRequest>(Kind::Reemit);
     }
 }

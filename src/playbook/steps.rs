@@ -3,7 +3,6 @@
 //! abandons it, by kind.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -168,13 +167,15 @@ async fn execute(
                 None => replay_request(&mut f, &ports.started_by)?,
             };
             let wait = f.bool("wait")?.unwrap_or(true);
+            let w: crate::options::WaitOptions = f.read()?;
+            w.validate()?;
             let start = crate::commands::start::StartOptions {
                 plan: req,
                 dry_run: false,
                 no_wait: !wait,
                 watch: WatchOptions {
-                    poll: f.dur("poll")?,
-                    timeout: f.dur("timeout")?,
+                    poll: w.poll,
+                    timeout: w.timeout,
                     cancel_on_interrupt: f.bool("cancel_on_interrupt")?.unwrap_or(false),
                 },
             };
@@ -228,23 +229,18 @@ async fn execute(
             let req = drain_request(&mut f)?;
             let run_id = format!("{}-s{}", opts.run_id, step.number);
             let cfg = prepare(ports.cat.as_ref(), ports.queue.as_ref(), &req, run_id).await?;
-            let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
+            let dports = ports.drain_ports(req.options.ledger.as_deref())?;
             let r = crate::commands::drain::run(cfg, dports, ui.drain_observer(), ui.interrupt())
                 .await?;
             Ok(drain_done(&r))
         }
         Kind::Reemit => {
-            let from = PathBuf::from(f.str("from")?.unwrap_or_default());
-            let req = crate::commands::reemit::ReemitRequest {
-                from: from.clone(),
-                bus: f.str("bus")?,
-                options: super::plan::emit_options(&mut f)?,
-            };
+            let req: crate::commands::reemit::ReemitRequest = f.read()?;
             let cfg =
                 crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;
-            let dports = ports.drain_ports(f.str("ledger")?.as_deref())?;
+            let dports = ports.drain_ports(req.options.ledger.as_deref())?;
             let r = crate::commands::reemit::reemit(
-                &from,
+                &req.from,
                 cfg,
                 dports,
                 ui.drain_observer(),
