@@ -61,6 +61,21 @@ pub fn billing_rules() -> Vec<RuleInfo> {
     ]
 }
 
+/// The archive's own rule as LocalStack makes it: no `ManagedBy`, only its target (the
+/// archive's ARN) tells what it is.
+pub fn unmarked_archive_rule(archive: &str) -> RuleInfo {
+    let mut r = rule(
+        &format!("Events-Archive-{archive}"),
+        r#"{"replay-name": [{"exists": false}]}"#,
+    );
+    r.targets = vec![TargetInfo {
+        id: format!("Events-Archive-{archive}"),
+        arn: format!("arn:aws:events:us-east-2:123456789012:archive/{archive}"),
+        ..TargetInfo::default()
+    }];
+    r
+}
+
 pub fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
