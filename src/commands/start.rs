@@ -15,7 +15,8 @@ use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
 use crate::replay::adopt::adopt_lost_start;
 use crate::replay::journal::{Journal, JournalEntry};
-use crate::replay::plan::{PlanRequest, ReplayPlan, plan};
+use crate::replay::plan::{ReplayPlan, plan};
+use crate::replay::request::PlanRequest;
 use crate::replay::watch::{WatchObserver, WatchOptions, WatchOutcome, watch};
 
 /// Everything `start` needs besides the ports.

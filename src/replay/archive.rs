@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::plan::PlanRequest;
+use super::request::PlanRequest;
 use crate::discovery::require_bus;
 use crate::error::{AppError, not_found_as};
 use crate::output::time;

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::plan::{PlanRequest, plan};
+use super::plan::plan;
+use super::request::PlanRequest;
 use super::rules::{DEFAULT_TYPE_FIELDS, RuleChoice};
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::ports::bus::{ArchiveInfo, RuleInfo, TargetInfo};

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::plan::PlanRequest;
+use super::request::PlanRequest;
 use super::rules::RuleChoice;
 use crate::error::AppError;
 use crate::ids::random_hex;
