@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::error::{AppError, not_found_as};
 use crate::output::time;
 use crate::ports::bus::{ArchiveInfo, BusCatalogue};
+use crate::replay::archive::require_enabled;
 use crate::replay::plan::ARCHIVE_LAG_MINUTES;
 
 /// An event-time window: `start` ≤ time < `end`, as StartReplay reads it.
@@ -87,18 +88,10 @@ pub async fn check(
         )));
     }
     let archive = describe(cat, archive).await?;
-    if !archive.is_enabled() {
-        return Err(AppError::usage(format!(
-            "archive {} is {}{}; an export replays it, which needs an ENABLED archive",
-            archive.name,
-            archive.state,
-            archive
-                .state_reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        )));
-    }
+    require_enabled(
+        &archive,
+        "an export replays it, which needs an ENABLED archive",
+    )?;
     let retention = archive.retention_days.unwrap_or(0);
     if retention > 0 {
         let horizon = now - Duration::days(i64::from(retention));

@@ -41,6 +41,7 @@ use crate::ports::bus::BusCatalogue;
 use crate::ports::capture::{CaptureResources, queue_arn_beside, rule_arn_on};
 use crate::ports::queue::{Queue, ReceivedMessage};
 use crate::ports::replay::{ReplayControl, ReplayFilter, ReplayRequest, ReplayState, ReplayStatus};
+use crate::replay::naming::clip_description;
 use crate::replay::plan::{DEFAULT_TYPE_FIELDS, MAX_ACTIVE_REPLAYS};
 use crate::replay::watch::{WatchOptions, WatchOutcome, watch};
 
@@ -97,8 +98,6 @@ pub struct ExportRequest {
     pub options: ExportOptions,
 }
 
-/// AWS's limit on a replay description.
-const MAX_DESCRIPTION: usize = 512;
 /// How long a received message stays invisible before it is deleted.
 const VISIBILITY: Duration = Duration::from_secs(120);
 
@@ -191,15 +190,7 @@ fn description(req: &ExportRequest, run_id: &str) -> String {
             d.push_str(&format!("; {label}={}", values.join(",")));
         }
     }
-    if d.len() > MAX_DESCRIPTION {
-        let mut cut = MAX_DESCRIPTION - 3;
-        while !d.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        d.truncate(cut);
-        d.push_str("...");
-    }
-    d
+    clip_description(d)
 }
 
 /// A StartReplay refusal, saying which limit it hit.

@@ -547,6 +547,26 @@ async fn resources_whose_answers_were_lost_are_found_and_removed() {
     w.assert_clean();
 }
 
+/// StartReplay applied, its answer lost, the retry refused as existing: the replay of
+/// this run's own name, archive and window is adopted and the export goes on.
+#[tokio::test(start_paused = true)]
+async fn a_start_whose_answer_was_lost_adopts_the_replay_it_created() {
+    let w = World::new(chrono::Duration::days(30));
+    w.rep.archive([
+        event("e1", 100, "order.paid"),
+        event("e2", 70, "order.paid"),
+    ]);
+    w.eb.lose_next_start_answer();
+    let report = export(&w.ports(), &w.request(), now(), &mut Silent, pending())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, ExportOutcome::Completed);
+    assert_eq!(ids(&w.lines()), ["e1", "e2"]);
+    assert_eq!(w.eb.started().len(), 1, "nothing is started again");
+    assert_eq!(report.replay.state, Some(ReplayState::Completed));
+    w.assert_clean();
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_interrupt_removes_everything_cancels_the_replay_and_leaves_no_file() {
     for signal in [Signal::Interrupt, Signal::Terminate] {

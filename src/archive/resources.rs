@@ -14,6 +14,7 @@ use crate::ports::PortError;
 use crate::ports::capture::{CaptureResources, NewQueue, NewRule};
 use crate::ports::queue::{Queue, QueueRef};
 use crate::ports::replay::{ReplayControl, ReplayRequest, ReplayStatus};
+use crate::replay::adopt::adopt_lost_start;
 
 /// EventBridge's default limit on an event pattern's length.
 const PATTERN_MAX_CHARS: usize = 2048;
@@ -173,14 +174,22 @@ impl Created {
         Ok(queue)
     }
 
-    /// Starts the replay; answers its ARN.
+    /// Starts the replay; answers its ARN. The name is this run's own (generated), so a
+    /// refusal as already existing is the retry of a start whose answer was lost: the
+    /// replay it created is adopted, as `start` does.
     pub async fn start_replay(
         &mut self,
         replays: &dyn ReplayControl,
         request: &ReplayRequest,
     ) -> Result<Option<String>, PortError> {
         track(&mut self.replay, async {
-            replays.start_replay(request).await.map(|s| s.arn)
+            match replays.start_replay(request).await {
+                Err(refused @ PortError::AlreadyExists(_)) => {
+                    adopt_lost_start(replays, request, refused).await
+                }
+                answer => answer,
+            }
+            .map(|s| s.arn)
         })
         .await
     }

@@ -10,6 +10,7 @@ use crate::error::AppError;
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::queue::Queue;
+use crate::replay::rules::is_reserved;
 
 /// Prefix of Stripe's partner event sources.
 pub const STRIPE_PARTNER_PREFIX: &str = "aws.partner/stripe.com";
@@ -92,7 +93,7 @@ pub async fn doctor(
     );
 
     let rules = cat.list_rules(&bus.name).await?;
-    let own: Vec<_> = rules.iter().filter(|r| !r.is_managed()).collect();
+    let own: Vec<_> = rules.iter().filter(|r| !is_reserved(r)).collect();
     if own.is_empty() {
         c.add(
             "rule-enabled",
@@ -313,5 +314,33 @@ mod tests {
         .await;
         assert!(!broken.contains("grant"), "{broken}");
         assert!(broken.contains("console"), "{broken}");
+    }
+
+    /// LocalStack's archive rule lacks `ManagedBy`: it is still not one of the bus's own
+    /// rules, so it gets no DLQ or retry verdict and does not count as a rule.
+    #[tokio::test]
+    async fn an_archive_rule_without_managed_by_is_not_checked_as_a_rule() {
+        use crate::replay::fixtures::unmarked_archive_rule;
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("billing");
+        eb.add_rule("billing", unmarked_archive_rule("a"));
+        let report = doctor(&eb, &MemoryQueue::new(), "billing", Utc::now())
+            .await
+            .unwrap();
+        assert!(
+            !report
+                .checks
+                .iter()
+                .any(|c| c.subject.starts_with("Events-Archive-a")),
+            "{:?}",
+            report.checks
+        );
+        let rules = report
+            .checks
+            .iter()
+            .find(|c| c.check == "rule-enabled")
+            .unwrap();
+        assert_eq!(rules.status, Status::Warn);
+        assert!(rules.message.contains("no rules"), "{}", rules.message);
     }
 }

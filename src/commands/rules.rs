@@ -5,12 +5,14 @@ use serde::Serialize;
 use crate::discovery::require_bus;
 use crate::error::AppError;
 use crate::ports::bus::{BusCatalogue, RetryPolicy, RuleInfo};
+use crate::replay::rules::is_reserved;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RulesReport {
     pub bus: String,
     pub rules: Vec<RuleInfo>,
-    /// Rules managed by AWS services (such as an archive's own rule).
+    /// Rules never selected for a replay: managed by AWS services, or an archive's own
+    /// rule (recognised by its target when, as on LocalStack, it lacks `ManagedBy`).
     pub managed_rules: Vec<RuleInfo>,
 }
 
@@ -20,7 +22,7 @@ pub async fn rules(cat: &dyn BusCatalogue, bus: &str) -> Result<RulesReport, App
         .list_rules(&bus.name)
         .await?
         .into_iter()
-        .partition(RuleInfo::is_managed);
+        .partition(is_reserved);
     rules.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(RulesReport {
         bus: bus.name,
@@ -45,5 +47,26 @@ pub fn retry_text(p: Option<&RetryPolicy>) -> String {
                 .to_string())
                 .unwrap_or_else(|| "24h".into())
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::replay::fixtures::{rule, unmarked_archive_rule};
+
+    /// LocalStack's archive rule lacks `ManagedBy`: its archive target puts it with the
+    /// managed rules, apart from the bus's own.
+    #[tokio::test]
+    async fn an_archive_rule_without_managed_by_is_listed_with_the_managed_rules() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("billing");
+        eb.add_rule("billing", unmarked_archive_rule("a"));
+        eb.add_rule("billing", rule("subscription", r#"{"source": ["stripe"]}"#));
+        let report = rules(&eb, "billing").await.unwrap();
+        let names = |v: &[RuleInfo]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&report.rules), ["subscription"]);
+        assert_eq!(names(&report.managed_rules), ["Events-Archive-a"]);
     }
 }

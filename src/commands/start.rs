@@ -10,15 +10,14 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::interrupt::Signal;
-use crate::output::{Report, time};
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::{ReplayControl, ReplayState, ReplayStatus};
 use crate::replay::adopt::adopt_lost_start;
 use crate::replay::journal::{Journal, JournalEntry};
-use crate::replay::plan::{PlanRequest, ReplayPlan, plan};
+use crate::replay::plan::{ReplayPlan, plan};
+use crate::replay::request::PlanRequest;
 use crate::replay::watch::{WatchObserver, WatchOptions, WatchOutcome, watch};
-use crate::window::human_duration;
 
 /// Everything `start` needs besides the ports.
 #[derive(Debug, Clone, Default)]
@@ -310,84 +309,12 @@ async fn run<I: Future<Output = Signal>>(
     Ok(report)
 }
 
-impl Report for StartReport {
-    fn human(&self) -> String {
-        let mut s = String::new();
-        match self.outcome {
-            Ending::DryRun | Ending::Declined => s.push_str(&self.plan.human()),
-            Ending::Started => s.push_str(&format!(
-                "Replay {} started ({}), window {} → {}\n",
-                self.name,
-                self.final_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
-                time(Some(self.window.start)),
-                time(Some(self.window.end))
-            )),
-            _ => {
-                let state = self
-                    .final_state
-                    .as_ref()
-                    .map(|s| s.as_str())
-                    .unwrap_or("unknown");
-                s.push_str(&format!("Replay {}: {state}", self.name));
-                if let Some(d) = self.duration_seconds {
-                    s.push_str(&format!(
-                        " after {}",
-                        human_duration(chrono::Duration::seconds(d))
-                    ));
-                }
-                if let Some(p) = self.progress
-                    && self.outcome != Ending::Completed
-                {
-                    s.push_str(&format!(" ({:.0}% of the window)", p * 100.0));
-                }
-                s.push('\n');
-                if let Some(r) = &self.state_reason {
-                    s.push_str(&format!("  reason:  {r}\n"));
-                }
-                s.push_str(&format!(
-                    "  window:  {} → {} (UTC)\n  archive: {} → bus {}\n",
-                    time(Some(self.window.start)),
-                    time(Some(self.window.end)),
-                    self.archive,
-                    self.bus
-                ));
-                if self.filter_arns.is_empty() {
-                    s.push_str("  rules:   all\n");
-                } else {
-                    s.push_str(&format!(
-                        "  rules:   {}\n",
-                        self.plan
-                            .rules
-                            .selected
-                            .iter()
-                            .map(|r| r.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-            }
-        }
-        if !matches!(self.outcome, Ending::DryRun | Ending::Declined) {
-            for w in &self.plan.warnings {
-                s.push_str(&format!("warning: {w}\n"));
-            }
-        }
-        for n in &self.next {
-            s.push_str(&format!("{n}\n"));
-        }
-        s
-    }
-
-    fn exit_code(&self) -> u8 {
-        self.outcome.exit_code()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::output::Report;
     use crate::ports::bus::{ArchiveInfo, RuleInfo};
     use crate::replay::watch::Quiet;
     use chrono::{Duration, TimeZone};

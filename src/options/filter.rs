@@ -61,8 +61,13 @@ super::step::options_struct! {
 }
 
 impl MessageFilter {
-    /// Refuses a pattern that does not parse (exit 2).
+    /// Refuses a blank type field and a pattern that does not parse (exit 2).
     pub fn validate(&self) -> Result<(), AppError> {
+        if self.events.type_fields.iter().any(|f| f.trim().is_empty()) {
+            return Err(AppError::usage(
+                "--type-field: a blank path names no field; give paths such as detail.type,detail-type (the default when the flag is left out)",
+            ));
+        }
         self.pattern().map(drop)
     }
 
@@ -119,5 +124,29 @@ mod tests {
         let e = f.validate().unwrap_err();
         assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
         assert!(e.to_string().starts_with("--pattern: "), "{e}");
+    }
+
+    #[test]
+    fn a_blank_type_field_is_a_usage_error() {
+        for fields in [vec![""], vec!["detail.type", ""], vec![" "]] {
+            let f = MessageFilter {
+                events: EventFilter {
+                    type_fields: fields.iter().map(|f| f.to_string()).collect(),
+                    ..EventFilter::default()
+                },
+                ..MessageFilter::default()
+            };
+            let e = f.validate().unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{fields:?}");
+            assert!(e.to_string().starts_with("--type-field: "), "{e}");
+        }
+        let f = MessageFilter {
+            events: EventFilter {
+                type_fields: vec!["detail.type".into()],
+                ..EventFilter::default()
+            },
+            ..MessageFilter::default()
+        };
+        assert!(f.validate().is_ok());
     }
 }

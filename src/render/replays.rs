@@ -1,13 +1,15 @@
-//! `status`, `cancel` and `list`: a replay's state and progress, and the table of replays.
+//! `start`, `status`, `cancel` and `list`: how a replay ended, its state and progress, and
+//! the table of replays.
 
 use crate::commands::cancel::CancelReport;
 use crate::commands::list::ListReport;
-use crate::commands::start::Ending;
+use crate::commands::start::{Ending, StartReport};
 use crate::commands::status::StatusReport;
 use crate::exit_codes;
 use crate::output::{Report, Table, time};
 use crate::ports::replay::ReplayState;
 use crate::replay::display::progress_line;
+use crate::window::human_duration;
 
 impl Report for CancelReport {
     fn human(&self) -> String {
@@ -108,5 +110,78 @@ impl Report for ListReport {
             ]);
         }
         t.render()
+    }
+}
+
+impl Report for StartReport {
+    fn human(&self) -> String {
+        let mut s = String::new();
+        match self.outcome {
+            Ending::DryRun | Ending::Declined => s.push_str(&self.plan.human()),
+            Ending::Started => s.push_str(&format!(
+                "Replay {} started ({}), window {} → {}\n",
+                self.name,
+                self.final_state.as_ref().map(|s| s.as_str()).unwrap_or("?"),
+                time(Some(self.window.start)),
+                time(Some(self.window.end))
+            )),
+            _ => {
+                let state = self
+                    .final_state
+                    .as_ref()
+                    .map(|s| s.as_str())
+                    .unwrap_or("unknown");
+                s.push_str(&format!("Replay {}: {state}", self.name));
+                if let Some(d) = self.duration_seconds {
+                    s.push_str(&format!(
+                        " after {}",
+                        human_duration(chrono::Duration::seconds(d))
+                    ));
+                }
+                if let Some(p) = self.progress
+                    && self.outcome != Ending::Completed
+                {
+                    s.push_str(&format!(" ({:.0}% of the window)", p * 100.0));
+                }
+                s.push('\n');
+                if let Some(r) = &self.state_reason {
+                    s.push_str(&format!("  reason:  {r}\n"));
+                }
+                s.push_str(&format!(
+                    "  window:  {} → {} (UTC)\n  archive: {} → bus {}\n",
+                    time(Some(self.window.start)),
+                    time(Some(self.window.end)),
+                    self.archive,
+                    self.bus
+                ));
+                if self.filter_arns.is_empty() {
+                    s.push_str("  rules:   all\n");
+                } else {
+                    s.push_str(&format!(
+                        "  rules:   {}\n",
+                        self.plan
+                            .rules
+                            .selected
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+        }
+        if !matches!(self.outcome, Ending::DryRun | Ending::Declined) {
+            for w in &self.plan.warnings {
+                s.push_str(&format!("warning: {w}\n"));
+            }
+        }
+        for n in &self.next {
+            s.push_str(&format!("{n}\n"));
+        }
+        s
+    }
+
+    fn exit_code(&self) -> u8 {
+        self.outcome.exit_code()
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::plan::PlanRequest;
+use super::request::PlanRequest;
 use crate::discovery::require_bus;
 use crate::error::{AppError, not_found_as};
 use crate::output::time;
@@ -45,21 +45,27 @@ pub async fn resolve_archive(
     }
 }
 
+/// Refuses an archive that is not ENABLED (exit 2); `needs` says what needs it enabled.
+pub fn require_enabled(archive: &ArchiveInfo, needs: &str) -> Result<(), AppError> {
+    if archive.is_enabled() {
+        return Ok(());
+    }
+    Err(AppError::usage(format!(
+        "archive {} is {}{}; {needs}",
+        archive.name,
+        archive.state,
+        archive
+            .state_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    )))
+}
+
 /// Refuses an archive that is not ENABLED or that records another bus than `--bus`;
 /// answers the name of the bus the replay goes to.
 pub fn replay_bus(archive: &ArchiveInfo, asked_bus: Option<&str>) -> Result<String, AppError> {
-    if !archive.is_enabled() {
-        return Err(AppError::usage(format!(
-            "archive {} is {}{}; a replay needs an ENABLED archive",
-            archive.name,
-            archive.state,
-            archive
-                .state_reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        )));
-    }
+    require_enabled(archive, "a replay needs an ENABLED archive")?;
     let bus = archive.source_bus_name().to_string();
     if let Some(b) = asked_bus
         && b != bus

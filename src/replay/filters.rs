@@ -1,7 +1,7 @@
 //! Replay filters: what the request selects by (event types, sources, named rules, or
 //! every rule), checked for a usable combination, and where event types are read.
 
-use super::plan::PlanRequest;
+use super::request::PlanRequest;
 use super::rules::DEFAULT_TYPE_FIELDS;
 use crate::error::AppError;
 

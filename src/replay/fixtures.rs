@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::plan::{PlanRequest, plan};
+use super::plan::plan;
+use super::request::PlanRequest;
 use super::rules::{DEFAULT_TYPE_FIELDS, RuleChoice};
 use crate::memory::eventbridge::MemoryEventBridge;
 use crate::ports::bus::{ArchiveInfo, RuleInfo, TargetInfo};
@@ -59,6 +60,21 @@ pub fn billing_rules() -> Vec<RuleInfo> {
         rule("monitoring", &format!("{{{src}}}")),
         managed,
     ]
+}
+
+/// The archive's own rule as LocalStack makes it: no `ManagedBy`, only its target (the
+/// archive's ARN) tells what it is.
+pub fn unmarked_archive_rule(archive: &str) -> RuleInfo {
+    let mut r = rule(
+        &format!("Events-Archive-{archive}"),
+        r#"{"replay-name": [{"exists": false}]}"#,
+    );
+    r.targets = vec![TargetInfo {
+        id: format!("Events-Archive-{archive}"),
+        arn: format!("arn:aws:events:us-east-2:123456789012:archive/{archive}"),
+        ..TargetInfo::default()
+    }];
+    r
 }
 
 pub fn s(v: &[&str]) -> Vec<String> {

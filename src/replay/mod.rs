@@ -9,6 +9,7 @@ pub mod journal;
 pub mod naming;
 pub mod plan;
 pub mod plan_text;
+pub mod request;
 pub mod rules;
 pub mod watch;
 pub mod window;

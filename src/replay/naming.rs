@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::plan::PlanRequest;
+use super::request::PlanRequest;
 use super::rules::RuleChoice;
 use crate::error::AppError;
 use crate::ids::random_hex;
@@ -91,6 +91,12 @@ pub fn description(req: &PlanRequest, selection: &[RuleChoice]) -> String {
         let names: Vec<&str> = selection.iter().map(|r| r.name.as_str()).collect();
         d.push_str(&format!("; rules={}", names.join(",")));
     }
+    clip_description(d)
+}
+
+/// Cuts a replay description to StartReplay's 512 bytes, at a character boundary, with
+/// "..." at the end when cut.
+pub fn clip_description(mut d: String) -> String {
     if d.len() > MAX_DESCRIPTION {
         let mut cut = MAX_DESCRIPTION - 3;
         while !d.is_char_boundary(cut) {

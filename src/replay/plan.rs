@@ -18,33 +18,12 @@ use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::{ReplayControl, ReplayFilter, ReplayRequest, ReplayState};
 
 pub use super::naming::{generate_name, valid_replay_name};
+pub use super::request::PlanRequest;
 pub use super::rules::{DEFAULT_TYPE_FIELDS, RuleChoice, Selection};
 pub use super::window::ARCHIVE_LAG_MINUTES;
 
 /// Active replays allowed per account and Region.
 pub const MAX_ACTIVE_REPLAYS: usize = 10;
-
-/// What the user asked for, as plain values.
-#[derive(Debug, Clone, Default)]
-pub struct PlanRequest {
-    /// Archive name or ARN.
-    pub archive: Option<String>,
-    pub bus: Option<String>,
-    pub since: String,
-    pub until: Option<String>,
-    pub event_types: Vec<String>,
-    pub sources: Vec<String>,
-    /// Rule names or ARNs to add explicitly.
-    pub rules: Vec<String>,
-    /// Replay to every rule (no FilterArns).
-    pub all_rules: bool,
-    pub include_catch_all: bool,
-    pub type_fields: Vec<String>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    /// user@host, recorded in the description.
-    pub started_by: String,
-}
 
 /// A replay ready to start.
 #[derive(Debug, Clone, Serialize)]

@@ -243,7 +243,7 @@ pub fn every_rule(rules: &[RuleInfo]) -> Selection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::fixtures::{billing_rules, fields, names, rule, s};
+    use crate::replay::fixtures::{billing_rules, fields, names, rule, s, unmarked_archive_rule};
 
     #[test]
     fn a_subscription_type_selects_only_the_subscription_rule() {
@@ -391,15 +391,9 @@ mod tests {
     /// LocalStack's archive rule has no ManagedBy; its archive target marks it.
     #[test]
     fn an_archive_rule_without_managed_by_is_never_selected() {
-        use crate::ports::bus::TargetInfo;
         let mut rules = billing_rules();
         let archive_rule = rules.last_mut().unwrap();
-        archive_rule.managed_by = None;
-        archive_rule.targets = vec![TargetInfo {
-            id: "Events-Archive-a".into(),
-            arn: "arn:aws:events:us-east-1:000000000000:archive/a".into(),
-            ..TargetInfo::default()
-        }];
+        *archive_rule = unmarked_archive_rule("a");
         assert!(is_archive_rule(archive_rule) && !is_archive_rule(&rules[0]));
         let sel = select_rules(&rules, &[], &s(&["stripe.webhook"]), &[], &fields(), true).unwrap();
         assert!(!names(&sel.selected).contains(&"Events-Archive-a"));

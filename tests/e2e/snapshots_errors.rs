@@ -98,6 +98,10 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
             "bad_pattern",
             vec!["drain", "--queue", "q", "--pattern", "{"],
         ),
+        (
+            "blank_type_field",
+            vec!["drain", "--queue", "q", "--type-field="],
+        ),
         // Out-of-range values (tests/e2e/guards.rs has the list).
         ("drain_rate_0", vec!["drain", "--queue", "q", "--rate", "0"]),
         (
