@@ -5,11 +5,9 @@ use std::sync::Arc;
 use super::classify::Candidate;
 use super::event::{as_delivered, parse};
 use super::outcome::Planned;
-use super::state::Shared;
+use super::state::{BusRules, Shared};
 use crate::pattern::Pattern;
 use crate::ports::queue::QueueRef;
-
-pub(super) type BusRules = Result<Arc<Vec<(String, Pattern)>>, String>;
 
 impl Shared {
     /// The rules of the bus that have an event pattern, listed on first use.

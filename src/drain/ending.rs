@@ -2,7 +2,7 @@
 //! only when nothing is left in it, a limit says how much it left behind, and a queue that
 //! holds only what this run would not re-emit says what that is.
 
-use super::engine::{Counts, Failure};
+use super::outcome::{Counts, Failure};
 
 /// Failure codes of messages that cannot be re-emitted as they are (the rest failed at
 /// PutEvents and may go through on a later run).

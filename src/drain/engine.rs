@@ -39,8 +39,8 @@ use super::cleanup::{check_in_flight, left_in_queues, release_held, settle_own_c
 use super::keeper::Keeper;
 use super::pipeline::worker;
 use super::rate::{RateLimiter, pipelines};
+use super::state::Gate;
 use super::state::{RunState, Shared};
-use super::throttle::Gate;
 use crate::error::AppError;
 use crate::interrupt::Signal;
 

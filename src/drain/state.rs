@@ -7,15 +7,24 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
-use super::blast_radius::BusRules;
 use super::config::{DrainConfig, DrainPorts, Hooks, Step};
 use super::keeper::Keeper;
 use super::outcome::{Counts, DrainObserver, Failure, Planned, Warning};
 use super::rate::RateLimiter;
-use super::throttle::Gate;
 use crate::error::AppError;
+use crate::pattern::Pattern;
 use crate::ports::ledger::LedgerRecord;
 use crate::ports::queue::{QueueRef, ReceivedMessage};
+
+/// A bus's rules as the blast radius reads them, or why they could not be listed.
+pub(super) type BusRules = Result<Arc<Vec<(String, Pattern)>>, String>;
+
+/// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
+#[derive(Default)]
+pub(super) struct Gate {
+    pub(super) until: Option<tokio::time::Instant>,
+    pub(super) streak: u32,
+}
 
 #[derive(Default)]
 pub(super) struct RunState {

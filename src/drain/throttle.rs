@@ -5,13 +5,6 @@ use std::time::Duration;
 
 use super::state::Shared;
 
-/// The shared throttling gate: after a throttled PutEvents, every pipeline waits.
-#[derive(Default)]
-pub(super) struct Gate {
-    pub(super) until: Option<tokio::time::Instant>,
-    pub(super) streak: u32,
-}
-
 impl Shared {
     /// Waits for the turn of a PutEvents call of `n` entries (the throttling gate, then
     /// `--rate`). False when the run stops first: the call is not to be sent.
