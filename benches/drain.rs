@@ -155,6 +155,7 @@ fn one(n: usize, latency_ms: u64, mode: &str) {
                 sink,
                 ledger: Some(ledger),
                 rules: None,
+                delivery: None,
                 clock: nexus_replay::clock::system(),
             };
             let out = drain(

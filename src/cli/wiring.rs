@@ -52,6 +52,7 @@ pub(super) fn drain_ports(
         sink: std::sync::Arc::new(c.eventbridge.clone()),
         ledger,
         rules: Some(std::sync::Arc::new(c.eventbridge.clone())),
+        delivery: (emit.to == crate::options::RedriveTo::Target).then(|| delivery_ports(c)),
         clock: c.clock.clone(),
     })
 }
@@ -71,5 +72,17 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
         }),
         journal: Journal::in_dir(&settings.state_dir),
         started_by: started_by(),
+    }
+}
+
+/// The calls that deliver to rule targets (`drain --to target`), on the account's clients.
+pub(super) fn delivery_ports(c: &Clients) -> crate::ports::delivery::DeliveryPorts {
+    use std::sync::Arc;
+    crate::ports::delivery::DeliveryPorts {
+        lambda: Arc::new(c.lambda().clone()),
+        sqs: Arc::new(c.sqs_sender().clone()),
+        sns: Arc::new(c.sns().clone()),
+        sfn: Arc::new(c.sfn().clone()),
+        logs: Arc::new(c.logs().clone()),
     }
 }

@@ -166,6 +166,7 @@ mod tests {
             sink: Arc::new(eb.clone()),
             ledger: None,
             rules: Some(Arc::new(eb.clone())),
+            delivery: None,
             clock: crate::clock::system(),
         };
         let cfg = config(&req, "run-r".into()).unwrap();
@@ -351,6 +352,7 @@ mod tests {
             sink: Arc::new(eb.clone()),
             ledger: Some(Arc::new(ledger.clone())),
             rules: None,
+            delivery: None,
             clock: crate::clock::system(),
         };
         let cfg = |rate| {

@@ -7,6 +7,7 @@ use super::event::DedupSpec;
 use super::select::Selection;
 use crate::clock::SharedClock;
 use crate::ports::bus::BusCatalogue;
+use crate::ports::delivery::{DeliveryPorts, InvocationType};
 use crate::ports::ledger::Ledger;
 use crate::ports::queue::{Queue, QueueRef};
 use crate::ports::sink::EventSink;
@@ -20,6 +21,9 @@ pub const PARK_SOURCE_ATTRIBUTE: &str = "NEXUS_REPLAY_SOURCE_QUEUE";
 #[derive(Debug, Clone)]
 pub struct DrainConfig {
     pub queues: Vec<QueueRef>,
+    /// Where each message goes: back onto a bus (PutEvents), or to the rule target that
+    /// dead-lettered it.
+    pub redrive: Redrive,
     pub to_bus: Option<String>,
     pub selection: Selection,
     pub dedup: DedupSpec,
@@ -53,6 +57,7 @@ impl DrainConfig {
     pub fn new(queues: Vec<QueueRef>, run_id: String) -> DrainConfig {
         DrainConfig {
             queues,
+            redrive: Redrive::Bus,
             to_bus: None,
             selection: Selection::default(),
             dedup: DedupSpec::Default,
@@ -73,6 +78,18 @@ impl DrainConfig {
             max_throttled_attempts: 30,
         }
     }
+}
+
+/// Where a drain sends each message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Redrive {
+    /// PutEvents onto the bus (`--to-bus`, else the bus of the message's `RULE_ARN`): every
+    /// rule that matches receives the event again.
+    #[default]
+    Bus,
+    /// To the one target (`TARGET_ARN`) of the rule (`RULE_ARN`) that dead-lettered the
+    /// message, with the input that target is configured to receive.
+    Target { invocation: InvocationType },
 }
 
 /// Pipelines per queue, chosen from docs/benchmarks.md: at 20 ms per call 32 pipelines (each
@@ -111,6 +128,9 @@ pub struct DrainPorts {
     /// Where a dry run reads the rules of each destination bus it meets (the blast radius);
     /// without it, a dry run cannot say which rules would receive an event.
     pub rules: Option<Arc<dyn BusCatalogue>>,
+    /// The calls that deliver to a rule's target (`Redrive::Target`); a target redrive
+    /// needs them and `rules` (ListTargetsByRule).
+    pub delivery: Option<DeliveryPorts>,
     /// The wall clock: claims are stamped and compared with it, and `--since`/`--until`
     /// select on it. Tests move a `ManualClock` instead of sleeping.
     pub clock: SharedClock,

@@ -46,7 +46,7 @@ use crate::interrupt::Signal;
 
 pub use super::config::{
     DEFAULT_CONCURRENCY, DrainConfig, DrainPorts, Hooks, NoHooks, PARK_REASON_ATTRIBUTE,
-    PARK_SOURCE_ATTRIBUTE, Step,
+    PARK_SOURCE_ATTRIBUTE, Redrive, Step,
 };
 pub use super::outcome::{
     Counts, DrainObserver, DrainOutcome, Failure, Planned, QuietDrain, Warning,

@@ -7,10 +7,11 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::drain::engine::DrainConfig;
+use crate::drain::engine::{DrainConfig, Redrive};
 use crate::drain::event::DedupSpec;
 use crate::error::AppError;
 use crate::limits::{self, usage};
+use crate::ports::delivery::InvocationType;
 
 /// Events redriven more than this many times are parked (or left), unless told otherwise.
 pub const DEFAULT_MAX_REDRIVES: u32 = 3;
@@ -19,10 +20,45 @@ fn default_max_redrives() -> u32 {
     DEFAULT_MAX_REDRIVES
 }
 
+/// Where `--to` sends each message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedriveTo {
+    /// PutEvents onto the bus: every rule that matches receives the event again
+    #[default]
+    Bus,
+    /// Only to the rule target that dead-lettered it (RULE_ARN, TARGET_ARN), with that target's input
+    Target,
+}
+
+/// How `--to target` invokes a Lambda function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Invoke {
+    /// RequestResponse: a function error keeps the message in its queue
+    #[default]
+    Sync,
+    /// Event (as EventBridge invokes): accepted once Lambda has queued it
+    Async,
+}
+
+super::step::leaf! {
+    RedriveTo => String,
+    Invoke => String,
+}
+
 super::step::options_struct! {
     /// How events are re-emitted, by `drain` and by `reemit` alike.
     #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
     pub struct DrainOptions {
+        /// Where each message goes: back onto its bus (every matching rule gets it again), or only to the rule target that failed
+        #[arg(long, value_enum, default_value_t = RedriveTo::Bus, value_name = "bus|target")]
+        #[serde(default)]
+        pub to: RedriveTo,
+        /// With --to target: how Lambda targets are invoked
+        #[arg(long, value_enum, default_value_t = Invoke::Sync, value_name = "sync|async")]
+        #[serde(default)]
+        pub invoke: Invoke,
         /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
         #[arg(long, value_name = "PATH|hash")]
         pub dedup_key: Option<String>,
@@ -53,6 +89,8 @@ super::step::options_struct! {
 impl Default for DrainOptions {
     fn default() -> DrainOptions {
         DrainOptions {
+            to: RedriveTo::Bus,
+            invoke: Invoke::Sync,
             dedup_key: None,
             ledger: None,
             max_redrives: DEFAULT_MAX_REDRIVES,
@@ -69,6 +107,11 @@ impl DrainOptions {
     /// flags' parsers checked them already, a playbook's values may not have been.
     pub fn validate(&self) -> Result<(), AppError> {
         self.dedup()?;
+        if self.invoke == Invoke::Async && self.to == RedriveTo::Bus {
+            return Err(AppError::usage(
+                "--invoke async applies to --to target only (a bus redrive invokes nothing): add --to target, or drop --invoke",
+            ));
+        }
         if let Some(c) = self.concurrency {
             usage("--concurrency", limits::CONCURRENCY.check(c as i128))?;
         }
@@ -96,6 +139,15 @@ impl DrainOptions {
     pub fn apply(&self, cfg: &mut DrainConfig) -> Result<(), AppError> {
         self.validate()?;
         cfg.dedup = self.dedup()?;
+        cfg.redrive = match self.to {
+            RedriveTo::Bus => Redrive::Bus,
+            RedriveTo::Target => Redrive::Target {
+                invocation: match self.invoke {
+                    Invoke::Sync => InvocationType::RequestResponse,
+                    Invoke::Async => InvocationType::Event,
+                },
+            },
+        };
         cfg.max_redrives = self.max_redrives;
         cfg.rate = self.rate;
         cfg.dry_run = self.dry_run;

@@ -15,7 +15,7 @@ mod parse;
 pub(crate) mod step;
 mod wait;
 
-pub use drain::{DEFAULT_MAX_REDRIVES, DrainOptions, QueueOptions};
+pub use drain::{DEFAULT_MAX_REDRIVES, DrainOptions, Invoke, QueueOptions, RedriveTo};
 pub use filter::{EventFilter, MessageFilter};
 pub use step::{StepField, StepFieldDef, Ty, step_fields};
 pub use wait::WaitOptions;

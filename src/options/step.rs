@@ -94,9 +94,9 @@ pub fn step_fields<T: StepField>() -> Vec<StepFieldDef> {
 
 macro_rules! leaf {
     ($($t:ty => $ty:ident),* $(,)?) => {
-        $(impl StepField for $t {
-            fn add(name: &'static str, out: &mut Vec<StepFieldDef>) {
-                out.push((name, Ty::$ty));
+        $(impl $crate::options::StepField for $t {
+            fn add(name: &'static str, out: &mut Vec<$crate::options::StepFieldDef>) {
+                out.push((name, $crate::options::Ty::$ty));
             }
         })*
     };
@@ -152,4 +152,4 @@ macro_rules! step_field {
     };
 }
 
-pub(crate) use {options_struct, step_field};
+pub(crate) use {leaf, options_struct, step_field};

@@ -41,6 +41,7 @@ impl Ports {
             sink: self.sink.clone(),
             ledger: (self.ledger)(ledger)?,
             rules: Some(self.cat.clone()),
+            delivery: None,
             clock: crate::clock::system(),
         })
     }

@@ -8,6 +8,8 @@
 //! its shared backoff gate. A failure after the request was sent (a lost answer) may have
 //! been applied, so a retry after it can deliver a second copy, as with PutEvents.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::Serialize;
 
@@ -202,6 +204,17 @@ pub trait LogWriter: Send + Sync {
         stream: &str,
         events: &[LogEvent],
     ) -> Result<Vec<LogOutcome>, PortError>;
+}
+
+/// The delivery ports a redrive to targets works through, one per target type (bus targets
+/// use the drain's `EventSink`).
+#[derive(Clone)]
+pub struct DeliveryPorts {
+    pub lambda: Arc<dyn FunctionInvoker>,
+    pub sqs: Arc<dyn MessageBatchSender>,
+    pub sns: Arc<dyn TopicPublisher>,
+    pub sfn: Arc<dyn ExecutionStarter>,
+    pub logs: Arc<dyn LogWriter>,
 }
 
 #[cfg(test)]

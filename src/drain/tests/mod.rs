@@ -91,6 +91,7 @@ impl World {
             ledger: with_ledger
                 .then(|| Arc::new(self.ledger.clone()) as Arc<dyn crate::ports::ledger::Ledger>),
             rules: Some(Arc::new(self.eb.clone())),
+            delivery: None,
             clock: self.clock.clone(),
         }
     }

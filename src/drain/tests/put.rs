@@ -158,6 +158,7 @@ async fn a_pipeline_overlaps_receive_put_and_delete() {
         }),
         ledger: Some(Arc::new(w.ledger.clone())),
         rules: None,
+        delivery: None,
         clock: w.clock.clone(),
     };
     let mut cfg = w.cfg();
