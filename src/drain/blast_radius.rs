@@ -101,6 +101,7 @@ pub(super) async fn plan(sh: &Shared, q: &QueueRef, cands: Vec<Candidate>) {
             bus: Some(c.entry.bus.clone()),
             rules,
             reason,
+            target: None,
         });
         drop(st);
         if action == "re-emit" && !c.duplicate_keys.is_empty() {

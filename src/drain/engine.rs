@@ -49,7 +49,8 @@ pub use super::config::{
     PARK_SOURCE_ATTRIBUTE, Redrive, Step,
 };
 pub use super::outcome::{
-    Counts, DrainObserver, DrainOutcome, Failure, Planned, QuietDrain, Warning,
+    Counts, DrainObserver, DrainOutcome, Failure, Planned, PlannedTarget, QuietDrain, TargetTally,
+    Warning,
 };
 
 /// Runs a drain to its end. On `interrupt` nothing new is put: the calls already sent are
@@ -177,6 +178,7 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         failures: st.failures,
         warnings: st.warnings,
         planned: st.planned,
+        targets: Vec::new(),
         stopped_because,
         interrupted: signal.is_some(),
         signal,

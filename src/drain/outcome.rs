@@ -74,6 +74,31 @@ pub struct Planned {
     /// Rules on the destination bus whose patterns match the re-emitted event.
     pub rules: Vec<String>,
     pub reason: Option<String>,
+    /// `--to target`: the target's ARN, its kind (`TargetKind::label`) and the start of the
+    /// input it would receive (None in bus mode, or when the target could not be read).
+    pub target: Option<PlannedTarget>,
+}
+
+/// Where a `--to target` dry run would deliver one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTarget {
+    pub arn: String,
+    pub kind: String,
+    /// The transformed input, cut to a readable length.
+    pub input_preview: String,
+}
+
+/// What a `--to target` run did per target (empty in bus mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TargetTally {
+    pub target_arn: String,
+    /// `TargetKind::label`: lambda, sqs, sns, stepfunctions, bus, logs, unsupported.
+    pub kind: String,
+    pub delivered: u64,
+    /// Found done in the ledger (delivered by an earlier run): deleted, not delivered again.
+    pub duplicates: u64,
+    /// Left in the queue (see `DrainOutcome::failures`).
+    pub failed: u64,
 }
 
 /// How a run ended.
@@ -85,6 +110,8 @@ pub struct DrainOutcome {
     pub failures: Vec<Failure>,
     pub warnings: Vec<Warning>,
     pub planned: Vec<Planned>,
+    /// `--to target`: per target, in ARN order.
+    pub targets: Vec<TargetTally>,
     pub stopped_because: String,
     pub interrupted: bool,
     /// The signal that interrupted the run (SIGINT or SIGTERM).

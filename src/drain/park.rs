@@ -21,6 +21,7 @@ impl Shared {
                 bus: None,
                 rules: vec![],
                 reason: Some(why),
+                target: None,
             });
         }
     }
@@ -56,6 +57,7 @@ impl Shared {
                 bus: None,
                 rules: vec![],
                 reason: Some(reason),
+                target: None,
             });
             return None;
         }
