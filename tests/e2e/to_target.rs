@@ -116,6 +116,13 @@ fn standard_and_fifo_queue_targets_receive_exactly_the_events() {
             .all(|d| d.group.as_deref() == Some("billing")),
         "the group of the target's SqsParameters: {at_fifo:?}"
     );
+    // A deduplication id per event (from its dedup key): a send retried after a lost
+    // answer lands once.
+    let ids: std::collections::BTreeSet<&str> = at_fifo
+        .iter()
+        .filter_map(|d| d.dedup_id.as_deref())
+        .collect();
+    assert_eq!(ids.len(), 6, "{at_fifo:?}");
     assert_eq!(
         sorted(at_fifo.into_iter().map(|d| d.body).collect()),
         sorted(b)

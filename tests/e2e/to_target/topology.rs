@@ -37,6 +37,8 @@ pub struct DeadLetter {
 pub struct Delivered {
     pub body: Value,
     pub group: Option<String>,
+    /// A FIFO queue's `MessageDeduplicationId`.
+    pub dedup_id: Option<String>,
 }
 
 pub struct Topo {
@@ -296,10 +298,8 @@ impl Topo {
             .map(|m| Delivered {
                 body: serde_json::from_str(m.body().unwrap_or_default())
                     .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", m.body())),
-                group: m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                    .cloned(),
+                group: system(&m, MessageSystemAttributeName::MessageGroupId),
+                dedup_id: system(&m, MessageSystemAttributeName::MessageDeduplicationId),
             })
             .collect()
     }
@@ -337,6 +337,10 @@ impl Topo {
             )
             .run(&args)
     }
+}
+
+fn system(m: &aws_sdk_sqs::types::Message, name: MessageSystemAttributeName) -> Option<String> {
+    m.attributes().and_then(|a| a.get(&name)).cloned()
 }
 
 /// A Stripe event as the bus received it (small: moto's SQS is slow with big queues).
