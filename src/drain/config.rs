@@ -99,6 +99,12 @@ pub enum Redrive {
 /// caps it, and a lower `--concurrency` trades speed for a gentler drain.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
+/// Pipelines per queue for `--to target` when `--concurrency` is not given. A target is
+/// often a fragile consumer (a function with reserved concurrency, a service behind a
+/// queue), so this starts lower than `DEFAULT_CONCURRENCY`; the bench helper measures it in
+/// docs/benchmarks.md (SQS target at 20 ms per call).
+pub const DEFAULT_TARGET_CONCURRENCY: usize = 8;
+
 /// The steps of the per-message sequence, for crash tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

@@ -45,8 +45,8 @@ use crate::error::AppError;
 use crate::interrupt::Signal;
 
 pub use super::config::{
-    DEFAULT_CONCURRENCY, DrainConfig, DrainPorts, Hooks, NoHooks, PARK_REASON_ATTRIBUTE,
-    PARK_SOURCE_ATTRIBUTE, Redrive, Step,
+    DEFAULT_CONCURRENCY, DEFAULT_TARGET_CONCURRENCY, DrainConfig, DrainPorts, Hooks, NoHooks,
+    PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE, Redrive, Step,
 };
 pub use super::outcome::{
     Counts, DrainObserver, DrainOutcome, Failure, Planned, PlannedTarget, QuietDrain, TargetTally,
@@ -80,6 +80,8 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         stop: tokio::sync::watch::channel(false).0,
         state: Mutex::new(RunState::default()),
         blast: tokio::sync::Mutex::new(BTreeMap::new()),
+        rule_targets: tokio::sync::Mutex::new(BTreeMap::new()),
+        queue_urls: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     sh.lock().counts.total_estimate = total;
     let signal = Arc::new(OnceLock::new());
@@ -178,7 +180,7 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         failures: st.failures,
         warnings: st.warnings,
         planned: st.planned,
-        targets: Vec::new(),
+        targets: st.targets.into_values().collect(),
         stopped_because,
         interrupted: signal.is_some(),
         signal,

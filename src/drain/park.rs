@@ -1,8 +1,9 @@
-//! What becomes of a message the drain cannot re-emit (poison) or was told to skip.
+//! What becomes of a message the drain cannot re-emit (poison), cannot send this way
+//! (left), or was told to skip.
 
 use super::config::{PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE};
 use super::outcome::Planned;
-use super::state::Shared;
+use super::state::{Shared, Tally};
 use crate::ports::queue::{QueueRef, ReceivedMessage};
 
 impl Shared {
@@ -24,6 +25,40 @@ impl Shared {
                 target: None,
             });
         }
+    }
+
+    /// A message this redrive cannot send (another could): it stays in the queue, never
+    /// parked, and is reported with `code` (a dry run plans it as "leave").
+    pub(super) fn leave(
+        &self,
+        q: &QueueRef,
+        m: &ReceivedMessage,
+        key: Option<String>,
+        code: &str,
+        reason: String,
+        target_arn: Option<&str>,
+    ) {
+        self.hold(&q.url, m);
+        if !self.cfg.dry_run {
+            if let Some(arn) = target_arn {
+                self.tally(arn, Tally::Failed);
+            }
+            self.fail(q, m, key, code, reason, false);
+            return;
+        }
+        let mut st = self.lock();
+        st.counts.failed += 1;
+        st.planned.push(Planned {
+            queue: q.name.clone(),
+            message_id: m.message_id.clone(),
+            action: "leave".into(),
+            dedup_key: key,
+            event_type: None,
+            bus: None,
+            rules: vec![],
+            reason: Some(reason),
+            target: None,
+        });
     }
 
     /// A message that cannot be re-emitted: planned (dry run), parked on the park queue, or
