@@ -6,6 +6,27 @@ use super::outcome::Planned;
 use super::state::{Shared, Tally};
 use crate::ports::queue::{QueueRef, ReceivedMessage};
 
+/// A dry run's row for a message it would not send: no destination, only why.
+fn planned(
+    q: &QueueRef,
+    m: &ReceivedMessage,
+    action: &str,
+    key: Option<String>,
+    reason: String,
+) -> Planned {
+    Planned {
+        queue: q.name.clone(),
+        message_id: m.message_id.clone(),
+        action: action.into(),
+        dedup_key: key,
+        event_type: None,
+        bus: None,
+        rules: vec![],
+        reason: Some(reason),
+        target: None,
+    }
+}
+
 impl Shared {
     /// A message not selected: held (released at the end), counted, and planned in a dry run.
     pub(super) fn skip(&self, q: &QueueRef, m: &ReceivedMessage, why: String) {
@@ -13,17 +34,7 @@ impl Shared {
         let mut st = self.lock();
         st.counts.filtered += 1;
         if self.cfg.dry_run {
-            st.planned.push(Planned {
-                queue: q.name.clone(),
-                message_id: m.message_id.clone(),
-                action: "skip".into(),
-                dedup_key: None,
-                event_type: None,
-                bus: None,
-                rules: vec![],
-                reason: Some(why),
-                target: None,
-            });
+            st.planned.push(planned(q, m, "skip", None, why));
         }
     }
 
@@ -48,17 +59,7 @@ impl Shared {
         }
         let mut st = self.lock();
         st.counts.failed += 1;
-        st.planned.push(Planned {
-            queue: q.name.clone(),
-            message_id: m.message_id.clone(),
-            action: "leave".into(),
-            dedup_key: key,
-            event_type: None,
-            bus: None,
-            rules: vec![],
-            reason: Some(reason),
-            target: None,
-        });
+        st.planned.push(planned(q, m, "leave", key, reason));
     }
 
     /// A message that cannot be re-emitted: planned (dry run), parked on the park queue, or
@@ -83,17 +84,7 @@ impl Shared {
             } else {
                 st.counts.failed += 1;
             }
-            st.planned.push(Planned {
-                queue: q.name.clone(),
-                message_id: m.message_id.clone(),
-                action: action.into(),
-                dedup_key: key,
-                event_type: None,
-                bus: None,
-                rules: vec![],
-                reason: Some(reason),
-                target: None,
-            });
+            st.planned.push(planned(q, &m, action, key, reason));
             return None;
         }
         match &self.cfg.park_queue {

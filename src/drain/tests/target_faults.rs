@@ -238,3 +238,16 @@ async fn a_crash_at_any_step_delivers_again_only_after_the_delivery() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_target_redrive_without_delivery_ports_is_refused_before_receiving() {
+    let w = target_world(1, FUNCTION_ARN);
+    let mut ports = w.ports(true);
+    ports.delivery = None;
+    let err = quiet_drain(w.target_cfg(), ports, Arc::new(NoHooks))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--to target"), "{err}");
+    assert_eq!(w.sqs.calls("receive"), 0);
+    assert_eq!(w.left(), 1);
+}
