@@ -1,6 +1,8 @@
 //! `--to target`: the delivery calls for a batch of routed candidates, one port per target
 //! type, through the same retry rounds as PutEvents (`rounds`). SQS messages to one queue
 //! and log events to one group share calls (up to 10); every other delivery is one call.
+//! A pipeline makes its calls one after another, so `--concurrency` bounds the calls in
+//! flight per queue: for a Lambda target, its concurrent invocations.
 
 use async_trait::async_trait;
 

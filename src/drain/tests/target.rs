@@ -361,3 +361,18 @@ async fn a_dry_run_previews_the_target_and_its_input_and_changes_nothing() {
     );
     assert!(out.targets.is_empty(), "a dry run delivers nothing");
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_copies_of_one_event_for_one_target_in_one_run_are_delivered_once() {
+    let w = target_world(1, FUNCTION_ARN);
+    w.sqs.push("subs-dlq", &body(0), attrs_for(FUNCTION_ARN));
+    w.lambda.add_function("f");
+    add_rule(&w, vec![target("fn", FUNCTION_ARN)]);
+    let mut cfg = w.target_cfg();
+    cfg.concurrency = 1;
+    let out = w.run(cfg).await;
+    assert_eq!(w.lambda.invoked().len(), 1);
+    assert_eq!(out.counts.reemitted, 1);
+    assert_eq!(out.counts.duplicates, 1, "the copy is settled at the end");
+    assert_eq!(w.left(), 0);
+}

@@ -58,6 +58,31 @@ async fn what_cannot_be_routed_stays_in_the_queue_with_its_reason_and_is_never_p
             &["FIFO queue", "MessageGroupId"],
         ),
         (
+            "a rule of another Region",
+            Box::new(|w: &World| {
+                let mut a = attrs();
+                a.insert(
+                    "RULE_ARN".into(),
+                    "arn:aws:events:eu-west-1:123456789012:rule/billing/subscription-rule".into(),
+                );
+                w.sqs.push("subs-dlq", &body(0), a);
+            }),
+            "RuleArn",
+            &["in eu-west-1", "redrive with --to bus"],
+        ),
+        (
+            "two targets with the ARN, neither dead-lettering here",
+            Box::new(|w: &World| {
+                let mut a = target("a", FUNCTION_ARN);
+                a.dlq_arn = None;
+                let mut b = target("b", FUNCTION_ARN);
+                b.dlq_arn = Some("arn:aws:sqs:us-east-2:123456789012:other-dlq".into());
+                add_rule(w, vec![a, b]);
+            }),
+            "AmbiguousTarget",
+            &["2 targets of the rule have the ARN", "(a, b)"],
+        ),
+        (
             "no TARGET_ARN",
             Box::new(|w: &World| {
                 let mut a = attrs();
