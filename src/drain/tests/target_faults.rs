@@ -276,3 +276,20 @@ async fn a_target_redrive_without_delivery_ports_is_refused_before_receiving() {
     assert_eq!(w.sqs.calls("receive"), 0);
     assert_eq!(w.left(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_function_is_invoked_again_after_the_gate() {
+    let w = target_world(5, FUNCTION_ARN);
+    w.lambda.add_function("f");
+    add_rule(&w, vec![target("fn", FUNCTION_ARN)]);
+    w.lambda.fail_next_calls(vec![
+        PortError::Throttled("Invoke: TooManyRequestsException: Rate Exceeded.".into()),
+        PortError::Throttled("Invoke: TooManyRequestsException: Rate Exceeded.".into()),
+    ]);
+    let out = w.run(w.target_cfg()).await;
+    assert_eq!(out.counts.reemitted, 5, "{:?}", out.failures);
+    assert_eq!(w.lambda.invoked().len(), 5, "each invoked once");
+    assert_eq!(w.lambda.calls(), 7, "two throttled calls made again");
+    assert_eq!(out.counts.possible_duplicates, 0);
+    assert_eq!(w.left(), 0);
+}
