@@ -59,11 +59,30 @@ pub struct Faults {
     pub skip_key_tracking: bool,
     /// Operations whose forwarded request bodies are kept (`Stats::requests`).
     pub record: Vec<String>,
+    /// By operation: the faults of its first calls, in order (then the rolls of `ops`), so
+    /// that a test with few calls meets each kind whatever the order of calls.
+    pub script: BTreeMap<String, Vec<Fault>>,
+}
+
+/// One fault forced on a call (see `Faults::script`); kinds as in [`OpFaults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Http500,
+    Http503,
+    Throttle,
+    /// PutEvents or SendMessageBatch: some entries failed (`partial_entries`, at least one).
+    PartialEntries,
+    DropAfterForward,
 }
 
 impl Faults {
     pub fn on(mut self, op: &str, f: OpFaults) -> Faults {
         self.ops.insert(op.to_string(), f);
+        self
+    }
+    /// Forces `faults` on the first calls of `op`, in order.
+    pub fn first(mut self, op: &str, faults: &[Fault]) -> Faults {
+        self.script.insert(op.to_string(), faults.to_vec());
         self
     }
     /// Keeps the request bodies of `op` that are forwarded.
@@ -115,12 +134,22 @@ impl Stats {
     pub fn extra_puts(&self) -> u64 {
         self.put_keys.values().map(|n| u64::from(n - 1)).sum()
     }
-    /// The bodies of the recorded `Invoke` calls of the Lambda function `name`.
+    /// The bodies of the recorded `Invoke` calls of the Lambda function `name`, named in
+    /// the path by its name or (percent-encoded) ARN.
     pub fn invocations_of(&self, name: &str) -> Vec<String> {
-        let path = format!("/2015-03-31/functions/{name}/invocations");
         self.requests
             .iter()
-            .filter(|r| r.op == "Invoke" && r.path == path)
+            .filter(|r| {
+                r.op == "Invoke"
+                    && r.path
+                        .trim_start_matches("/2015-03-31/functions/")
+                        .trim_end_matches("/invocations")
+                        .replace("%3A", ":")
+                        .replace("%3a", ":")
+                        .rsplit(':')
+                        .next()
+                        == Some(name)
+            })
             .map(|r| r.body.clone())
             .collect()
     }
@@ -294,12 +323,12 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
     let op = operation(&parts, &body);
-    *sh.stats
-        .lock()
-        .unwrap()
-        .calls
-        .entry(op.clone())
-        .or_default() += 1;
+    let call_number = {
+        let mut st = sh.stats.lock().unwrap();
+        let n = st.calls.entry(op.clone()).or_default();
+        *n += 1;
+        *n as usize
+    };
     let (track, record) = {
         let f = sh.faults.lock().unwrap();
         (!f.skip_key_tracking, f.record.contains(&op))
@@ -321,20 +350,50 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full
         .or_else(|| faults.ops.get("*"))
         .cloned()
         .unwrap_or_default();
-    let r = sh.roll();
-    if r < f.http_500 {
-        sh.count(&op, "500");
-        return Ok(error(500, "InternalFailure"));
+    let scripted = faults
+        .script
+        .get(&op)
+        .and_then(|s| s.get(call_number - 1))
+        .copied();
+    let rejected = match scripted {
+        Some(k @ (Fault::Http500 | Fault::Http503 | Fault::Throttle)) => Some(k),
+        Some(_) => None,
+        None => {
+            let r = sh.roll();
+            if r < f.http_500 {
+                Some(Fault::Http500)
+            } else if r < f.http_500 + f.http_503 {
+                Some(Fault::Http503)
+            } else if r < f.http_500 + f.http_503 + f.throttle {
+                Some(Fault::Throttle)
+            } else {
+                None
+            }
+        }
+    };
+    match rejected {
+        Some(Fault::Http500) => {
+            sh.count(&op, "500");
+            return Ok(error(500, "InternalFailure"));
+        }
+        Some(Fault::Http503) => {
+            sh.count(&op, "503");
+            return Ok(error(503, "ServiceUnavailable"));
+        }
+        Some(_) => {
+            sh.count(&op, "throttle");
+            return Ok(error(400, "ThrottlingException"));
+        }
+        None => {}
     }
-    if r < f.http_500 + f.http_503 {
-        sh.count(&op, "503");
-        return Ok(error(503, "ServiceUnavailable"));
-    }
-    if r < f.http_500 + f.http_503 + f.throttle {
-        sh.count(&op, "throttle");
-        return Ok(error(400, "ThrottlingException"));
-    }
-    let drop_it = sh.roll() < f.drop_after_forward;
+    let drop_it = match scripted {
+        Some(k) => k == Fault::DropAfterForward,
+        None => sh.roll() < f.drop_after_forward,
+    };
+    let partial = |sh: &Shared| match scripted {
+        Some(k) => k == Fault::PartialEntries,
+        None => f.partial_calls > 0.0 && sh.roll() < f.partial_calls,
+    };
     if record {
         sh.stats.lock().unwrap().requests.push(Recorded {
             op: op.clone(),
@@ -344,11 +403,11 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full
     }
     let reserved = op == "PutEvents" && track && has_reserved_source(&body);
     let answer = match op.as_str() {
-        "PutEvents" if reserved || (f.partial_calls > 0.0 && sh.roll() < f.partial_calls) => {
+        "PutEvents" if reserved || partial(&sh) => {
             let p = if reserved { 0.0 } else { f.partial_entries };
             partial_put(&sh, &parts, &body, p).await?
         }
-        "SendMessageBatch" if f.partial_calls > 0.0 && sh.roll() < f.partial_calls => {
+        "SendMessageBatch" if partial(&sh) => {
             let p = f.partial_entries;
             partial_batch(&sh, &op, &parts, &body, true, |sh| sh.roll() < p).await?
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::topology::{Topo, letters, stripe_event, target, unique};
-use crate::proxy::{Faults, OpFaults, Proxy};
+use crate::proxy::{Fault, Faults, OpFaults, Proxy};
 
 const EVENTS: usize = 40;
 
@@ -30,6 +30,17 @@ fn an_sqs_target_under_every_fault_gets_each_event_and_no_uncounted_copy() {
         jitter: Duration::from_millis(20),
         ..Faults::default()
     }
+    // Each kind once on the first calls (a run of 40 messages makes few), then at random.
+    .first(
+        "SendMessageBatch",
+        &[
+            Fault::Throttle,
+            Fault::PartialEntries,
+            Fault::Http500,
+            Fault::DropAfterForward,
+            Fault::Http503,
+        ],
+    )
     .on(
         "SendMessageBatch",
         OpFaults {
@@ -93,6 +104,10 @@ fn an_sqs_target_under_every_fault_gets_each_event_and_no_uncounted_copy() {
     let distinct: BTreeSet<String> = got.iter().map(|g| g["id"].to_string()).collect();
     assert_eq!(distinct.len(), EVENTS, "nothing lost");
     let extra = (got.len() - distinct.len()) as u64;
+    assert!(
+        extra > 0,
+        "a call applied whose answer was lost is sent again: copies arrive"
+    );
     // Only a call applied whose answer was lost sends its entries again.
     assert!(
         extra <= stats.injected_of("SendMessageBatch:dropped") * 10,
