@@ -216,16 +216,17 @@ fn an_event_dead_lettered_by_two_targets_reaches_each_once() {
         target("s", &search.arn, &dlq),
     );
     // Both targets failed on the same events: one message per event and target, in one DLQ,
-    // under the same dedup key.
+    // under the same dedup key; and the ledger target's first event twice (a copy).
     let evs = events(0, 5);
     let mut dead: Vec<DeadLetter> = letters(&evs, &to_ledger, &ledger.arn);
     dead.extend(letters(&evs, &to_search, &search.arn));
+    dead.extend(letters(&evs[..1], &to_ledger, &ledger.arn));
     topo.seed(&dlq, &dead);
 
     let run = topo.drain(&dlq, None, &[]);
     run.code(0);
     let doc = run.json();
-    assert_tally(&doc, &ledger.arn, "sqs", [5, 0, 0]);
+    assert_tally(&doc, &ledger.arn, "sqs", [5, 1, 0]);
     assert_tally(&doc, &search.arn, "sqs", [5, 0, 0]);
     for q in [&ledger, &search] {
         let got = topo.take(q).into_iter().map(|d| d.body).collect();
