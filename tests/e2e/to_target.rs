@@ -10,6 +10,7 @@ mod topology;
 use serde_json::{Value, json};
 
 use crate::proxy::{Faults, Proxy};
+use crate::support::REGION;
 use topology::{
     DeadLetter, Topo, assert_tally, group, letters, sorted, stripe_event, target, transformer,
     unique,
@@ -232,6 +233,71 @@ fn an_event_dead_lettered_by_two_targets_reaches_each_once() {
         let got = topo.take(q).into_iter().map(|d| d.body).collect();
         assert_eq!(sorted(got), sorted(evs.clone()), "{}", q.name);
     }
+    assert_eq!(topo.depth(&dlq), 0);
+}
+
+#[test]
+fn a_bus_target_and_a_log_group_target_receive_the_events() {
+    let topo = Topo::on_moto("to-bus-and-logs");
+    let dlq = topo.queue("bus-logs-dlq");
+    // Another bus, whose catch-all rule forwards to a capture queue.
+    let downstream = unique("downstream");
+    topo.create_bus(&downstream);
+    let capture = topo.queue("capture");
+    topo.rule_with_target_on(
+        &downstream,
+        "capture-all",
+        r#"{"source": [{"prefix": ""}]}"#,
+        target("c", &capture.arn, &dlq),
+    );
+    let bus_arn = format!(
+        "arn:aws:events:{REGION}:{}:event-bus/{downstream}",
+        topo.account
+    );
+    let group = "/aws/events/billing";
+    let group_arn = topo.log_group(group);
+    let to_bus = topo.rule_with_target(
+        &unique("to-downstream"),
+        SUBSCRIPTIONS,
+        target("b", &bus_arn, &dlq),
+    );
+    let to_logs = topo.rule_with_target(
+        &unique("to-logs"),
+        SUBSCRIPTIONS,
+        target("l", &group_arn, &dlq),
+    );
+    // Recent events: CloudWatch Logs refuses events older than 14 days (as does a DLQ,
+    // which keeps messages 14 days at most).
+    let recent = |i: usize| {
+        let mut e = stripe_event(i);
+        e["time"] = json!(
+            (chrono::Utc::now() - chrono::Duration::minutes(10 + i as i64))
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        );
+        e
+    };
+    let (a, b): (Vec<Value>, Vec<Value>) =
+        ((0..4).map(recent).collect(), (4..8).map(recent).collect());
+    topo.seed(&dlq, &letters(&a, &to_bus, &bus_arn));
+    topo.seed(&dlq, &letters(&b, &to_logs, &group_arn));
+
+    let run = topo.drain(&dlq, None, &[]);
+    run.code(0);
+    let doc = run.json();
+    assert_tally(&doc, &bus_arn, "bus", [4, 0, 0]);
+    assert_tally(&doc, &group_arn, "logs", [4, 0, 0]);
+    // PutEvents gives the event a new id; its source, type, time and detail are the ones
+    // that were dead-lettered, unmarked.
+    let fields = |e: &Value| json!([e["source"], e["detail-type"], e["time"], e["detail"]]);
+    let got = topo
+        .take(&capture)
+        .iter()
+        .map(|d| fields(&d.body))
+        .collect();
+    assert_eq!(sorted(got), sorted(a.iter().map(fields).collect()));
+    let stream = nexus_replay::delivery::names::log_stream_name(doc["run_id"].as_str().unwrap());
+    assert_eq!(sorted(topo.log_messages(group, &stream)), sorted(b));
     assert_eq!(topo.depth(&dlq), 0);
 }
 

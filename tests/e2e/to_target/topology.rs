@@ -125,7 +125,8 @@ impl Topo {
         client!(aws_sdk_sqs, self.endpoint())
     }
 
-    fn create_bus(&self, name: &str) {
+    /// Creates a bus (the test's own is made by the constructor).
+    pub fn create_bus(&self, name: &str) {
         let eb = self.eb();
         block_on(async { eb.create_event_bus().name(name).send().await.unwrap() });
     }
@@ -156,13 +157,13 @@ impl Topo {
         self.make_queue(&format!("{}.fifo", unique(base)), true)
     }
 
-    /// A rule on the test's bus; answers its ARN.
-    pub fn rule(&self, name: &str, pattern: &str) -> String {
+    /// A rule on `bus`; answers its ARN.
+    fn rule_on(&self, bus: &str, name: &str, pattern: &str) -> String {
         let eb = self.eb();
         block_on(async {
             eb.put_rule()
                 .name(name)
-                .event_bus_name(&self.bus)
+                .event_bus_name(bus)
                 .event_pattern(pattern)
                 .send()
                 .await
@@ -173,14 +174,14 @@ impl Topo {
         })
     }
 
-    /// Puts targets on a rule of the test's bus.
-    pub fn put_targets(&self, rule: &str, targets: Vec<TargetBuilder>) {
+    /// Puts targets on a rule of `bus`.
+    fn put_targets_on(&self, bus: &str, rule: &str, targets: Vec<TargetBuilder>) {
         let eb = self.eb();
         block_on(async {
             let out = eb
                 .put_targets()
                 .rule(rule)
-                .event_bus_name(&self.bus)
+                .event_bus_name(bus)
                 .set_targets(Some(
                     targets.into_iter().map(|t| t.build().unwrap()).collect(),
                 ))
@@ -191,11 +192,57 @@ impl Topo {
         });
     }
 
-    /// A rule with one target: answers the rule's ARN.
+    /// A rule with one target on the test's bus: answers the rule's ARN.
     pub fn rule_with_target(&self, name: &str, pattern: &str, t: TargetBuilder) -> String {
-        let arn = self.rule(name, pattern);
-        self.put_targets(name, vec![t]);
+        self.rule_with_target_on(&self.bus.clone(), name, pattern, t)
+    }
+
+    /// A rule with one target on `bus`: answers the rule's ARN.
+    pub fn rule_with_target_on(
+        &self,
+        bus: &str,
+        name: &str,
+        pattern: &str,
+        t: TargetBuilder,
+    ) -> String {
+        let arn = self.rule_on(bus, name, pattern);
+        self.put_targets_on(bus, name, vec![t]);
         arn
+    }
+
+    /// A CloudWatch Logs group; answers its ARN as a rule target names it.
+    pub fn log_group(&self, name: &str) -> String {
+        let logs = self.logs();
+        block_on(async {
+            logs.create_log_group()
+                .log_group_name(name)
+                .send()
+                .await
+                .unwrap()
+        });
+        format!("arn:aws:logs:{REGION}:{}:log-group:{name}", self.account)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        client!(aws_sdk_cloudwatchlogs, self.endpoint())
+    }
+
+    /// The messages of one stream of a log group, as JSON.
+    pub fn log_messages(&self, group: &str, stream: &str) -> Vec<Value> {
+        let logs = self.logs();
+        block_on(async {
+            logs.get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .start_from_head(true)
+                .send()
+                .await
+                .unwrap()
+                .events()
+                .iter()
+                .map(|e| serde_json::from_str(e.message().unwrap_or_default()).unwrap())
+                .collect()
+        })
     }
 
     /// A Lambda function (moto echoes the payload without running it); answers its ARN.
