@@ -98,6 +98,8 @@ pub struct Recorded {
     pub op: String,
     /// The path (for Lambda `Invoke`, it names the function).
     pub path: String,
+    /// The request's headers, names in lower case.
+    pub headers: BTreeMap<String, String>,
     pub body: String,
 }
 
@@ -134,9 +136,9 @@ impl Stats {
     pub fn extra_puts(&self) -> u64 {
         self.put_keys.values().map(|n| u64::from(n - 1)).sum()
     }
-    /// The bodies of the recorded `Invoke` calls of the Lambda function `name`, named in
-    /// the path by its name or (percent-encoded) ARN.
-    pub fn invocations_of(&self, name: &str) -> Vec<String> {
+    /// The recorded `Invoke` calls of the Lambda function `name`, named in the path by its
+    /// name or (percent-encoded) ARN.
+    pub fn invocations_of(&self, name: &str) -> Vec<&Recorded> {
         self.requests
             .iter()
             .filter(|r| {
@@ -150,7 +152,6 @@ impl Stats {
                         .next()
                         == Some(name)
             })
-            .map(|r| r.body.clone())
             .collect()
     }
     /// Keys forwarded more than once.
@@ -398,6 +399,11 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full
         sh.stats.lock().unwrap().requests.push(Recorded {
             op: op.clone(),
             path: parts.uri.path().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
     }

@@ -67,15 +67,46 @@ fn a_lambda_target_receives_its_transformed_input_once_per_event() {
     run.code(0);
     let doc = run.json();
     assert_tally(&doc, &function, "lambda", [8, 0, 0]);
-    let got: Vec<Value> = proxy
-        .stats()
-        .invocations_of(&name)
-        .iter()
-        .map(|b| serde_json::from_str(b).unwrap())
-        .collect();
     let want: Vec<Value> = evs.iter().map(|e| transformed(e, &rule)).collect();
-    assert_eq!(sorted(got), sorted(want), "each event once, transformed");
+    assert_eq!(
+        invoked(&proxy, &name, "RequestResponse"),
+        sorted(want),
+        "each event once, transformed, invoked synchronously (a function error would keep it)"
+    );
     assert_eq!(topo.depth(&dlq), 0, "the DLQ ends empty");
+
+    // --invoke async: as EventBridge invokes, accepted once Lambda has queued the event.
+    proxy.reset_stats();
+    let later = events(8, 11);
+    topo.seed(&dlq, &letters(&later, &rule_arn, &function));
+    let run = topo.drain(&dlq, Some(&proxy.endpoint), &["--invoke", "async"]);
+    run.code(0);
+    assert_tally(&run.json(), &function, "lambda", [3, 0, 0]);
+    let want: Vec<Value> = later.iter().map(|e| transformed(e, &rule)).collect();
+    assert_eq!(invoked(&proxy, &name, "Event"), sorted(want));
+    assert_eq!(topo.depth(&dlq), 0);
+}
+
+/// The payloads the function `name` was invoked with, sorted; each call of `invocation`
+/// type.
+#[track_caller]
+fn invoked(proxy: &Proxy, name: &str, invocation: &str) -> Vec<Value> {
+    let stats = proxy.stats();
+    let calls = stats.invocations_of(name);
+    for c in &calls {
+        // The SDK leaves the header out for the default, RequestResponse.
+        let kind = c
+            .headers
+            .get("x-amz-invocation-type")
+            .map_or("RequestResponse", String::as_str);
+        assert_eq!(kind, invocation, "{c:?}");
+    }
+    sorted(
+        calls
+            .iter()
+            .map(|c| serde_json::from_str(&c.body).unwrap())
+            .collect(),
+    )
 }
 
 #[test]
