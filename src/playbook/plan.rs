@@ -52,6 +52,7 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 
 pub(super) fn replay_request(f: &mut Fields, started_by: &str) -> Result<PlanRequest, AppError> {
     let filter: crate::options::EventFilter = f.read()?;
+    filter.validate()?;
     Ok(PlanRequest {
         archive: f.str("archive")?,
         bus: f.str("bus")?,

@@ -113,3 +113,33 @@ fn twenty_thousand_steps_validate() {
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0].line, bad.lines().count());
 }
+
+#[test]
+fn a_redrive_field_outside_its_values_is_reported_with_the_values_it_takes() {
+    let d = problems(&format!(
+        "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"queue\"\n[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nto = \"target\"\ninvoke = \"later\"\n"
+    ));
+    let got: Vec<(usize, &str)> = d.iter().map(|x| (x.line, x.message.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                7,
+                "`to` must be one of \"bus\" or \"target\", not \"queue\""
+            ),
+            (
+                12,
+                "`invoke` must be one of \"sync\" or \"async\", not \"later\""
+            ),
+        ],
+        "{d:#?}"
+    );
+    assert_eq!(d[0].hint, "write to = \"bus\" or \"target\"");
+    load(
+        "pb.toml",
+        &format!(
+            "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"target\"\ninvoke = \"async\"\n[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nto = \"bus\"\n"
+        ),
+    )
+    .unwrap();
+}
