@@ -56,12 +56,12 @@ super::step::options_struct! {
     /// How events are re-emitted, by `drain` and by `reemit` alike.
     #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
     pub struct DrainOptions {
-        /// Where each message goes: back onto its bus (every matching rule gets it again), or only to the rule target that failed
-        #[arg(long, value_enum, default_value_t = RedriveTo::Bus, value_name = "bus|target")]
+        /// Where each message goes: bus (PutEvents back onto its bus: every matching rule gets it again) or target (only to the rule target that dead-lettered it, its TARGET_ARN, with that target's input)
+        #[arg(long, value_enum, default_value_t = RedriveTo::Bus, value_name = "bus|target", hide_possible_values = true)]
         #[serde(default)]
         pub to: RedriveTo,
-        /// With --to target: how Lambda targets are invoked
-        #[arg(long, value_enum, default_value_t = Invoke::Sync, value_name = "sync|async")]
+        /// With --to target, how Lambda targets are invoked: sync (RequestResponse: a function error keeps the message) or async (Event, as EventBridge invokes: accepted once Lambda queued it)
+        #[arg(long, value_enum, default_value_t = Invoke::Sync, value_name = "sync|async", hide_possible_values = true)]
         #[serde(default)]
         pub invoke: Invoke,
         /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
