@@ -343,6 +343,50 @@ mod tests {
         assert_eq!(sqs.in_flight("dlq"), 0, "nothing was received");
     }
 
+    /// A partner bus (named like its source, with slashes) is drained through the DLQs its
+    /// rules' targets name, and the rule ARN keeps the whole bus.
+    #[tokio::test]
+    async fn the_dlqs_of_a_partner_bus_are_found() {
+        use crate::ports::bus::{RuleInfo, TargetInfo};
+        const BUS: &str = "aws.partner/stripe.com/ed_XYZ";
+        let rule_arn = format!("arn:aws:events:us-east-2:123456789012:rule/{BUS}/RULE");
+        let eb = MemoryEventBridge::new();
+        eb.add_bus(BUS);
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        let dlq = sqs.create("partner-dlq");
+        eb.add_rule(
+            BUS,
+            RuleInfo {
+                name: "RULE".into(),
+                arn: rule_arn.clone(),
+                state: "ENABLED".into(),
+                event_pattern: None,
+                schedule_expression: None,
+                managed_by: None,
+                description: None,
+                targets: vec![TargetInfo {
+                    id: "t".into(),
+                    arn: "arn:aws:sqs:us-east-2:123456789012:consumer".into(),
+                    dlq_arn: Some(dlq.arn.clone()),
+                    ..TargetInfo::default()
+                }],
+            },
+        );
+        let req = DrainRequest {
+            bus: Some(BUS.into()),
+            options: DrainOptions {
+                to: crate::options::RedriveTo::Target,
+                ..DrainOptions::default()
+            },
+            ..DrainRequest::default()
+        };
+        let cfg = prepare(&eb, &sqs, &req, "run".into()).await.unwrap();
+        assert_eq!(cfg.queues.len(), 1);
+        assert_eq!(cfg.queues[0].arn, dlq.arn);
+        let parsed = crate::arn::RuleArn::parse(&rule_arn).unwrap();
+        assert_eq!((parsed.bus.as_str(), parsed.name.as_str()), (BUS, "RULE"));
+    }
+
     #[tokio::test]
     async fn a_bus_to_re_emit_to_is_refused_with_a_target_redrive() {
         let eb = MemoryEventBridge::new();
