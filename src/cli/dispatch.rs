@@ -201,10 +201,13 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             let cfg = crate::commands::reemit::prepare(&c.eventbridge, &req, run_id()).await?;
             let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
-                confirm_change(
-                    settings,
-                    &format!("Re-emit the events in {}", req.from.display()),
-                )?;
+                let what = match req.options.to {
+                    crate::options::RedriveTo::Bus => "Re-emit the events in",
+                    crate::options::RedriveTo::Target => {
+                        "Deliver to their rule targets the events in"
+                    }
+                };
+                confirm_change(settings, &format!("{what} {}", req.from.display()))?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report =

@@ -132,10 +132,17 @@ impl Report for DrainReport {
             if file.is_some() && name.starts_with("delete") {
                 continue;
             }
-            let note = if file.is_some() && name == "duplicates" {
-                "already re-emitted: not put again"
-            } else {
-                note
+            let note = match (name, file.is_some(), to_target) {
+                ("duplicates", true, false) => "already re-emitted: not put again",
+                ("duplicates", true, true) => "already delivered: not delivered again",
+                ("duplicates", false, true) => {
+                    "already delivered: deleted without a second delivery"
+                }
+                ("delete failed", _, true) => {
+                    "delivered but not deleted: the ledger dedups them next run"
+                }
+                ("possible duplicates", _, true) => "delivered again after an ambiguous failure",
+                _ => note,
             };
             if note.is_empty() || n > 0 {
                 s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
@@ -426,6 +433,7 @@ mod tests {
         let mut o = outcome(false);
         o.counts.received = 5;
         o.counts.reemitted = 3;
+        o.counts.duplicates = 1;
         o.counts.failed = 1;
         o.targets = vec![
             TargetTally {
@@ -445,6 +453,10 @@ mod tests {
         ];
         let human = report(o).human();
         assert!(human.contains("  delivered "), "{human}");
+        assert!(
+            human.contains("already delivered: deleted without a second delivery"),
+            "{human}"
+        );
         assert!(!human.contains("re-emitted"), "{human}");
         let table: Vec<&str> = human
             .lines()
