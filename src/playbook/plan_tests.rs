@@ -96,15 +96,18 @@ async fn a_drain_steps_redrive_is_planned_and_checked_after_set() {
         "{:?}",
         bus.steps[0].details
     );
-    // A bus to re-emit to and a target redrive: refused, naming why.
+    // A bus to re-emit to and a target redrive: `validate` refuses them written out; set
+    // through a parameter, `plan` refuses them, naming why.
     let both = load(
         "pb.toml",
         &format!(
-            "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nto = \"target\"\nto_bus = \"billing\"\n"
+            "{HEAD}[[params]]\nname = \"to\"\ntype = \"string\"\ndefault = \"bus\"\nhelp = \"bus or target\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nto = \"${{to}}\"\nto_bus = \"billing\"\n"
         ),
     )
     .unwrap();
-    let (mut scope, _) = prepare_run(&both, &w.opts(1, false)).unwrap();
+    let mut opts = w.opts(1, false);
+    opts.sets = vec![("to".into(), "target".into())];
+    let (mut scope, _) = prepare_run(&both, &opts).unwrap();
     let e = plan(&both, &mut scope, &w.ports(), 1, Utc::now())
         .await
         .unwrap_err();
