@@ -15,8 +15,10 @@ use crate::drain::file_queue::FileQueue;
 use crate::error::AppError;
 use crate::interrupt::Signal;
 use crate::options::DrainOptions;
+use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
-use crate::ports::queue::QueueRef;
+use crate::ports::queue::{BatchEntry, BatchFailure, Queue, QueueDepth, QueueRef, ReceivedMessage};
+use async_trait::async_trait;
 use clap::Args;
 use serde::Deserialize;
 
@@ -138,7 +140,10 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     cfg.queues = queues;
     cfg.park_queue = None;
     let ports = DrainPorts {
-        queue: Arc::new(mem),
+        queue: Arc::new(FileThenAccount {
+            file: mem,
+            account: ports.queue.clone(),
+        }),
         ..ports
     };
     let mut report = super::drain::run(cfg, ports, observer, interrupt).await?;
@@ -156,6 +161,61 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     }
     report.from_file = Some(FromFile { file, lines });
     Ok(report)
+}
+
+/// The file's queues, read as a drain reads its DLQs; any other queue is resolved in the
+/// account: a `--to target` redrive resolves the URL of each SQS target through the queue
+/// port, and those queues are not in the file (nothing else is asked of them here).
+struct FileThenAccount {
+    file: FileQueue,
+    account: Arc<dyn Queue>,
+}
+
+#[async_trait]
+impl Queue for FileThenAccount {
+    async fn resolve(&self, queue: &str) -> Result<QueueRef, PortError> {
+        match self.file.resolve(queue).await {
+            Ok(q) => Ok(q),
+            Err(_) => self.account.resolve(queue).await,
+        }
+    }
+    async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
+        self.file.depth(url).await
+    }
+    async fn receive(
+        &self,
+        url: &str,
+        max: u8,
+        wait: Duration,
+        visibility: Option<Duration>,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        self.file.receive(url, max, wait, visibility).await
+    }
+    async fn delete_batch(
+        &self,
+        url: &str,
+        entries: &[BatchEntry],
+    ) -> Result<Vec<BatchFailure>, PortError> {
+        self.file.delete_batch(url, entries).await
+    }
+    async fn change_visibility_batch(
+        &self,
+        url: &str,
+        entries: &[BatchEntry],
+        timeout: Duration,
+    ) -> Result<Vec<BatchFailure>, PortError> {
+        self.file
+            .change_visibility_batch(url, entries, timeout)
+            .await
+    }
+    async fn send(
+        &self,
+        url: &str,
+        body: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<String, PortError> {
+        self.file.send(url, body, attributes).await
+    }
 }
 
 #[cfg(test)]
@@ -439,6 +499,27 @@ mod tests {
         );
         assert!(eb.accepted().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A target redrive resolves its SQS targets through the queue port: the file's queues
+    /// come from the file, any other from the account.
+    #[tokio::test]
+    async fn queues_not_in_the_file_are_resolved_in_the_account() {
+        let account = MemoryQueue::new();
+        let consumer = account.create("consumer");
+        let file = FileQueue::new("dlq.jsonl");
+        let exported = file.add_queue("subs-dlq", DLQ_ARN);
+        let both = FileThenAccount {
+            file,
+            account: Arc::new(account.clone()),
+        };
+        assert_eq!(both.resolve(DLQ_ARN).await.unwrap(), exported);
+        assert_eq!(both.resolve(&consumer.arn).await.unwrap(), consumer);
+        assert!(
+            both.resolve("arn:aws:sqs:us-east-2:123456789012:nowhere")
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -60,8 +60,14 @@ impl Report for DrainReport {
                 return format!("Re-emit {}: {} has no messages\n", o.run_id, f.file);
             }
             Some(f) => s.push_str(&format!(
-                "Re-emit {} from {} (ledger {}), {:.1}s: re-emitted {} of {} lines\n",
-                o.run_id, f.file, self.ledger, self.duration_seconds, c.reemitted, f.lines
+                "Re-emit {} from {} (ledger {}), {:.1}s: {} {} of {} lines\n",
+                o.run_id,
+                f.file,
+                self.ledger,
+                self.duration_seconds,
+                if to_target { "delivered" } else { "re-emitted" },
+                c.reemitted,
+                f.lines
             )),
             None => s.push_str(&format!(
                 "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
