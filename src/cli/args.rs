@@ -106,7 +106,7 @@ pub enum Command {
     List(ListArgs),
     /// Cancel a STARTING or RUNNING replay
     Cancel(CancelArgs),
-    /// Re-emit dead-lettered events to their bus with dedup keys, deleting only what was re-emitted
+    /// Re-emit dead-lettered events to their bus (or, with --to target, to the rule target that failed) with dedup keys, deleting only what was re-emitted
     Drain(Box<DrainRequest>),
     /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
     Reemit(Box<ReemitRequest>),

@@ -68,6 +68,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
         }
         Command::Start(a) => {
             let a = *a;
+            a.filter.validate()?;
             let opts = StartOptions {
                 plan: PlanRequest {
                     archive: a.archive.or_else(|| settings.default_archive.clone()),
@@ -183,10 +184,13 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
                 let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
-                confirm_change(
-                    settings,
-                    &format!("Drain {} and re-emit to the bus", names.join(", ")),
-                )?;
+                let to = match req.options.to {
+                    crate::options::RedriveTo::Bus => "re-emit to the bus",
+                    crate::options::RedriveTo::Target => {
+                        "deliver each message to the rule target that dead-lettered it"
+                    }
+                };
+                confirm_change(settings, &format!("Drain {} and {to}", names.join(", ")))?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report = crate::commands::drain::run(cfg, ports, observer, interrupt()).await?;
@@ -197,10 +201,13 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             let cfg = crate::commands::reemit::prepare(&c.eventbridge, &req, run_id()).await?;
             let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
-                confirm_change(
-                    settings,
-                    &format!("Re-emit the events in {}", req.from.display()),
-                )?;
+                let what = match req.options.to {
+                    crate::options::RedriveTo::Bus => "Re-emit the events in",
+                    crate::options::RedriveTo::Target => {
+                        "Deliver to their rule targets the events in"
+                    }
+                };
+                confirm_change(settings, &format!("{what} {}", req.from.display()))?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report =
