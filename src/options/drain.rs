@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::drain::engine::{DrainConfig, Redrive};
+use crate::drain::engine::{DEFAULT_TARGET_CONCURRENCY, DrainConfig, Redrive};
 use crate::drain::event::DedupSpec;
 use crate::error::AppError;
 use crate::limits::{self, usage};
@@ -19,11 +19,6 @@ pub const DEFAULT_MAX_REDRIVES: u32 = 3;
 fn default_max_redrives() -> u32 {
     DEFAULT_MAX_REDRIVES
 }
-
-/// Pipelines per queue with `--to target` when `--concurrency` is not given.
-// Placeholder: the engine's `crate::drain::engine::DEFAULT_TARGET_CONCURRENCY` (measured in
-// docs/benchmarks.md) replaces it when the target engine is merged.
-const DEFAULT_TARGET_CONCURRENCY: usize = 8;
 
 /// Where `--to` sends each message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
