@@ -47,7 +47,7 @@ async fn describe(cat: &dyn BusCatalogue, name: &str) -> Result<ArchiveInfo, App
 
 /// The bus an archive records: everything after `event-bus/` in its source ARN (a partner
 /// bus keeps its slashes).
-fn bus_of(archive: &ArchiveInfo) -> Result<String, AppError> {
+pub(crate) fn bus_of(archive: &ArchiveInfo) -> Result<String, AppError> {
     archive
         .source_arn
         .split_once(":event-bus/")

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Serialize;
 
+use crate::archive::check::bus_of;
 use crate::archive::cleanup::{CleanupReport, Leftovers};
 use crate::archive::collect::Tally;
 use crate::archive::export::{ExportOptions, ExportPorts, ExportRequest, export};
@@ -283,7 +284,7 @@ impl CleanupOutcome {
 }
 
 /// The buses `--cleanup` searches: the one named, else the buses archives record (an
-/// export's rule sits on its archive's bus).
+/// export's rule sits on its archive's bus; a partner bus's name keeps its slashes).
 pub async fn cleanup_buses(
     cat: &dyn BusCatalogue,
     bus: Option<&str>,
@@ -295,7 +296,7 @@ pub async fn cleanup_buses(
         .list_archives(None)
         .await?
         .iter()
-        .map(|a| a.source_bus_name().to_string())
+        .filter_map(|a| bus_of(a).ok())
         .collect();
     buses.sort();
     buses.dedup();
@@ -370,6 +371,36 @@ mod tests {
         a.force = true;
         assert!(request(&a, "me@host".into(), now()).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn cleanup_searches_the_named_bus_else_every_archives_bus_partner_buses_whole() {
+        use crate::memory::eventbridge::MemoryEventBridge;
+        use crate::ports::bus::ArchiveInfo;
+        let eb = MemoryEventBridge::new();
+        for (name, bus) in [
+            ("a1", "aws.partner/stripe.com/ed_1"),
+            ("a2", "orders"),
+            ("a3", "orders"),
+        ] {
+            eb.add_archive(ArchiveInfo {
+                name: name.into(),
+                arn: format!("arn:aws:events:us-east-2:123456789012:archive/{name}"),
+                source_arn: format!("arn:aws:events:us-east-2:123456789012:event-bus/{bus}"),
+                state: "ENABLED".into(),
+                state_reason: None,
+                retention_days: None,
+                event_count: 0,
+                size_bytes: 0,
+                creation_time: None,
+                event_pattern: None,
+            });
+        }
+        assert_eq!(
+            cleanup_buses(&eb, None).await.unwrap(),
+            ["aws.partner/stripe.com/ed_1", "orders"]
+        );
+        assert_eq!(cleanup_buses(&eb, Some("b")).await.unwrap(), ["b"]);
     }
 
     #[test]
