@@ -40,11 +40,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
     let now = chrono::Utc::now();
     match command {
         Command::Archives(a) => {
-            let bus = a.bus.or_else(|| settings.default_bus.clone());
-            let c = Clients::load(&settings.aws).await?;
-            let report =
-                crate::commands::archives::archives(&c.eventbridge, bus.as_deref(), now).await?;
-            print(settings, &report)
+            super::archive::archive(super::args::ArchiveCommand::List(a), settings, now).await
         }
         Command::Archive(cmd) => super::archive::archive(cmd, settings, now).await,
         Command::Rules(a) => {

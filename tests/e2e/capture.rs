@@ -61,6 +61,23 @@ async fn seed(eb: &aws_sdk_eventbridge::Client, events: &[(&str, DateTime<Utc>, 
     }
 }
 
+/// Around a window of the last 3 days: two `order.paid` events inside it (one back-dated
+/// by its producer, older than the archive itself), one of another type, and two
+/// `order.paid` outside it.
+fn window_events(now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>, &'static str)> {
+    vec![
+        ("backdated", now - chrono::Duration::days(2), "order.paid"),
+        ("paid", now - chrono::Duration::minutes(90), "order.paid"),
+        (
+            "refunded",
+            now - chrono::Duration::minutes(90),
+            "order.refunded",
+        ),
+        ("too-new", now, "order.paid"),
+        ("too-old", now - chrono::Duration::days(5), "order.paid"),
+    ]
+}
+
 /// The names of the rules and queues an export may leave.
 async fn leftovers(eb: &aws_sdk_eventbridge::Client, sqs: &aws_sdk_sqs::Client) -> Vec<String> {
     let rules = eb
@@ -138,22 +155,7 @@ fn an_export_holds_exactly_the_windows_events_of_one_type_once_each_and_leaves_n
     let now = Utc::now();
     let out = home.path().join("paid.jsonl");
     let report = block_on(async {
-        seed(
-            &eb,
-            &[
-                // Back-dated by its producer: older than the archive itself.
-                ("backdated", now - chrono::Duration::days(2), "order.paid"),
-                ("paid", now - chrono::Duration::minutes(90), "order.paid"),
-                (
-                    "refunded",
-                    now - chrono::Duration::minutes(90),
-                    "order.refunded",
-                ),
-                ("too-new", now, "order.paid"),
-                ("too-old", now - chrono::Duration::days(5), "order.paid"),
-            ],
-        )
-        .await;
+        seed(&eb, &window_events(now)).await;
         let a = Adapters::new(&eb, &sqs);
         let ports = a.ports();
         export(
@@ -279,6 +281,29 @@ fn export_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// moto with the bus and archive holding one `order.paid` event of 2 hours ago, and a home.
+fn one_paid_event(
+    tag: &str,
+) -> (
+    Moto,
+    TempDir,
+    aws_sdk_eventbridge::Client,
+    aws_sdk_sqs::Client,
+) {
+    let moto = Moto::start();
+    let home = TempDir::new(tag);
+    let (eb, sqs) = clients(&moto);
+    block_on(seed(
+        &eb,
+        &[(
+            "paid",
+            Utc::now() - chrono::Duration::hours(2),
+            "order.paid",
+        )],
+    ));
+    (moto, home, eb, sqs)
+}
+
 /// The replays started so far.
 async fn replays(eb: &aws_sdk_eventbridge::Client) -> usize {
     eb.list_replays().send().await.unwrap().replays().len()
@@ -320,20 +345,7 @@ fn the_command_exports_one_type_of_a_window_once_each_and_leaves_nothing() {
     let home = TempDir::new("export-cli");
     let (eb, sqs) = clients(&moto);
     let now = Utc::now();
-    block_on(seed(
-        &eb,
-        &[
-            ("backdated", now - chrono::Duration::days(2), "order.paid"),
-            ("paid", now - chrono::Duration::minutes(90), "order.paid"),
-            (
-                "refunded",
-                now - chrono::Duration::minutes(90),
-                "order.refunded",
-            ),
-            ("too-new", now, "order.paid"),
-            ("too-old", now - chrono::Duration::days(5), "order.paid"),
-        ],
-    ));
+    block_on(seed(&eb, &window_events(now)));
     let run = cli(&moto, &home).run(&export_args(
         "paid.jsonl",
         &["--settle", "2s", "--output", "json"],
@@ -397,17 +409,7 @@ fn the_command_exports_one_type_of_a_window_once_each_and_leaves_nothing() {
 
 #[test]
 fn bad_input_is_refused_with_exit_2_and_creates_nothing() {
-    let moto = Moto::start();
-    let home = TempDir::new("export-bad");
-    let (eb, sqs) = clients(&moto);
-    block_on(seed(
-        &eb,
-        &[(
-            "paid",
-            Utc::now() - chrono::Duration::hours(2),
-            "order.paid",
-        )],
-    ));
+    let (moto, home, eb, sqs) = one_paid_event("export-bad");
     let refused = |args: &[&str], says: &str| {
         let run: Run = cli(&moto, &home).run(args);
         run.code(2);
@@ -446,17 +448,7 @@ fn bad_input_is_refused_with_exit_2_and_creates_nothing() {
 
 #[test]
 fn ctrl_c_mid_export_removes_the_temporary_resources_and_exits_130() {
-    let moto = Moto::start();
-    let home = TempDir::new("export-int");
-    let (eb, sqs) = clients(&moto);
-    block_on(seed(
-        &eb,
-        &[(
-            "paid",
-            Utc::now() - chrono::Duration::hours(2),
-            "order.paid",
-        )],
-    ));
+    let (moto, home, eb, sqs) = one_paid_event("export-int");
     // A long settle period: the export waits in it, after moto's instant replay.
     let child = cli(&moto, &home).start(&export_args("x.jsonl", &["--settle", "10m"]));
     wait_for_capture(&eb, &sqs);
@@ -482,17 +474,7 @@ fn ctrl_c_mid_export_removes_the_temporary_resources_and_exits_130() {
 
 #[test]
 fn after_a_sigkill_doctor_reports_the_leftovers_and_cleanup_removes_them() {
-    let moto = Moto::start();
-    let home = TempDir::new("export-kill");
-    let (eb, sqs) = clients(&moto);
-    block_on(seed(
-        &eb,
-        &[(
-            "paid",
-            Utc::now() - chrono::Duration::hours(2),
-            "order.paid",
-        )],
-    ));
+    let (moto, home, eb, sqs) = one_paid_event("export-kill");
     let mut child = cli(&moto, &home).spawn(&export_args("x.jsonl", &["--settle", "10m"]));
     wait_for_capture(&eb, &sqs);
     signal(&child, "KILL");
