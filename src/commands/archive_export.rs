@@ -21,7 +21,8 @@ use crate::archive::report::ExportReport;
 use crate::drain::event::DedupSpec;
 use crate::error::{AppError, not_found_as};
 use crate::interrupt::Signal;
-use crate::options::{WaitOptions, duration};
+use crate::limits;
+use crate::options::{duration, span};
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
 use crate::ports::replay::ReplayStatus;
@@ -87,8 +88,12 @@ pub struct ExportArgs {
     /// After the replay COMPLETED, wait until the queue stayed empty this long (default 30s; 1s to 10m)
     #[arg(long, value_name = "DUR", value_parser = settle)]
     pub settle: Option<Duration>,
-    #[command(flatten)]
-    pub wait: WaitOptions,
+    /// Give up after this long (exit 5): the replay is cancelled and everything removed, no file (1s to 30 days)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::TIMEOUT))]
+    pub timeout: Option<Duration>,
+    /// Replay poll interval (default 1s backing off to 10s; 1s to 5m)
+    #[arg(long, value_name = "DUR", value_parser = span(limits::POLL))]
+    pub poll: Option<Duration>,
     /// Find what killed exports left (rules, their targets, queues), list it, and remove it after confirmation
     #[arg(long, conflicts_with_all = [
         "since", "until", "event_types", "type_fields", "sources", "pattern", "ids", "out",
@@ -97,8 +102,8 @@ pub struct ExportArgs {
     pub cleanup: bool,
 }
 
-/// Reads the flags into the engine's request. Refuses (exit 2) a bad window, dedup key or
-/// wait option, a missing archive, and an existing `--out` without `--force`.
+/// Reads the flags into the engine's request. Refuses (exit 2) a bad window or dedup key,
+/// a missing archive, and an existing `--out` without `--force`.
 pub fn request(
     args: &ExportArgs,
     started_by: String,
@@ -121,7 +126,6 @@ pub fn request(
         Some(u) => Some(parse_when("--until", u, now).map_err(usage)?),
         None => None,
     };
-    args.wait.validate()?;
     let dedup = match &args.dedup_key {
         Some(d) => DedupSpec::parse(d).map_err(AppError::Usage)?,
         None => DedupSpec::Default,
@@ -150,8 +154,8 @@ pub fn request(
             settle: args
                 .settle
                 .unwrap_or(crate::archive::export::DEFAULT_SETTLE),
-            poll: args.wait.poll,
-            timeout: args.wait.timeout,
+            poll: args.poll,
+            timeout: args.timeout,
             ..ExportOptions::default()
         },
     })
@@ -370,6 +374,58 @@ mod tests {
         let mut a = args(&out);
         a.force = true;
         assert!(request(&a, "me@host".into(), now()).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_bus_other_than_the_archives_is_refused_before_anything_is_created() {
+        use crate::archive::progress::Silent;
+        use crate::memory::capture::MemoryCapture;
+        use crate::memory::eventbridge::MemoryEventBridge;
+        use crate::memory::sqs::MemoryQueue;
+        use crate::ports::bus::ArchiveInfo;
+        let eb = MemoryEventBridge::new();
+        let bus = eb.add_bus("orders");
+        eb.add_archive(ArchiveInfo {
+            name: "a".into(),
+            arn: "arn:aws:events:us-east-2:123456789012:archive/a".into(),
+            source_arn: bus.arn,
+            state: "ENABLED".into(),
+            state_reason: None,
+            retention_days: None,
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: None,
+            event_pattern: None,
+        });
+        let queues = MemoryQueue::new();
+        let res = MemoryCapture::new(queues.clone());
+        let ports = ExportPorts {
+            catalogue: &eb,
+            replays: &eb,
+            resources: &res,
+            queue: &queues,
+        };
+        let dir = std::env::temp_dir().join(format!("nr-xbus-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let req = request(&args(&dir.join("x.jsonl")), "me@host".into(), now()).unwrap();
+        let e = run(
+            &ports,
+            &req,
+            Some("payments"),
+            now(),
+            &mut Silent,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit_codes::USAGE, "{e}");
+        assert!(
+            e.to_string().contains("records bus orders, not payments"),
+            "{e}"
+        );
+        assert!(res.calls().is_empty(), "{:?}", res.calls());
+        assert!(eb.started().is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
