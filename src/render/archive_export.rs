@@ -74,9 +74,9 @@ impl Report for ExportReport {
         if self.events_per_type.is_empty() {
             s.push_str("  events per type: none\n");
         } else {
-            let mut t = Table::new(["  TYPE", "EVENTS"]);
+            let mut t = Table::new(["    TYPE", "EVENTS"]);
             for (kind, n) in &self.events_per_type {
-                t.row([format!("  {kind}"), n.to_string()]);
+                t.row([format!("    {kind}"), n.to_string()]);
             }
             s.push_str("  events per type:\n");
             s.push_str(&t.render());
