@@ -532,3 +532,50 @@ fn after_a_sigkill_doctor_reports_the_leftovers_and_cleanup_removes_them() {
         doctor.stdout
     );
 }
+
+#[test]
+fn start_keeps_a_window_before_the_archives_creation_and_warns() {
+    let (moto, home, eb, _sqs) = one_paid_event("start-backdated");
+    block_on(async {
+        eb.put_rule()
+            .event_bus_name(BUS)
+            .name("paid")
+            .event_pattern(json!({"detail": {"type": ["order.paid"]}}).to_string())
+            .send()
+            .await
+            .unwrap();
+    });
+    // The archive was created seconds ago: this whole window lies before it.
+    let since = (Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    let until = (Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let run = cli(&moto, &home).run(&[
+        "start",
+        "--archive",
+        ARCHIVE,
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--event-type",
+        "order.paid",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    run.code(0);
+    let doc = run.json();
+    assert_eq!(doc["outcome"], "completed", "{doc:#}");
+    assert_eq!(doc["window"]["start"], doc["window"]["requested_start"]);
+    let start: DateTime<Utc> = doc["window"]["start"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        start.timestamp(),
+        DateTime::parse_from_rfc3339(&since).unwrap().timestamp()
+    );
+    assert!(
+        run.stderr.contains("the whole window starts at")
+            && run.stderr.contains("back-dated")
+            && run.stderr.contains("kept as asked"),
+        "{}",
+        run.stderr
+    );
+}
