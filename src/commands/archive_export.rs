@@ -319,6 +319,22 @@ mod tests {
         Utc.with_ymd_and_hms(2025, 9, 8, 16, 0, 0).unwrap()
     }
 
+    /// An ENABLED archive of `bus`, kept forever.
+    fn archive_of(name: &str, bus: &str) -> crate::ports::bus::ArchiveInfo {
+        crate::ports::bus::ArchiveInfo {
+            name: name.into(),
+            arn: format!("arn:aws:events:us-east-2:123456789012:archive/{name}"),
+            source_arn: format!("arn:aws:events:us-east-2:123456789012:event-bus/{bus}"),
+            state: "ENABLED".into(),
+            state_reason: None,
+            retention_days: None,
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: None,
+            event_pattern: None,
+        }
+    }
+
     fn args(out: &std::path::Path) -> ExportArgs {
         ExportArgs {
             archive: Some("a".into()),
@@ -383,21 +399,9 @@ mod tests {
         use crate::memory::capture::MemoryCapture;
         use crate::memory::eventbridge::MemoryEventBridge;
         use crate::memory::sqs::MemoryQueue;
-        use crate::ports::bus::ArchiveInfo;
         let eb = MemoryEventBridge::new();
-        let bus = eb.add_bus("orders");
-        eb.add_archive(ArchiveInfo {
-            name: "a".into(),
-            arn: "arn:aws:events:us-east-2:123456789012:archive/a".into(),
-            source_arn: bus.arn,
-            state: "ENABLED".into(),
-            state_reason: None,
-            retention_days: None,
-            event_count: 0,
-            size_bytes: 0,
-            creation_time: None,
-            event_pattern: None,
-        });
+        eb.add_bus("orders");
+        eb.add_archive(archive_of("a", "orders"));
         let queues = MemoryQueue::new();
         let res = MemoryCapture::new(queues.clone());
         let ports = ExportPorts {
@@ -432,25 +436,13 @@ mod tests {
     #[tokio::test]
     async fn cleanup_searches_the_named_bus_else_every_archives_bus_partner_buses_whole() {
         use crate::memory::eventbridge::MemoryEventBridge;
-        use crate::ports::bus::ArchiveInfo;
         let eb = MemoryEventBridge::new();
         for (name, bus) in [
             ("a1", "aws.partner/stripe.com/ed_1"),
             ("a2", "orders"),
             ("a3", "orders"),
         ] {
-            eb.add_archive(ArchiveInfo {
-                name: name.into(),
-                arn: format!("arn:aws:events:us-east-2:123456789012:archive/{name}"),
-                source_arn: format!("arn:aws:events:us-east-2:123456789012:event-bus/{bus}"),
-                state: "ENABLED".into(),
-                state_reason: None,
-                retention_days: None,
-                event_count: 0,
-                size_bytes: 0,
-                creation_time: None,
-                event_pattern: None,
-            });
+            eb.add_archive(archive_of(name, bus));
         }
         assert_eq!(
             cleanup_buses(&eb, None).await.unwrap(),
