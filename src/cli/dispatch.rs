@@ -22,7 +22,7 @@ use crate::replay::watch::WatchOptions;
 use crate::settings::Settings;
 use crate::signals::interrupt;
 
-fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
+pub(super) fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
     output::emit(settings.output, report)
         .map_err(|e| AppError::Io(format!("cannot write to stdout: {e}")))?;
     Ok(report.exit_code())
@@ -40,12 +40,9 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
     let now = chrono::Utc::now();
     match command {
         Command::Archives(a) => {
-            let bus = a.bus.or_else(|| settings.default_bus.clone());
-            let c = Clients::load(&settings.aws).await?;
-            let report =
-                crate::commands::archives::archives(&c.eventbridge, bus.as_deref(), now).await?;
-            print(settings, &report)
+            super::archive::archive(super::args::ArchiveCommand::List(a), settings, now).await
         }
+        Command::Archive(cmd) => super::archive::archive(cmd, settings, now).await,
         Command::Rules(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
@@ -63,7 +60,17 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
         Command::Doctor(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
-            let report = crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
+            let mut report =
+                crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
+            let capture =
+                crate::aws::capture::AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
+            crate::archive::doctor_check::add_leftover_check(
+                &mut report,
+                &capture,
+                &c.eventbridge,
+                &bus,
+            )
+            .await;
             print(settings, &report)
         }
         Command::Start(a) => {

@@ -274,6 +274,52 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
             "playbook_bad_param",
             vec!["playbook", "validate", "pb-bad-param.toml"],
         ),
+        // archive export: refused before any AWS call.
+        (
+            "archive_export_bad_since",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "bogus",
+                "--out",
+                "x.jsonl",
+            ],
+        ),
+        (
+            "archive_export_no_out",
+            vec!["archive", "export", "--archive", "a", "--since", "2h"],
+        ),
+        (
+            "archive_export_out_exists",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "2h",
+                "--out",
+                "exists.jsonl",
+            ],
+        ),
+        (
+            "archive_export_settle_0",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "2h",
+                "--out",
+                "x.jsonl",
+                "--settle",
+                "0s",
+            ],
+        ),
         (
             "playbook_bad_to",
             vec!["playbook", "validate", "pb-bad-to.toml"],
