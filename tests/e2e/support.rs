@@ -519,6 +519,54 @@ pub async fn subscribed_topic(sns: &aws_sdk_sns::Client, name: &str, queue_arn: 
     topic
 }
 
+/// A String message attribute.
+pub fn attr(v: &str) -> aws_sdk_sqs::types::MessageAttributeValue {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// One message as EventBridge dead-letters it: the event, the rule and the target.
+pub struct DeadLetter {
+    pub body: String,
+    pub rule_arn: String,
+    pub target_arn: String,
+}
+
+/// Puts dead letters on a queue with the attributes EventBridge sets (moto and LocalStack
+/// never write to rule DLQs): a Lambda target that timed out until its retries ran out.
+pub async fn put_dead_letters(sqs: &aws_sdk_sqs::Client, url: &str, letters: &[DeadLetter]) {
+    for (c, chunk) in letters.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("{c}-{i}"))
+                    .message_body(&l.body)
+                    .message_attributes("RULE_ARN", attr(&l.rule_arn))
+                    .message_attributes("TARGET_ARN", attr(&l.target_arn))
+                    .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
+                    .message_attributes("ERROR_MESSAGE", attr("Task timed out"))
+                    .message_attributes("RETRY_ATTEMPTS", attr("185"))
+                    .message_attributes("EXHAUSTED_RETRY_CONDITION", attr("MaximumRetryAttempts"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed().is_empty(), "{out:?}");
+    }
+}
+
 /// Every message on a queue, received (with its attributes and, on a FIFO queue, its
 /// group) and deleted, until a receive waiting 1 s finds none.
 pub async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {

@@ -10,10 +10,9 @@ mod topology;
 use serde_json::{Value, json};
 
 use crate::proxy::{Faults, Proxy};
-use crate::support::REGION;
+use crate::support::{DeadLetter, REGION};
 use topology::{
-    DeadLetter, Topo, assert_tally, group, letters, sorted, stripe_event, target, transformer,
-    unique,
+    Topo, assert_tally, group, letters, sorted, stripe_event, target, transformer, unique,
 };
 
 const SUBSCRIPTIONS: &str = r#"{"source": ["stripe.webhook"]}"#;

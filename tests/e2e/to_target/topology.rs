@@ -8,10 +8,10 @@ use aws_sdk_eventbridge::types::{DeadLetterConfig, InputTransformer, SqsParamete
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use serde_json::Value;
 
-use crate::drain::{attr, depth};
+use crate::drain::depth;
 use crate::support::{
-    LOCALSTACK_ACCOUNT, LocalStack, REGION, Run, Sandbox, TempDir, block_on, client,
-    create_function, create_state_machine, subscribed_topic, take_all,
+    DeadLetter, LOCALSTACK_ACCOUNT, LocalStack, REGION, Run, Sandbox, TempDir, block_on, client,
+    create_function, create_state_machine, put_dead_letters, subscribed_topic, take_all,
 };
 
 /// moto's account.
@@ -23,13 +23,6 @@ pub struct Queue {
     pub name: String,
     pub url: String,
     pub arn: String,
-}
-
-/// One message as EventBridge dead-letters it: the event, the rule and the target.
-pub struct DeadLetter {
-    pub event: Value,
-    pub rule_arn: String,
-    pub target_arn: String,
 }
 
 /// A message received (and deleted) from a target queue.
@@ -294,42 +287,7 @@ impl Topo {
 
     /// Puts dead letters on a DLQ with the attributes EventBridge sets.
     pub fn seed(&self, dlq: &Queue, letters: &[DeadLetter]) {
-        let sqs = self.sqs();
-        block_on(async {
-            for (c, chunk) in letters.chunks(10).enumerate() {
-                let entries = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                            .id(format!("{c}-{i}"))
-                            .message_body(l.event.to_string())
-                            .message_attributes("RULE_ARN", attr(&l.rule_arn))
-                            .message_attributes("TARGET_ARN", attr(&l.target_arn))
-                            .message_attributes("ERROR_CODE", attr("SDK_CLIENT_ERROR"))
-                            .message_attributes(
-                                "ERROR_MESSAGE",
-                                attr("Unable to invoke the target: the service answered 503"),
-                            )
-                            .message_attributes(
-                                "EXHAUSTED_RETRY_CONDITION",
-                                attr("MaximumRetryAttempts"),
-                            )
-                            .message_attributes("RETRY_ATTEMPTS", attr("185"))
-                            .build()
-                            .unwrap()
-                    })
-                    .collect();
-                let out = sqs
-                    .send_message_batch()
-                    .queue_url(&dlq.url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(out.failed().is_empty(), "{out:?}");
-            }
-        });
+        block_on(put_dead_letters(&self.sqs(), &dlq.url, letters));
     }
 
     /// Messages on a queue, visible or in flight.
@@ -423,7 +381,7 @@ pub fn letters(events: &[Value], rule_arn: &str, target_arn: &str) -> Vec<DeadLe
     events
         .iter()
         .map(|e| DeadLetter {
-            event: e.clone(),
+            body: e.to_string(),
             rule_arn: rule_arn.to_string(),
             target_arn: target_arn.to_string(),
         })
