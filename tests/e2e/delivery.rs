@@ -2,9 +2,6 @@
 //! smoke test per target type, through the library directly until `drain --to target`
 //! drives them: the requests must be ones the services accept and the answers must map.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use nexus_replay::aws::lambda::Lambda;
 use nexus_replay::aws::logs::Logs;
 use nexus_replay::aws::sfn::StepFunctions;
@@ -18,100 +15,16 @@ use nexus_replay::ports::delivery::{
     LogWriter, MessageBatchSender, OutgoingMessage, SendOutcome, TopicMessage, TopicPublisher,
 };
 
-use crate::support::{Moto, REGION, block_on};
-
-/// An SDK client of `$krate` on the emulator.
-macro_rules! client {
-    ($krate:ident, $endpoint:expr) => {
-        $krate::Client::from_conf(
-            $krate::Config::builder()
-                .behavior_version($krate::config::BehaviorVersion::latest())
-                .credentials_provider($krate::config::Credentials::new(
-                    "testing", "testing", None, None, "test",
-                ))
-                .region($krate::config::Region::new(REGION))
-                .endpoint_url($endpoint)
-                .build(),
-        )
-    };
-}
-
-/// The role moto wants a function or state machine to have.
-const ROLE: &str = "arn:aws:iam::123456789012:role/nexus-delivery-test";
-
-/// An empty ZIP archive (only its end-of-directory record): moto without Docker never runs
-/// the code, it echoes the payload.
-const EMPTY_ZIP: [u8; 22] = [
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-
-/// POSTs `body` to moto at `path`; panics unless it answers 2xx.
-fn post(moto: &Moto, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let addr = moto.endpoint.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect to moto");
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 2"), "{path}: {answer}");
-    answer
-}
-
-/// moto answers Lambda Invoke without Docker after this, and knows the role.
-fn prepare_lambda(moto: &Moto) {
-    post(
-        moto,
-        "/moto-api/config",
-        &[("Content-Type", "application/json")],
-        r#"{"lambda": {"use_docker": false}}"#,
-    );
-    // IAM through its query API: moto routes by the credential scope and checks no
-    // signature (an IAM client would cost the tests another large crate).
-    post(
-        moto,
-        "/",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-            ),
-        ],
-        "Action=CreateRole&Version=2010-05-08&RoleName=nexus-delivery-test&AssumeRolePolicyDocument=%7B%7D",
-    );
-}
+use crate::support::{
+    Moto, block_on, client, create_function, create_state_machine, subscribed_topic, take_all,
+};
 
 #[test]
 fn lambda_invoke_reaches_the_function_on_moto() {
     let moto = Moto::start();
-    prepare_lambda(&moto);
+    let function_arn = create_function(&moto, "subscription-handler");
     let raw = client!(aws_sdk_lambda, &moto.endpoint);
     block_on(async {
-        let function_arn = raw
-            .create_function()
-            .function_name("subscription-handler")
-            .runtime(aws_sdk_lambda::types::Runtime::Python312)
-            .role(ROLE)
-            .handler("handler.handle")
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(aws_sdk_lambda::primitives::Blob::new(EMPTY_ZIP.to_vec()))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .function_arn()
-            .unwrap()
-            .to_string();
         let TargetKind::Lambda { function_arn } = TargetKind::of(&function_arn) else {
             panic!("{function_arn} is not a function ARN")
         };
@@ -134,32 +47,13 @@ fn lambda_invoke_reaches_the_function_on_moto() {
     });
 }
 
-/// Every body received from `url` (waits briefly for each batch).
+/// Every body received from `url`, consumed.
 async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        let messages = got.messages();
-        if messages.is_empty() {
-            return out;
-        }
-        for m in messages {
-            out.push(m.body().unwrap_or_default().to_string());
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    take_all(sqs, url)
+        .await
+        .into_iter()
+        .map(|m| m.body().unwrap_or_default().to_string())
+        .collect()
 }
 
 fn outgoing(id: usize, group: Option<&str>, dedup: Option<&str>) -> OutgoingMessage {
@@ -233,15 +127,6 @@ fn sns_publish_reaches_a_subscribed_queue_on_moto() {
     let sqs = client!(aws_sdk_sqs, &moto.endpoint);
     let raw = client!(aws_sdk_sns, &moto.endpoint);
     block_on(async {
-        let topic = raw
-            .create_topic()
-            .name("billing-alerts")
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_string();
         let queue = sqs
             .create_queue()
             .queue_name("alerts-capture")
@@ -261,14 +146,7 @@ fn sns_publish_reaches_a_subscribed_queue_on_moto() {
             .attributes()
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
-        raw.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .unwrap();
+        let topic = subscribed_topic(&raw, "billing-alerts", &queue_arn).await;
         let sns = Sns::new(raw.clone());
         let message = TopicMessage {
             message: r#"{"id":"evt_1"}"#.into(),
@@ -289,18 +167,9 @@ fn sns_publish_reaches_a_subscribed_queue_on_moto() {
 #[test]
 fn start_execution_is_idempotent_by_name_on_moto() {
     let moto = Moto::start();
+    let machine = create_state_machine(&moto, "billing");
     let raw = client!(aws_sdk_sfn, &moto.endpoint);
     block_on(async {
-        let machine = raw
-            .create_state_machine()
-            .name("billing")
-            .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
-            .role_arn(ROLE)
-            .send()
-            .await
-            .unwrap()
-            .state_machine_arn()
-            .to_string();
         let sfn = StepFunctions::new(raw.clone());
         let name = execution_name("evt_1PqR2sT3uV4wX5yZ", 1);
         let input = r#"{"id":"evt_1PqR2sT3uV4wX5yZ"}"#;

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use serde_json::{Value, json};
 
-use crate::support::{BUS, Sandbox, TempDir, block_on};
+use crate::support::{BUS, DeadLetter, Sandbox, TempDir, block_on, put_dead_letters};
 
 pub(crate) const CAPTURE_BUS: &str = "capture-bus";
 /// moto serves requests on threads and its `Queue.delete_message` rebuilds the message list
@@ -122,14 +121,7 @@ pub(crate) fn capture_sharded(sb: &Sandbox, shards: usize) -> Capture {
     }
 }
 
-/// A String message attribute.
-pub(crate) fn attr(v: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder()
-        .data_type("String")
-        .string_value(v)
-        .build()
-        .unwrap()
-}
+pub(crate) use crate::support::attr;
 
 /// Puts `bodies` on a queue with the DLQ attributes EventBridge sets.
 pub(crate) fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
@@ -144,33 +136,16 @@ pub(crate) fn seed(sb: &Sandbox, queue: &str, bodies: &[String]) -> String {
             .queue_url()
             .unwrap()
             .to_string();
-        for (c, chunk) in bodies.chunks(10).enumerate() {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, b)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(format!("{c}-{i}"))
-                        .message_body(b)
-                        .message_attributes("RULE_ARN", attr(RULE_ARN))
-                        .message_attributes("TARGET_ARN", attr("arn:aws:lambda:us-east-2:123456789012:function:update-subscription"))
-                        .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
-                        .message_attributes("ERROR_MESSAGE", attr("Task timed out"))
-                        .message_attributes("RETRY_ATTEMPTS", attr("185"))
-                        .message_attributes("EXHAUSTED_RETRY_CONDITION", attr("MaximumRetryAttempts"))
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            let out = sqs
-                .send_message_batch()
-                .queue_url(&url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .unwrap();
-            assert!(out.failed().is_empty());
-        }
+        let letters: Vec<DeadLetter> = bodies
+            .iter()
+            .map(|b| DeadLetter {
+                body: b.clone(),
+                rule_arn: RULE_ARN.into(),
+                target_arn: "arn:aws:lambda:us-east-2:123456789012:function:update-subscription"
+                    .into(),
+            })
+            .collect();
+        put_dead_letters(&sqs, &url, &letters).await;
         url
     })
 }

@@ -18,3 +18,4 @@ mod signals;
 mod snapshots_errors;
 mod snapshots_help;
 mod snapshots_reports;
+mod to_target;

@@ -1,9 +1,14 @@
 //! A fault-injecting HTTP proxy on loopback, put between the binary (`--endpoint-url`) and
 //! moto. Configured per test with a fixed seed, it adds latency, answers errors for a
-//! fraction of calls per operation (by `X-Amz-Target`), fails some `PutEvents` entries in
-//! their slots while forwarding the rest, forwards a call and then drops the connection
-//! without answering (the ambiguous failure), and fails `DeleteMessageBatch` entries. It
-//! counts what it injected and every PutEvents entry it forwarded, by dedup key.
+//! fraction of calls per operation (by `X-Amz-Target`, the Lambda `Invoke` path, or a
+//! query API's `Action`), fails some `PutEvents` or `SendMessageBatch` entries while
+//! forwarding the rest, forwards a call and then drops the connection without answering
+//! (the ambiguous failure), and fails `DeleteMessageBatch` entries. It counts what it
+//! injected and every PutEvents entry it forwarded, by dedup key and by source, and keeps
+//! the request bodies of the operations a test asks for (what reached a Lambda function).
+//!
+//! Like AWS (and unlike the emulators), it refuses PutEvents entries whose source starts
+//! with `aws.` (`NotAuthorizedForSourceException` in their slots), forwarding the rest.
 //!
 //! Also used by `benches/wire.rs` (`#[path]`), so it depends only on dev-dependencies.
 
@@ -30,7 +35,8 @@ pub struct OpFaults {
     pub http_503: f64,
     /// Fraction answered 400 ThrottlingException (not forwarded).
     pub throttle: f64,
-    /// PutEvents: fraction of calls with some entries failed in place...
+    /// PutEvents and SendMessageBatch: fraction of calls with some entries failed (in
+    /// their slots, or in SendMessageBatch's `Failed` list)...
     pub partial_calls: f64,
     /// ...each entry failing with this probability (at least one per affected call).
     pub partial_entries: f64,
@@ -48,8 +54,25 @@ pub struct Faults {
     pub jitter: Duration,
     /// By operation name (`PutEvents`, `ReceiveMessage`, ...) or `*`.
     pub ops: BTreeMap<String, OpFaults>,
-    /// Do not parse PutEvents bodies for dedup keys (the benchmark: keep the proxy cheap).
+    /// Do not parse PutEvents bodies for dedup keys or sources (the benchmark: keep the
+    /// proxy cheap; the `aws.` source check is then off too).
     pub skip_key_tracking: bool,
+    /// Operations whose forwarded request bodies are kept (`Stats::requests`).
+    pub record: Vec<String>,
+    /// By operation: the faults of its first calls, in order (then the rolls of `ops`), so
+    /// that a test with few calls meets each kind whatever the order of calls.
+    pub script: BTreeMap<String, Vec<Fault>>,
+}
+
+/// One fault forced on a call (see `Faults::script`); kinds as in [`OpFaults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Http500,
+    Http503,
+    Throttle,
+    /// PutEvents or SendMessageBatch: some entries failed (`partial_entries`, at least one).
+    PartialEntries,
+    DropAfterForward,
 }
 
 impl Faults {
@@ -57,6 +80,27 @@ impl Faults {
         self.ops.insert(op.to_string(), f);
         self
     }
+    /// Forces `faults` on the first calls of `op`, in order.
+    pub fn first(mut self, op: &str, faults: &[Fault]) -> Faults {
+        self.script.insert(op.to_string(), faults.to_vec());
+        self
+    }
+    /// Keeps the request bodies of `op` that are forwarded.
+    pub fn recording(mut self, op: &str) -> Faults {
+        self.record.push(op.to_string());
+        self
+    }
+}
+
+/// A request forwarded to the emulator, kept because its operation is recorded.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub op: String,
+    /// The path (for Lambda `Invoke`, it names the function).
+    pub path: String,
+    /// The request's headers, names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
 }
 
 /// What the proxy saw and did.
@@ -72,6 +116,10 @@ pub struct Stats {
     pub put_entries: u64,
     /// PutEvents entries received (forwarded or not), by dedup key: the tries per entry.
     pub put_attempts: BTreeMap<String, u32>,
+    /// PutEvents entries forwarded, by `Source`.
+    pub put_sources: BTreeMap<String, u32>,
+    /// The forwarded requests of the recorded operations, in order.
+    pub requests: Vec<Recorded>,
 }
 
 impl Stats {
@@ -87,6 +135,24 @@ impl Stats {
     /// Entries forwarded beyond the first of their key: the copies consumers may see.
     pub fn extra_puts(&self) -> u64 {
         self.put_keys.values().map(|n| u64::from(n - 1)).sum()
+    }
+    /// The recorded `Invoke` calls of the Lambda function `name`, named in the path by its
+    /// name or (percent-encoded) ARN.
+    pub fn invocations_of(&self, name: &str) -> Vec<&Recorded> {
+        self.requests
+            .iter()
+            .filter(|r| {
+                r.op == "Invoke"
+                    && r.path
+                        .trim_start_matches("/2015-03-31/functions/")
+                        .trim_end_matches("/invocations")
+                        .replace("%3A", ":")
+                        .replace("%3a", ":")
+                        .rsplit(':')
+                        .next()
+                        == Some(name)
+            })
+            .collect()
     }
     /// Keys forwarded more than once.
     pub fn keys_put_twice(&self) -> Vec<String> {
@@ -257,20 +323,17 @@ fn error(status: u16, code: &str) -> Response<Full<Bytes>> {
 async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(|_| Dropped)?.to_bytes();
-    let op = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.rsplit('.').next())
-        .unwrap_or("Unknown")
-        .to_string();
-    *sh.stats
-        .lock()
-        .unwrap()
-        .calls
-        .entry(op.clone())
-        .or_default() += 1;
-    let track = !sh.faults.lock().unwrap().skip_key_tracking;
+    let op = operation(&parts, &body);
+    let call_number = {
+        let mut st = sh.stats.lock().unwrap();
+        let n = st.calls.entry(op.clone()).or_default();
+        *n += 1;
+        *n as usize
+    };
+    let (track, record) = {
+        let f = sh.faults.lock().unwrap();
+        (!f.skip_key_tracking, f.record.contains(&op))
+    };
     if op == "PutEvents" && track {
         let mut st = sh.stats.lock().unwrap();
         for k in dedup_keys_of(&body) {
@@ -288,26 +351,75 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Full
         .or_else(|| faults.ops.get("*"))
         .cloned()
         .unwrap_or_default();
-    let r = sh.roll();
-    if r < f.http_500 {
-        sh.count(&op, "500");
-        return Ok(error(500, "InternalFailure"));
+    let scripted = faults
+        .script
+        .get(&op)
+        .and_then(|s| s.get(call_number - 1))
+        .copied();
+    let rejected = match scripted {
+        Some(k @ (Fault::Http500 | Fault::Http503 | Fault::Throttle)) => Some(k),
+        Some(_) => None,
+        None => {
+            let r = sh.roll();
+            if r < f.http_500 {
+                Some(Fault::Http500)
+            } else if r < f.http_500 + f.http_503 {
+                Some(Fault::Http503)
+            } else if r < f.http_500 + f.http_503 + f.throttle {
+                Some(Fault::Throttle)
+            } else {
+                None
+            }
+        }
+    };
+    match rejected {
+        Some(Fault::Http500) => {
+            sh.count(&op, "500");
+            return Ok(error(500, "InternalFailure"));
+        }
+        Some(Fault::Http503) => {
+            sh.count(&op, "503");
+            return Ok(error(503, "ServiceUnavailable"));
+        }
+        Some(_) => {
+            sh.count(&op, "throttle");
+            return Ok(error(400, "ThrottlingException"));
+        }
+        None => {}
     }
-    if r < f.http_500 + f.http_503 {
-        sh.count(&op, "503");
-        return Ok(error(503, "ServiceUnavailable"));
+    let drop_it = match scripted {
+        Some(k) => k == Fault::DropAfterForward,
+        None => sh.roll() < f.drop_after_forward,
+    };
+    let partial = |sh: &Shared| match scripted {
+        Some(k) => k == Fault::PartialEntries,
+        None => f.partial_calls > 0.0 && sh.roll() < f.partial_calls,
+    };
+    if record {
+        sh.stats.lock().unwrap().requests.push(Recorded {
+            op: op.clone(),
+            path: parts.uri.path().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+                .collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
     }
-    if r < f.http_500 + f.http_503 + f.throttle {
-        sh.count(&op, "throttle");
-        return Ok(error(400, "ThrottlingException"));
-    }
-    let drop_it = sh.roll() < f.drop_after_forward;
+    let reserved = op == "PutEvents" && track && has_reserved_source(&body);
     let answer = match op.as_str() {
-        "PutEvents" if f.partial_calls > 0.0 && sh.roll() < f.partial_calls => {
-            partial_put(&sh, &parts, &body, f.partial_entries).await?
+        "PutEvents" if reserved || partial(&sh) => {
+            let p = if reserved { 0.0 } else { f.partial_entries };
+            partial_put(&sh, &parts, &body, p).await?
+        }
+        "SendMessageBatch" if partial(&sh) => {
+            let p = f.partial_entries;
+            partial_batch(&sh, &op, &parts, &body, true, |sh| sh.roll() < p).await?
         }
         "DeleteMessageBatch" if f.delete_entry_failures > 0.0 => {
-            partial_delete(&sh, &parts, &body, f.delete_entry_failures).await?
+            let p = f.delete_entry_failures;
+            partial_batch(&sh, &op, &parts, &body, false, |sh| sh.roll() < p).await?
         }
         _ => {
             if op == "PutEvents" && track {
@@ -343,15 +455,27 @@ fn dedup_keys_of(body: &[u8]) -> Vec<String> {
 
 fn record_puts(sh: &Shared, body: &[u8]) {
     let keys = dedup_keys_of(body);
+    let sources: Vec<String> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["Entries"].as_array().cloned())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["Source"].as_str().map(str::to_string))
+        .collect();
     let mut st = sh.stats.lock().unwrap();
+    for s in sources {
+        *st.put_sources.entry(s).or_default() += 1;
+    }
     st.put_entries += keys.len() as u64;
     for k in keys {
         *st.put_keys.entry(k).or_default() += 1;
     }
 }
 
-/// Forwards only the entries that do not fail; the failed ones get InternalFailure in their
-/// slots, in the original order.
+/// Forwards only the entries that do not fail; the failed ones get an error in their
+/// slots, in the original order: `NotAuthorizedForSourceException` for a source starting
+/// with `aws.` (as AWS answers), else `InternalFailure` with probability `p` (at least one
+/// entry of the call when `p > 0`).
 async fn partial_put(
     sh: &Shared,
     parts: &hyper::http::request::Parts,
@@ -360,19 +484,42 @@ async fn partial_put(
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let mut req: Value = serde_json::from_slice(body).map_err(|_| Dropped)?;
     let entries = req["Entries"].as_array().cloned().unwrap_or_default();
-    let mut fail: Vec<bool> = entries.iter().map(|_| sh.roll() < p).collect();
-    if !fail.iter().any(|f| *f) && !fail.is_empty() {
-        let i = (sh.roll() * fail.len() as f64) as usize % fail.len();
-        fail[i] = true;
+    let mut fail: Vec<Option<(&str, &str)>> = entries
+        .iter()
+        .map(|e| {
+            if reserved(e) {
+                Some((
+                    "NotAuthorizedForSourceException",
+                    "Not authorized for the source.",
+                ))
+            } else if p > 0.0 && sh.roll() < p {
+                Some(("InternalFailure", "injected by the fault proxy"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let injected = ("InternalFailure", "injected by the fault proxy");
+    if p > 0.0 && !fail.contains(&Some(injected)) {
+        let open: Vec<usize> = (0..fail.len()).filter(|i| fail[*i].is_none()).collect();
+        if !open.is_empty() {
+            let i = (sh.roll() * open.len() as f64) as usize % open.len();
+            fail[open[i]] = Some(injected);
+        }
     }
     let keep: Vec<Value> = entries
         .iter()
         .zip(&fail)
-        .filter(|(_, f)| !**f)
+        .filter(|(_, f)| f.is_none())
         .map(|(e, _)| e.clone())
         .collect();
-    for _ in fail.iter().filter(|f| **f) {
-        sh.count("PutEvents", "entry");
+    for f in fail.iter().flatten() {
+        let kind = if f.0 == "InternalFailure" {
+            "entry"
+        } else {
+            "NotAuthorizedForSource"
+        };
+        sh.count("PutEvents", kind);
     }
     let mut forwarded: Vec<Value> = Vec::new();
     let mut upstream_failed = 0;
@@ -390,36 +537,47 @@ async fn partial_put(
     let mut it = forwarded.into_iter();
     let merged: Vec<Value> = fail
         .iter()
-        .map(|f| {
-            if *f {
-                json!({"ErrorCode": "InternalFailure", "ErrorMessage": "injected by the fault proxy"})
-            } else {
-                it.next().unwrap_or(json!({"ErrorCode": "InternalFailure", "ErrorMessage": "missing"}))
-            }
+        .map(|f| match f {
+            Some((code, message)) => json!({"ErrorCode": code, "ErrorMessage": message}),
+            None => it
+                .next()
+                .unwrap_or(json!({"ErrorCode": "InternalFailure", "ErrorMessage": "missing"})),
         })
         .collect();
-    let failed = fail.iter().filter(|f| **f).count() as u64 + upstream_failed;
+    let failed = fail.iter().filter(|f| f.is_some()).count() as u64 + upstream_failed;
     Ok(reply(
         200,
         json!({"FailedEntryCount": failed, "Entries": merged}),
     ))
 }
 
-/// Forwards only the entries that do not fail; the rest are answered as failed.
-async fn partial_delete(
+/// An SQS batch call (`SendMessageBatch`, `DeleteMessageBatch`): forwards only the entries
+/// `fails` spares; the rest are answered in `Failed` (at least one when `at_least_one`).
+async fn partial_batch(
     sh: &Shared,
+    op: &str,
     parts: &hyper::http::request::Parts,
     body: &Bytes,
-    p: f64,
+    at_least_one: bool,
+    mut fails: impl FnMut(&Shared) -> bool,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let mut req: Value = serde_json::from_slice(body).map_err(|_| Dropped)?;
     let entries = req["Entries"].as_array().cloned().unwrap_or_default();
-    let (fail, keep): (Vec<Value>, Vec<Value>) = entries.into_iter().partition(|_| sh.roll() < p);
-    for _ in &fail {
-        sh.count("DeleteMessageBatch", "entry");
+    let mut fail: Vec<bool> = entries.iter().map(|_| fails(sh)).collect();
+    if at_least_one && !fail.iter().any(|f| *f) && !fail.is_empty() {
+        let i = (sh.roll() * fail.len() as f64) as usize % fail.len();
+        fail[i] = true;
+    }
+    let mut failing = Vec::new();
+    let mut keep = Vec::new();
+    for (e, f) in entries.into_iter().zip(fail) {
+        if f { failing.push(e) } else { keep.push(e) }
+    }
+    for _ in &failing {
+        sh.count(op, "entry");
     }
     let mut successful = Vec::new();
-    let mut failed: Vec<Value> = fail
+    let mut failed: Vec<Value> = failing
         .iter()
         .map(|e| json!({"Id": e["Id"], "SenderFault": false, "Code": "InternalError", "Message": "injected by the fault proxy"}))
         .collect();
@@ -436,6 +594,51 @@ async fn partial_delete(
         200,
         json!({"Successful": successful, "Failed": failed}),
     ))
+}
+
+/// The operation of a call: the `X-Amz-Target` of the JSON protocols, the Lambda `Invoke`
+/// path, or the `Action` of a query API's form body (SNS, IAM).
+fn operation(parts: &hyper::http::request::Parts, body: &[u8]) -> String {
+    if let Some(t) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    let path = parts.uri.path();
+    if path.starts_with("/2015-03-31/functions/") && path.ends_with("/invocations") {
+        return "Invoke".into();
+    }
+    let form = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let action = String::from_utf8_lossy(body)
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string));
+        if let Some(a) = action {
+            return a;
+        }
+    }
+    "Unknown".into()
+}
+
+/// A PutEvents entry with a source AWS reserves (`aws.`…), which callers may not put.
+fn reserved(entry: &Value) -> bool {
+    entry["Source"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("aws."))
+}
+
+fn has_reserved_source(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|v| {
+        v["Entries"]
+            .as_array()
+            .is_some_and(|es| es.iter().any(reserved))
+    })
 }
 
 /// Forwards a call and parses a 200 answer as JSON; any other status is passed through

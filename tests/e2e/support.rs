@@ -1,6 +1,7 @@
 //! Test support: a moto server on a free loopback port (killed on drop, even when a test
 //! panics), a seeded sandbox, and a small runner for the built binary.
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,23 @@ use serde_json::Value;
 pub const BUS: &str = "ai-nexus-dev-stripe-event-bus";
 pub const ARCHIVE: &str = "ai-nexus-dev-stripe-event-archive";
 pub const REGION: &str = "us-east-2";
+
+/// An SDK client of `$krate` on the emulator.
+macro_rules! client {
+    ($krate:ident, $endpoint:expr) => {
+        $krate::Client::from_conf(
+            $krate::Config::builder()
+                .behavior_version($krate::config::BehaviorVersion::latest())
+                .credentials_provider($krate::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .region($krate::config::Region::new($crate::support::REGION))
+                .endpoint_url($endpoint)
+                .build(),
+        )
+    };
+}
+pub(crate) use client;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,47 +61,140 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A running moto server.
-pub struct Moto {
+/// A running emulator server (moto or LocalStack), killed on drop.
+pub struct Server {
     child: Child,
     pub endpoint: String,
 }
 
-impl Moto {
-    pub fn start() -> Moto {
+/// A running moto server.
+pub type Moto = Server;
+
+impl Server {
+    /// Spawns `command(port)` on free loopback ports until one answers `ready(port)`
+    /// within `wait` (a process that exits, its port taken, is tried again elsewhere).
+    fn spawn_ready(
+        what: &str,
+        wait: Duration,
+        command: impl Fn(u16) -> Command,
+        ready: impl Fn(u16) -> bool,
+    ) -> Server {
         for _attempt in 0..3 {
             let port = free_port();
-            let child = Command::new(moto_binary())
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let child = command(port)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("spawn moto_server");
-            let mut moto = Moto {
+                .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+            let mut server = Server {
                 child,
                 endpoint: format!("http://127.0.0.1:{port}"),
             };
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + wait;
             while Instant::now() < deadline {
-                if let Ok(Some(_)) = moto.child.try_wait() {
+                if let Ok(Some(_)) = server.child.try_wait() {
                     break; // exited (port taken?): try another port
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return moto;
+                if ready(port) {
+                    return server;
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
-        panic!("moto_server did not start on loopback");
+        panic!("{what} did not start on loopback");
+    }
+
+    pub fn start() -> Moto {
+        Server::spawn_ready(
+            "moto_server",
+            Duration::from_secs(30),
+            |port| {
+                let mut c = Command::new(moto_binary());
+                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                c
+            },
+            |port| TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        )
     }
 }
 
-impl Drop for Moto {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The account LocalStack answers for (moto's is 123456789012).
+pub const LOCALSTACK_ACCOUNT: &str = "000000000000";
+
+/// The Python of the LocalStack venv (NEXUS_REPLAY_LOCALSTACK_PYTHON or the repo's
+/// .venv-localstack). Missing, it fails the test: run scripts/localstack-venv.sh.
+fn localstack_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("NEXUS_REPLAY_LOCALSTACK_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join(".venv-localstack/bin/python");
+    assert!(
+        venv.exists(),
+        "{} not found: run scripts/localstack-venv.sh (scripts/test.sh does) or set NEXUS_REPLAY_LOCALSTACK_PYTHON",
+        venv.display()
+    );
+    venv
+}
+
+/// LocalStack in host mode (no Docker), with EventBridge, SQS and STS: unlike moto it
+/// creates rules on a bus whose name holds `/` (a partner event bus). Its files go to a
+/// scratch directory, removed with it.
+pub struct LocalStack {
+    pub server: Server,
+    /// Its files; keep it as long as the server.
+    pub dir: TempDir,
+}
+
+impl LocalStack {
+    pub fn start() -> LocalStack {
+        let dir = TempDir::new("localstack");
+        let python = localstack_python();
+        let root = dir.path().to_path_buf();
+        let server = Server::spawn_ready(
+            "LocalStack",
+            Duration::from_secs(120),
+            |port| {
+                let mut c = Command::new(&python);
+                c.args(["-m", "localstack.runtime.main"])
+                    .current_dir(&root)
+                    .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+                    .env("SERVICES", "events,sqs,sts")
+                    .env("PROVIDER_OVERRIDE_EVENTS", "v2")
+                    .env("DNS_ADDRESS", "0")
+                    .env("SKIP_SSL_CERT_DOWNLOAD", "1")
+                    // No analytics events sent home.
+                    .env("DISABLE_EVENTS", "1")
+                    .env("FILESYSTEM_ROOT", root.join("fs"))
+                    .env("LOCALSTACK_VOLUME_DIR", root.join("volume"))
+                    .env("TMPDIR", &root);
+                c
+            },
+            |port| {
+                http_get(port, "/_localstack/health").is_some_and(|a| a.starts_with("HTTP/1.1 200"))
+            },
+        );
+        LocalStack { server, dir }
+    }
+}
+
+/// GETs `path` from a loopback port: the whole answer, or None if nothing answers.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
 }
 
 /// A scratch directory removed on drop.
@@ -279,37 +390,212 @@ impl Sandbox {
 
 /// EventBridge and SQS clients on an emulator endpoint.
 pub fn clients_on(endpoint: &str) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
-    let creds = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "test");
-    let region = aws_sdk_sqs::config::Region::new(REGION);
-    let eb = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .credentials_provider(creds.clone())
-        .region(region.clone())
-        .endpoint_url(endpoint)
-        .build();
-    let sqs = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .credentials_provider(creds)
-        .region(region)
-        .endpoint_url(endpoint)
-        .build();
     (
-        aws_sdk_eventbridge::Client::from_conf(eb),
-        aws_sdk_sqs::Client::from_conf(sqs),
+        client!(aws_sdk_eventbridge, endpoint),
+        client!(aws_sdk_sqs, endpoint),
     )
 }
 
 /// A DynamoDB client on an emulator endpoint.
 pub fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .region(aws_sdk_dynamodb::config::Region::new(REGION))
-        .endpoint_url(endpoint)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    client!(aws_sdk_dynamodb, endpoint)
+}
+
+/// The role moto wants a function or state machine to have.
+const ROLE: &str = "arn:aws:iam::123456789012:role/nexus-delivery-test";
+
+/// An empty ZIP archive (only its end-of-directory record): moto without Docker never runs
+/// the code, it echoes the payload.
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// POSTs `body` to moto at `path`; panics unless it answers 2xx.
+fn post(moto: &Moto, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let addr = moto.endpoint.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("connect to moto");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 2"), "{path}: {answer}");
+    answer
+}
+
+/// moto answers Lambda Invoke without Docker after this, and knows the role.
+fn prepare_lambda(moto: &Moto) {
+    post(
+        moto,
+        "/moto-api/config",
+        &[("Content-Type", "application/json")],
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
+    // IAM through its query API: moto routes by the credential scope and checks no
+    // signature (an IAM client would cost the tests another large crate).
+    post(
+        moto,
+        "/",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ],
+        "Action=CreateRole&Version=2010-05-08&RoleName=nexus-delivery-test&AssumeRolePolicyDocument=%7B%7D",
+    );
+}
+
+/// A Lambda function on moto (which, without Docker, echoes the payload and never runs the
+/// code); answers its ARN.
+pub fn create_function(moto: &Moto, name: &str) -> String {
+    prepare_lambda(moto);
+    let lambda = client!(aws_sdk_lambda, &moto.endpoint);
+    block_on(async {
+        lambda
+            .create_function()
+            .function_name(name)
+            .runtime(aws_sdk_lambda::types::Runtime::Python312)
+            .role(ROLE)
+            .handler("handler.handle")
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(EMPTY_ZIP.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .function_arn()
+            .unwrap()
+            .to_string()
+    })
+}
+
+/// A state machine of one Pass state on moto; answers its ARN.
+pub fn create_state_machine(moto: &Moto, name: &str) -> String {
+    let sfn = client!(aws_sdk_sfn, &moto.endpoint);
+    block_on(async {
+        sfn.create_state_machine()
+            .name(name)
+            .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+            .role_arn(ROLE)
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_string()
+    })
+}
+
+/// A new SNS topic whose one subscription is the queue `queue_arn`, raw (the queue gets
+/// the message itself, not an SNS envelope); answers the topic's ARN.
+pub async fn subscribed_topic(sns: &aws_sdk_sns::Client, name: &str, queue_arn: &str) -> String {
+    let topic = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    topic
+}
+
+/// A String message attribute.
+pub fn attr(v: &str) -> aws_sdk_sqs::types::MessageAttributeValue {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// One message as EventBridge dead-letters it: the event, the rule and the target.
+pub struct DeadLetter {
+    pub body: String,
+    pub rule_arn: String,
+    pub target_arn: String,
+}
+
+/// Puts dead letters on a queue with the attributes EventBridge sets (moto and LocalStack
+/// never write to rule DLQs): a Lambda target that timed out until its retries ran out.
+pub async fn put_dead_letters(sqs: &aws_sdk_sqs::Client, url: &str, letters: &[DeadLetter]) {
+    for (c, chunk) in letters.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("{c}-{i}"))
+                    .message_body(&l.body)
+                    .message_attributes("RULE_ARN", attr(&l.rule_arn))
+                    .message_attributes("TARGET_ARN", attr(&l.target_arn))
+                    .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
+                    .message_attributes("ERROR_MESSAGE", attr("Task timed out"))
+                    .message_attributes("RETRY_ATTEMPTS", attr("185"))
+                    .message_attributes("EXHAUSTED_RETRY_CONDITION", attr("MaximumRetryAttempts"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed().is_empty(), "{out:?}");
+    }
+}
+
+/// Every message on a queue, received (with its attributes and, on a FIFO queue, its
+/// group) and deleted, until a receive waiting 1 s finds none.
+pub async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages();
+        if messages.is_empty() {
+            return out;
+        }
+        for m in messages {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+            out.push(m.clone());
+        }
+    }
 }
 
 /// Runs a future to completion on a fresh runtime (tests are synchronous).
