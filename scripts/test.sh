@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # README command 2: every test. Unit and adapter tests (aws-smithy-mocks) need nothing;
-# the end-to-end tests start their own moto on a free loopback port from .venv.
+# the end-to-end tests start their own moto on a free loopback port from .venv, and the
+# partner-bus test its own LocalStack from .venv-localstack (moto cannot put rules on a
+# bus whose name holds `/`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/moto-venv.sh
+scripts/localstack-venv.sh
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
