@@ -1,10 +1,11 @@
-//! A dry run's blast radius: which rules of the destination bus would receive each event.
+//! A dry run's plan: which rules of the destination bus would receive each event (its
+//! blast radius), or, `--to target`, the one target and the input it would receive.
 
 use std::sync::Arc;
 
-use super::classify::Candidate;
+use super::classify::{Candidate, Dest};
 use super::event::{as_delivered, parse};
-use super::outcome::Planned;
+use super::outcome::{Planned, PlannedTarget};
 use super::state::{BusRules, Shared};
 use crate::pattern::Pattern;
 use crate::ports::queue::QueueRef;
@@ -39,9 +40,9 @@ impl Shared {
     /// they are not known.
     pub(super) async fn blast_radius(&self, c: &Candidate) -> Result<Vec<String>, String> {
         let rules = self
-            .rules_of(&c.entry.bus)
+            .rules_of(&c.entry().bus)
             .await
-            .map_err(|e| format!("rules of bus {} unknown: {e}", c.entry.bus))?;
+            .map_err(|e| format!("rules of bus {} unknown: {e}", c.entry().bus))?;
         let env = parse(&c.msg.body).ok();
         let field = |name: &str| {
             env.as_ref()
@@ -50,7 +51,7 @@ impl Shared {
                 .unwrap_or("")
                 .to_string()
         };
-        let delivered = as_delivered(&c.entry, &field("account"), &field("region"));
+        let delivered = as_delivered(c.entry(), &field("account"), &field("region"));
         Ok(rules
             .iter()
             .filter(|(_, p)| p.matches(&delivered))
@@ -59,23 +60,52 @@ impl Shared {
     }
 }
 
+/// Characters of a target's input a dry run shows.
+const PREVIEW_CHARS: usize = 200;
+
+/// The start of `text`, at most `PREVIEW_CHARS` characters, marked when cut.
+fn preview(text: &str) -> String {
+    match text.char_indices().nth(PREVIEW_CHARS) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 /// A dry run's plan for the candidates of one batch: each is held (released at the end) and
-/// planned with the rules it would reach; nothing is claimed or put.
+/// planned with the rules it would reach, or the target it would be delivered to; nothing
+/// is claimed, put or delivered.
 pub(super) async fn plan(sh: &Shared, q: &QueueRef, cands: Vec<Candidate>) {
     for c in cands {
-        let (rules, reason) = match sh.blast_radius(&c).await {
-            Ok(rules) => (rules, None),
-            Err(why) => (Vec::new(), Some(why)),
+        let (rules, reason, bus, target) = match &c.dest {
+            Dest::Bus(e) => match sh.blast_radius(&c).await {
+                Ok(rules) => (rules, None, Some(e.bus.clone()), None),
+                Err(why) => (Vec::new(), Some(why), Some(e.bus.clone()), None),
+            },
+            Dest::Target(r) => (
+                Vec::new(),
+                None,
+                None,
+                Some(PlannedTarget {
+                    arn: r.target_arn.clone(),
+                    kind: r.kind.to_string(),
+                    input_preview: preview(&r.input),
+                }),
+            ),
+        };
+        let first_action = if target.is_some() {
+            "deliver"
+        } else {
+            "re-emit"
         };
         sh.hold(&q.url, &c.msg);
         let mut st = sh.lock();
         // A key an earlier message of this dry run takes: the real run would put it once
         // and delete this copy, or leave it as a conflict (the ledger is not read here).
-        let (action, reason) = match st.dry_keys.get(&c.key) {
+        let (action, reason) = match st.dry_keys.get(&c.ledger_key) {
             None => {
-                st.dry_keys.insert(c.key.clone(), c.digest.clone());
+                st.dry_keys.insert(c.ledger_key.clone(), c.digest.clone());
                 st.counts.would_reemit += 1;
-                ("re-emit", reason)
+                (first_action, reason)
             }
             Some(d) if *d == c.digest => {
                 st.counts.duplicates += 1;
@@ -87,7 +117,7 @@ pub(super) async fn plan(sh: &Shared, q: &QueueRef, cands: Vec<Candidate>) {
                     "conflict",
                     Some(format!(
                         "key {}: another message of this run has the same key and other content: this one would stay in the queue",
-                        c.key
+                        c.ledger_key
                     )),
                 )
             }
@@ -98,13 +128,13 @@ pub(super) async fn plan(sh: &Shared, q: &QueueRef, cands: Vec<Candidate>) {
             action: action.into(),
             dedup_key: Some(c.key.clone()),
             event_type: c.event_type.clone(),
-            bus: Some(c.entry.bus.clone()),
+            bus,
             rules,
             reason,
-            target: None,
+            target,
         });
         drop(st);
-        if action == "re-emit" && !c.duplicate_keys.is_empty() {
+        if action == first_action && !c.duplicate_keys.is_empty() {
             sh.warn_duplicate_keys(q, &c.msg, &c.key, &c.duplicate_keys);
         }
     }

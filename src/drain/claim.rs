@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::classify::Candidate;
-use super::put::Put;
-use super::state::{OwnCopy, Shared};
+use super::rounds::Put;
+use super::state::{OwnCopy, Shared, Tally};
 use crate::error::AppError;
 use crate::ports::ledger::{Claim, ClaimOutcome, Finished};
 use crate::ports::queue::{QueueRef, ReceivedMessage};
@@ -26,7 +26,7 @@ pub(super) async fn claim_all(
             let claims: Vec<Claim> = cands
                 .iter()
                 .map(|c| Claim {
-                    key: c.key.clone(),
+                    key: c.ledger_key.clone(),
                     run_id: sh.cfg.run_id.clone(),
                     redrive: c.redrive,
                     now,
@@ -53,9 +53,12 @@ pub(super) async fn claim_all(
                     ClaimOutcome::Claimed => to_put.push(c),
                     ClaimOutcome::Done(r) if r.content_differs(&c.digest) => {
                         sh.hold(&q.url, &c.msg);
-                        sh.conflict(&q.name, &c.msg.message_id, &c.key, &r);
+                        sh.conflict(&q.name, &c.msg.message_id, &c.ledger_key, &r);
                     }
                     ClaimOutcome::Done(_) => {
+                        if let Some(arn) = c.target_arn() {
+                            sh.tally(arn, Tally::Duplicate);
+                        }
                         sh.lock().counts.duplicates += 1;
                         to_delete.push(c.msg);
                     }
@@ -66,7 +69,7 @@ pub(super) async fn claim_all(
                         sh.lock().own_copies.push(OwnCopy {
                             queue: q.name.clone(),
                             message_id: c.msg.message_id.clone(),
-                            key: c.key.clone(),
+                            key: c.ledger_key.clone(),
                             redrive: c.redrive,
                             digest: c.digest.clone(),
                         });
@@ -74,7 +77,7 @@ pub(super) async fn claim_all(
                     ClaimOutcome::Held(r) => {
                         sh.hold(&q.url, &c.msg);
                         sh.lock().counts.held_elsewhere += 1;
-                        tracing::info!(key = %c.key, holder = %r.run_id, "key claimed by another run; left in the queue");
+                        tracing::info!(key = %c.ledger_key, holder = %r.run_id, "key claimed by another run; left in the queue");
                     }
                 }
             }
@@ -90,17 +93,25 @@ pub(super) async fn finish(sh: &Shared, q: &QueueRef, to_put: &[Candidate], resu
     let mut released = Vec::new();
     for (c, r) in to_put.iter().zip(results) {
         match r {
-            Put::Accepted { event_id } => done.push(Finished {
-                key: c.key.clone(),
-                event_id: event_id.clone(),
-            }),
+            Put::Accepted { event_id } => {
+                if let Some(arn) = c.target_arn() {
+                    sh.tally(arn, Tally::Delivered);
+                }
+                done.push(Finished {
+                    key: c.ledger_key.clone(),
+                    event_id: event_id.clone(),
+                })
+            }
             Put::Failed { code, message } => {
-                released.push(c.key.clone());
+                if let Some(arn) = c.target_arn() {
+                    sh.tally(arn, Tally::Failed);
+                }
+                released.push(c.ledger_key.clone());
                 sh.hold(&q.url, &c.msg);
                 sh.fail(q, &c.msg, Some(c.key.clone()), code, message.clone(), false);
             }
             Put::NotSent => {
-                released.push(c.key.clone());
+                released.push(c.ledger_key.clone());
                 sh.hold(&q.url, &c.msg);
             }
         }

@@ -1,11 +1,14 @@
 //! Classification of one received message: skip it (not selected), poison (cannot be
-//! re-emitted), or emit it under its dedup key.
+//! re-emitted), leave it (this redrive cannot send it: it stays, unparked), or emit it
+//! under its dedup key, onto a bus or (`--to target`) towards its rule's target (`route`).
 
 use chrono::{DateTime, Utc};
 
+use super::config::Redrive;
 use super::event::{
     Envelope, Origin, bus_of_rule_arn, content_digest, dedup_key, entry, parse, redrive_of,
 };
+use super::route::{Routed, Unrouted, unrouted};
 use super::state::Shared;
 use crate::ports::queue::{QueueRef, ReceivedMessage};
 use crate::ports::sink::PutEntry;
@@ -17,12 +20,41 @@ pub(super) const NAME_THE_BUS: &str = "name the bus with --to-bus (reemit: --bus
 pub(super) struct Candidate {
     pub(super) msg: ReceivedMessage,
     pub(super) key: String,
+    /// What the ledger claims: the dedup key on a bus, the dedup key and the target ARN
+    /// for a target (`route::claim_key`).
+    pub(super) ledger_key: String,
     pub(super) digest: String,
     /// Object keys the body has twice (warned about once the event is re-emitted).
     pub(super) duplicate_keys: Vec<String>,
     pub(super) redrive: u32,
-    pub(super) entry: PutEntry,
+    pub(super) dest: Dest,
     pub(super) event_type: Option<String>,
+}
+
+/// Where a candidate goes.
+pub(super) enum Dest {
+    /// PutEvents onto a bus.
+    Bus(PutEntry),
+    /// The rule's target that dead-lettered it.
+    Target(Box<Routed>),
+}
+
+impl Candidate {
+    /// The PutEvents entry of a bus redrive.
+    pub(super) fn entry(&self) -> &PutEntry {
+        match &self.dest {
+            Dest::Bus(e) => e,
+            Dest::Target(r) => panic!("a target candidate ({}) has no bus entry", r.target_arn),
+        }
+    }
+
+    /// The target ARN of a target redrive.
+    pub(super) fn target_arn(&self) -> Option<&str> {
+        match &self.dest {
+            Dest::Bus(_) => None,
+            Dest::Target(r) => Some(&r.target_arn),
+        }
+    }
 }
 
 /// What `classify` decided for an emittable message (the message itself stays with the
@@ -37,9 +69,45 @@ pub(super) struct Emit {
 }
 
 pub(super) enum Class {
-    Poison { reason: String, key: Option<String> },
+    Poison {
+        reason: String,
+        key: Option<String>,
+    },
     Skip(String),
+    /// This redrive cannot send the message: it stays in the queue (never parked: another
+    /// redrive can), reported with `code`.
+    Leave {
+        code: &'static str,
+        reason: String,
+        key: Option<String>,
+        /// The target it names, for the per-target tallies.
+        target_arn: Option<String>,
+    },
     Emit(Box<Emit>),
+    /// `--to target`: to be routed to the rule's target (`route`).
+    Route(Box<Unrouted>),
+}
+
+/// Why bus mode does not put an event from `source` on `bus`, with its failure code: PutEvents
+/// refuses an `aws.` source, and only a partner's event source puts events on a partner bus.
+pub(super) fn bus_refusal(source: &str, bus: &str) -> Option<(&'static str, String)> {
+    if source.starts_with("aws.") {
+        return Some((
+            "ReservedSource",
+            format!(
+                "the event's source {source:?} starts with \"aws.\", which PutEvents refuses (NotAuthorizedForSourceException): only AWS services and partner event sources send such events; redrive with --to target to deliver it to the rule's target that failed"
+            ),
+        ));
+    }
+    if bus.contains('/') {
+        return Some((
+            "PartnerBus",
+            format!(
+                "the destination bus {bus:?} is a partner event bus, on which only its partner's event source can put events; redrive with --to target to deliver it to the rule's target that failed"
+            ),
+        ));
+    }
+    None
 }
 
 impl Shared {
@@ -81,6 +149,9 @@ impl Shared {
                 };
             }
         };
+        if let Redrive::Target { .. } = self.cfg.redrive {
+            return unrouted(q, m, env, key, redrive, &self.cfg.selection);
+        }
         let rule_arn = m.attributes.get("RULE_ARN").cloned();
         let bus = match (&self.cfg.to_bus, &rule_arn) {
             (Some(b), _) => b.clone(),
@@ -102,6 +173,14 @@ impl Shared {
                 };
             }
         };
+        if let Some((code, reason)) = bus_refusal(&env.source, &bus) {
+            return Class::Leave {
+                code,
+                reason,
+                key: Some(key),
+                target_arn: None,
+            };
+        }
         let origin = Origin {
             queue: q.name.clone(),
             rule_arn,

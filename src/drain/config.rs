@@ -99,6 +99,16 @@ pub enum Redrive {
 /// caps it, and a lower `--concurrency` trades speed for a gentler drain.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
+/// Pipelines per queue for `--to target` when `--concurrency` is not given. A target is
+/// often a fragile consumer (a function with reserved concurrency, a service behind a
+/// queue), so this starts lower than `DEFAULT_CONCURRENCY`: a pipeline makes one delivery
+/// call at a time, so this is also the most calls in flight to the targets of one queue
+/// (for a function, its concurrent invocations). The bench helper measures it in
+/// docs/benchmarks.md (SQS target at 20 ms per call). The options layer picks it when
+/// `--to target` is given without `--concurrency`; `DrainConfig::concurrency` keeps its
+/// meaning.
+pub const DEFAULT_TARGET_CONCURRENCY: usize = 8;
+
 /// The steps of the per-message sequence, for crash tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

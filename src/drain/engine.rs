@@ -1,6 +1,7 @@
 //! The drain engine: receive DLQ messages, re-emit the selected ones with dedup keys, and
 //! delete a message only after its re-emit succeeded. For every message, in this order:
-//! claim its key in the ledger → PutEvents → mark done → delete.
+//! claim its key in the ledger → PutEvents (or, `--to target`, the delivery to the target)
+//! → mark done → delete.
 //!
 //! Crash windows (what a process death at each point can cause):
 //! - after claim, before put: the claim blocks the key until it expires (`claim_for`), then
@@ -9,6 +10,14 @@
 //!   event again: at most one extra copy, and only here. Consumers drop it by dedup key.
 //! - after mark-done, before delete: a later run finds the key DONE and deletes the message
 //!   without a second put.
+//!
+//! The table holds for targets too (`Redrive::Target`), with "put" read as "deliver": the
+//! one extra delivery after a crash between delivery and mark-done reaches the same target
+//! (a state machine drops it: the execution name is derived from the key; a FIFO queue or
+//! topic drops it only within its 5-minute deduplication window). A target's ledger key is the event's dedup key and the
+//! target's ARN, `"{dedup key} -> {target ARN}"` (`route::claim_key`, the one place that
+//! builds it), so an event dead-lettered by two targets is claimed and delivered once per
+//! target, and a bus redrive's key (the dedup key alone) never meets a target's.
 //!
 //! Each pipeline overlaps its calls (see `worker`): while one batch is claimed and put, the
 //! previous batch is deleted and the next one received. A batch still goes through the four
@@ -24,10 +33,16 @@
 //! duplicate and deleted only when the digests match; otherwise it is a *conflict*: another
 //! event under the same key, left in the queue and reported, never deleted unseen.
 //!
+//! Bus mode leaves in the queue (never parks) what PutEvents cannot take: an event whose
+//! source starts with `aws.` (a partner event) or a partner bus as destination; `--to target`
+//! delivers them.
+//!
 //! Where each step lives: `pipeline` (one worker's loop: receive, then `classify`, `park`,
-//! `claim`, `put`, `delete`), `blast_radius` (a dry run's plan), `throttle` (the shared gate
-//! and backoff), `state` (what the pipelines share), `cleanup` (the end of a run), `config`
-//! and `outcome` (the public types, re-exported here). Retries: `aws::retry`.
+//! `route` (`--to target`: the rule's target and its input), `claim`, `put` or `deliver`,
+//! `delete`), `rounds` (the retry budgets every call of a batch shares), `blast_radius` (a
+//! dry run's plan), `throttle` (the shared gate and backoff), `state` (what the pipelines
+//! share), `cleanup` (the end of a run), `config` and `outcome` (the public types,
+//! re-exported here). Retries of one call: `aws::retry`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,8 +60,8 @@ use crate::error::AppError;
 use crate::interrupt::Signal;
 
 pub use super::config::{
-    DEFAULT_CONCURRENCY, DrainConfig, DrainPorts, Hooks, NoHooks, PARK_REASON_ATTRIBUTE,
-    PARK_SOURCE_ATTRIBUTE, Redrive, Step,
+    DEFAULT_CONCURRENCY, DEFAULT_TARGET_CONCURRENCY, DrainConfig, DrainPorts, Hooks, NoHooks,
+    PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE, Redrive, Step,
 };
 pub use super::outcome::{
     Counts, DrainObserver, DrainOutcome, Failure, Planned, PlannedTarget, QuietDrain, TargetTally,
@@ -62,6 +77,18 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
     observer: Arc<dyn DrainObserver>,
     interrupt: I,
 ) -> Result<DrainOutcome, AppError> {
+    if let Redrive::Target { .. } = cfg.redrive {
+        if ports.rules.is_none() {
+            return Err(AppError::usage(
+                "--to target reads each rule's targets, but this drain has no rule catalogue",
+            ));
+        }
+        if ports.delivery.is_none() && !cfg.dry_run {
+            return Err(AppError::usage(
+                "--to target delivers through Lambda, SQS, SNS, Step Functions and CloudWatch Logs, but this drain has none of them",
+            ));
+        }
+    }
     let mut total = 0;
     for q in &cfg.queues {
         if let Ok(d) = ports.queue.depth(&q.url).await {
@@ -80,6 +107,8 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         stop: tokio::sync::watch::channel(false).0,
         state: Mutex::new(RunState::default()),
         blast: tokio::sync::Mutex::new(BTreeMap::new()),
+        rule_targets: tokio::sync::Mutex::new(BTreeMap::new()),
+        queue_urls: tokio::sync::Mutex::new(BTreeMap::new()),
     });
     sh.lock().counts.total_estimate = total;
     let signal = Arc::new(OnceLock::new());
@@ -178,7 +207,7 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
         failures: st.failures,
         warnings: st.warnings,
         planned: st.planned,
-        targets: Vec::new(),
+        targets: st.targets.into_values().collect(),
         stopped_because,
         interrupted: signal.is_some(),
         signal,

@@ -1,9 +1,31 @@
-//! What becomes of a message the drain cannot re-emit (poison) or was told to skip.
+//! What becomes of a message the drain cannot re-emit (poison), cannot send this way
+//! (left), or was told to skip.
 
 use super::config::{PARK_REASON_ATTRIBUTE, PARK_SOURCE_ATTRIBUTE};
 use super::outcome::Planned;
-use super::state::Shared;
+use super::state::{Shared, Tally};
 use crate::ports::queue::{QueueRef, ReceivedMessage};
+
+/// A dry run's row for a message it would not send: no destination, only why.
+fn planned(
+    q: &QueueRef,
+    m: &ReceivedMessage,
+    action: &str,
+    key: Option<String>,
+    reason: String,
+) -> Planned {
+    Planned {
+        queue: q.name.clone(),
+        message_id: m.message_id.clone(),
+        action: action.into(),
+        dedup_key: key,
+        event_type: None,
+        bus: None,
+        rules: vec![],
+        reason: Some(reason),
+        target: None,
+    }
+}
 
 impl Shared {
     /// A message not selected: held (released at the end), counted, and planned in a dry run.
@@ -12,18 +34,32 @@ impl Shared {
         let mut st = self.lock();
         st.counts.filtered += 1;
         if self.cfg.dry_run {
-            st.planned.push(Planned {
-                queue: q.name.clone(),
-                message_id: m.message_id.clone(),
-                action: "skip".into(),
-                dedup_key: None,
-                event_type: None,
-                bus: None,
-                rules: vec![],
-                reason: Some(why),
-                target: None,
-            });
+            st.planned.push(planned(q, m, "skip", None, why));
         }
+    }
+
+    /// A message this redrive cannot send (another could): it stays in the queue, never
+    /// parked, and is reported with `code` (a dry run plans it as "leave").
+    pub(super) fn leave(
+        &self,
+        q: &QueueRef,
+        m: &ReceivedMessage,
+        key: Option<String>,
+        code: &str,
+        reason: String,
+        target_arn: Option<&str>,
+    ) {
+        self.hold(&q.url, m);
+        if !self.cfg.dry_run {
+            if let Some(arn) = target_arn {
+                self.tally(arn, Tally::Failed);
+            }
+            self.fail(q, m, key, code, reason, false);
+            return;
+        }
+        let mut st = self.lock();
+        st.counts.failed += 1;
+        st.planned.push(planned(q, m, "leave", key, reason));
     }
 
     /// A message that cannot be re-emitted: planned (dry run), parked on the park queue, or
@@ -48,17 +84,7 @@ impl Shared {
             } else {
                 st.counts.failed += 1;
             }
-            st.planned.push(Planned {
-                queue: q.name.clone(),
-                message_id: m.message_id.clone(),
-                action: action.into(),
-                dedup_key: key,
-                event_type: None,
-                bus: None,
-                rules: vec![],
-                reason: Some(reason),
-                target: None,
-            });
+            st.planned.push(planned(q, &m, action, key, reason));
             return None;
         }
         match &self.cfg.park_queue {

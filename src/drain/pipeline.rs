@@ -1,4 +1,5 @@
-//! One pipeline over one queue: receive, classify, claim, put, mark done, delete.
+//! One pipeline over one queue: receive, classify (and, `--to target`, route), claim, put
+//! or deliver, mark done, delete.
 
 use std::sync::Arc;
 
@@ -6,10 +7,12 @@ use tokio::time::Instant;
 
 use super::blast_radius::plan;
 use super::claim::{claim_all, finish};
-use super::classify::{Candidate, Class, Emit};
-use super::config::Step;
+use super::classify::{Candidate, Class, Dest, Emit};
+use super::config::{Redrive, Step};
 use super::delete::delete_processed;
-use super::put::{Put, put_all};
+use super::deliver::deliver_all;
+use super::put::put_all;
+use super::rounds::Put;
 use super::state::{Shared, crashed};
 use crate::error::AppError;
 use crate::ports::PortError;
@@ -24,10 +27,18 @@ pub(super) async fn process(
 ) -> Result<Vec<ReceivedMessage>, AppError> {
     let now = sh.ports.clock.now();
     let mut cands = Vec::new();
+    let mut to_route = Vec::new();
     let mut to_delete: Vec<ReceivedMessage> = Vec::new();
     for m in msgs {
         match sh.classify(q, &m, now) {
             Class::Skip(why) => sh.skip(q, &m, why),
+            Class::Leave {
+                code,
+                reason,
+                key,
+                target_arn,
+            } => sh.leave(q, &m, key, code, reason, target_arn.as_deref()),
+            Class::Route(u) => to_route.push((m, u)),
             Class::Poison { reason, key } => {
                 if let Some(parked) = sh.poison(q, m, reason, key).await {
                     to_delete.push(parked);
@@ -44,14 +55,29 @@ pub(super) async fn process(
                 } = *e;
                 cands.push(Candidate {
                     msg: m,
+                    ledger_key: key.clone(),
                     key,
                     digest,
                     duplicate_keys,
                     redrive,
-                    entry,
+                    dest: Dest::Bus(entry),
                     event_type,
                 });
             }
+        }
+    }
+    // `--to target`: read each message's target (once per rule) and build its input.
+    for (m, u) in to_route {
+        match sh.route(q, m, *u).await {
+            Ok(c) => cands.push(c),
+            Err((m, u, why)) => sh.leave(
+                q,
+                &m,
+                Some(u.key),
+                why.code,
+                why.reason,
+                Some(&u.target_arn),
+            ),
         }
     }
 
@@ -74,8 +100,11 @@ pub(super) async fn process(
         return Err(crashed(Step::AfterClaim));
     }
 
-    // Put.
-    let results = put_all(sh, &to_put).await;
+    // Put, or deliver.
+    let results = match sh.cfg.redrive {
+        Redrive::Bus => put_all(sh, to_put.iter().map(Candidate::entry).collect()).await,
+        Redrive::Target { .. } => deliver_all(sh, &to_put).await,
+    };
     if sh.hooks.crash_at(Step::AfterPut) {
         return Err(crashed(Step::AfterPut));
     }

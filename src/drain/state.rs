@@ -9,10 +9,12 @@ use tokio::time::Instant;
 
 use super::config::{DrainConfig, DrainPorts, Hooks, Step};
 use super::keeper::Keeper;
-use super::outcome::{Counts, DrainObserver, Failure, Planned, Warning};
+use super::outcome::{Counts, DrainObserver, Failure, Planned, TargetTally, Warning};
 use super::rate::RateLimiter;
+use super::route::RuleTargets;
 use crate::error::AppError;
 use crate::pattern::Pattern;
+use crate::ports::PortError;
 use crate::ports::ledger::LedgerRecord;
 use crate::ports::queue::{QueueRef, ReceivedMessage};
 
@@ -47,6 +49,8 @@ pub(super) struct RunState {
     pub(super) stop_reasons: Vec<String>,
     /// Queues that answered empty, checked at the end for messages still in flight.
     pub(super) found_empty: Vec<QueueRef>,
+    /// `--to target`: what became of the messages of each target, by target ARN.
+    pub(super) targets: BTreeMap<String, TargetTally>,
 }
 
 /// A message whose key this run claimed for another message.
@@ -73,6 +77,18 @@ pub(super) struct Shared {
     /// A dry run's rules per destination bus, listed once each: the rules with an event
     /// pattern, or why they could not be listed.
     pub(super) blast: tokio::sync::Mutex<BTreeMap<String, BusRules>>,
+    /// `--to target`: each rule's targets by rule ARN, listed once each.
+    pub(super) rule_targets: tokio::sync::Mutex<BTreeMap<String, RuleTargets>>,
+    /// `--to target`: the URL of each target queue by ARN, resolved once each.
+    pub(super) queue_urls: tokio::sync::Mutex<BTreeMap<String, Result<String, PortError>>>,
+}
+
+/// Which count of a target's tally to raise.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Tally {
+    Delivered,
+    Duplicate,
+    Failed,
 }
 
 pub(super) fn crashed(step: Step) -> AppError {
@@ -97,6 +113,26 @@ impl Shared {
     pub(super) async fn stopped(&self) {
         let mut rx = self.stop.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Counts a message of the target `arn` in its tally.
+    pub(super) fn tally(&self, arn: &str, what: Tally) {
+        let mut st = self.lock();
+        let t = st
+            .targets
+            .entry(arn.to_string())
+            .or_insert_with(|| TargetTally {
+                target_arn: arn.to_string(),
+                kind: crate::delivery::kind::TargetKind::of(arn)
+                    .label()
+                    .to_string(),
+                ..TargetTally::default()
+            });
+        match what {
+            Tally::Delivered => t.delivered += 1,
+            Tally::Duplicate => t.duplicates += 1,
+            Tally::Failed => t.failed += 1,
+        }
     }
 
     pub(super) fn hold(&self, url: &str, m: &ReceivedMessage) {

@@ -42,6 +42,35 @@ pub enum TargetInputSpec {
     },
 }
 
+impl From<&TargetInputSpec> for crate::target::TargetInputFields {
+    /// The one conversion from the catalogue's view of a target's input to the fields
+    /// `TargetInput::from_fields` checks.
+    fn from(spec: &TargetInputSpec) -> Self {
+        use crate::target::{TargetInputFields, TransformerFields};
+        match spec {
+            TargetInputSpec::Event => TargetInputFields::default(),
+            TargetInputSpec::Input(text) => TargetInputFields {
+                input: Some(text.clone()),
+                ..TargetInputFields::default()
+            },
+            TargetInputSpec::InputPath(path) => TargetInputFields {
+                input_path: Some(path.clone()),
+                ..TargetInputFields::default()
+            },
+            TargetInputSpec::InputTransformer {
+                input_paths_map,
+                input_template,
+            } => TargetInputFields {
+                input_transformer: Some(TransformerFields {
+                    input_paths_map: input_paths_map.clone(),
+                    input_template: input_template.clone(),
+                }),
+                ..TargetInputFields::default()
+            },
+        }
+    }
+}
+
 /// One target of a rule, with what redriving to it needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetInfo {

@@ -166,10 +166,11 @@ async fn copies_in_one_run_with_other_content_are_conflicts_not_duplicates() {
     let deleted = stripe("env-b", "evt_same", "customer.subscription.deleted", 999);
     w.sqs.push("subs-dlq", &updated, attrs());
     w.sqs.push("subs-dlq", &deleted, attrs());
-    // And a true copy of the first (the partner delivery of the same Stripe event).
+    // And a true copy of the first (the same Stripe event relayed under another source; a
+    // partner source `aws.partner/...` would be refused by bus mode, see poison.rs).
     let mut partner: Value = serde_json::from_str(&updated).unwrap();
     partner["id"] = json!("env-c");
-    partner["source"] = json!("aws.partner/stripe.com/ed_1");
+    partner["source"] = json!("com.example.stripe-relay");
     partner["detail-type"] = json!("Stripe Event");
     w.sqs.push("subs-dlq", &partner.to_string(), attrs());
     let mut cfg = w.cfg();

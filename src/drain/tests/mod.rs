@@ -7,6 +7,9 @@ mod dry_run;
 mod ending;
 mod poison;
 mod put;
+mod refusals;
+mod target;
+mod target_faults;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,11 +22,17 @@ use super::engine::*;
 use crate::clock::ManualClock;
 use crate::interrupt::Signal;
 use crate::memory::eventbridge::MemoryEventBridge;
+use crate::memory::lambda::MemoryLambda;
 use crate::memory::latent::Latent;
 use crate::memory::ledger::MemoryLedger;
+use crate::memory::logs::MemoryLogs;
+use crate::memory::sfn::MemoryStepFunctions;
+use crate::memory::sns::MemorySns;
 use crate::memory::sqs::MemoryQueue;
+use crate::memory::sqs_send::MemoryMessageSender;
 use crate::ports::PortError;
 use crate::ports::bus::RuleInfo;
+use crate::ports::delivery::DeliveryPorts;
 use crate::ports::queue::QueueRef;
 
 pub(crate) const RULE_ARN: &str =
@@ -57,6 +66,12 @@ struct World {
     ledger: MemoryLedger,
     dlq: QueueRef,
     clock: Arc<ManualClock>,
+    /// The delivery fakes (`--to target`); SQS sends land in `sqs`.
+    lambda: MemoryLambda,
+    sender: MemoryMessageSender,
+    sns: MemorySns,
+    sfn: MemoryStepFunctions,
+    logs: MemoryLogs,
 }
 
 fn world(n: usize) -> World {
@@ -66,11 +81,16 @@ fn world(n: usize) -> World {
         sqs.push("subs-dlq", &body(i), attrs());
     }
     World {
+        sender: MemoryMessageSender::new(sqs.clone()),
         sqs,
         eb: MemoryEventBridge::new(),
         ledger: MemoryLedger::new(),
         dlq,
         clock: ManualClock::at(chrono::Utc::now()),
+        lambda: MemoryLambda::new(),
+        sns: MemorySns::new(),
+        sfn: MemoryStepFunctions::new(),
+        logs: MemoryLogs::new(),
     }
 }
 
@@ -91,7 +111,13 @@ impl World {
             ledger: with_ledger
                 .then(|| Arc::new(self.ledger.clone()) as Arc<dyn crate::ports::ledger::Ledger>),
             rules: Some(Arc::new(self.eb.clone())),
-            delivery: None,
+            delivery: Some(DeliveryPorts {
+                lambda: Arc::new(self.lambda.clone()),
+                sqs: Arc::new(self.sender.clone()),
+                sns: Arc::new(self.sns.clone()),
+                sfn: Arc::new(self.sfn.clone()),
+                logs: Arc::new(self.logs.clone()),
+            }),
             clock: self.clock.clone(),
         }
     }
@@ -204,4 +230,73 @@ fn key_rows(out: &DrainOutcome) -> Vec<(Option<String>, String)> {
             .map(|f| (f.dedup_key.clone(), f.reason.clone()))
             .collect()
     }
+}
+
+/// The function the default `attrs()` name as TARGET_ARN.
+pub(crate) const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-2:123456789012:function:f";
+
+/// A target of `subscription-rule` with this id and ARN, dead-lettering to `subs-dlq`.
+fn target(id: &str, arn: &str) -> crate::ports::bus::TargetInfo {
+    crate::ports::bus::TargetInfo {
+        id: id.into(),
+        arn: arn.into(),
+        dlq_arn: Some("arn:aws:sqs:us-east-2:123456789012:subs-dlq".into()),
+        ..Default::default()
+    }
+}
+
+/// `subscription-rule` on bus `billing` (the rule of `RULE_ARN`) with these targets.
+fn add_rule(w: &World, targets: Vec<crate::ports::bus::TargetInfo>) {
+    w.eb.add_rule(
+        "billing",
+        RuleInfo {
+            name: "subscription-rule".into(),
+            arn: RULE_ARN.into(),
+            state: "ENABLED".into(),
+            event_pattern: None,
+            schedule_expression: None,
+            managed_by: None,
+            description: None,
+            targets,
+        },
+    );
+}
+
+/// `attrs()` naming `target_arn` as the target that dead-lettered the message.
+fn attrs_for(target_arn: &str) -> BTreeMap<String, String> {
+    let mut a = attrs();
+    a.insert("TARGET_ARN".into(), target_arn.into());
+    a
+}
+
+/// A world whose `n` messages were dead-lettered by the target `target_arn`.
+fn target_world(n: usize, target_arn: &str) -> World {
+    let w = world(0);
+    for i in 0..n {
+        w.sqs.push("subs-dlq", &body(i), attrs_for(target_arn));
+    }
+    w
+}
+
+impl World {
+    /// `--to target`, functions invoked synchronously.
+    fn target_cfg(&self) -> DrainConfig {
+        let mut c = self.cfg();
+        c.redrive = Redrive::Target {
+            invocation: crate::ports::delivery::InvocationType::RequestResponse,
+        };
+        c
+    }
+
+    /// The ledger's keys, sorted.
+    fn ledger_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.ledger.records().into_iter().map(|r| r.key).collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// The event `body(i)` as its target first received it, as JSON.
+fn event(i: usize) -> Value {
+    serde_json::from_str(&body(i)).unwrap()
 }

@@ -106,7 +106,7 @@ async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
         "arn:aws:events:us-east-2:123456789012:rule/x/",
         "arn:aws:events:us-east-2:999999999999:rule/billing/subscription-rule",
         "arn:aws:events:eu-west-1:123456789012:rule/billing/subscription-rule",
-        // Fine: a partner bus keeps its slashes.
+        // Parsed with its slashes, but a partner bus takes no PutEvents (left, PartnerBus).
         "arn:aws:events:us-east-2:123456789012:rule/aws.partner/stripe.com/ed_1/subs",
         RULE_ARN,
     ];
@@ -117,14 +117,21 @@ async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
     }
     let out = w.run(w.cfg()).await;
     let buses: BTreeSet<String> = w.eb.accepted().iter().map(|e| e.bus.clone()).collect();
-    assert_eq!(
-        buses,
-        BTreeSet::from(["aws.partner/stripe.com/ed_1".into(), "billing".into()])
+    assert_eq!(buses, BTreeSet::from(["billing".into()]));
+    assert_eq!(out.counts.reemitted, 1);
+    assert_eq!(out.counts.failed, 6);
+    assert_eq!(w.left(), 6, "left in the DLQ");
+    let (partner, poison): (Vec<_>, Vec<_>) =
+        out.failures.iter().partition(|f| f.code == "PartnerBus");
+    assert_eq!(partner.len(), 1, "{:?}", out.failures);
+    assert!(
+        partner[0]
+            .reason
+            .contains("\"aws.partner/stripe.com/ed_1\" is a partner event bus"),
+        "{}",
+        partner[0].reason
     );
-    assert_eq!(out.counts.reemitted, 2);
-    assert_eq!(out.counts.failed, 5);
-    assert_eq!(w.left(), 5, "left in the DLQ");
-    assert!(out.failures.iter().all(|f| {
+    assert!(poison.iter().all(|f| {
         f.code == "POISON"
             && f.reason.starts_with("no destination: RULE_ARN ")
             && f.reason
@@ -141,14 +148,14 @@ async fn a_rule_arn_that_does_not_parse_or_is_foreign_has_no_destination() {
     );
     assert_eq!(
         out.stopped_because,
-        "only messages that cannot be re-emitted remain (5 poison)"
+        "only messages that cannot be re-emitted remain (5 poison, 1 failed)"
     );
 
     // --to-bus names the destination: the RULE_ARN is not needed then.
     let mut cfg = w.cfg();
     cfg.to_bus = Some("capture".into());
     let out = w.run(cfg).await;
-    assert_eq!(out.counts.reemitted, 5);
+    assert_eq!(out.counts.reemitted, 6);
     assert_eq!(w.left(), 0);
 }
 
