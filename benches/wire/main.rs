@@ -211,7 +211,8 @@ fn run_tool(
     let name = match (to, concurrency) {
         (To::Bus, None) => format!("nexus-replay defaults ({DEFAULT_CONCURRENCY} pipelines)"),
         (To::Bus, Some(c)) => format!("nexus-replay --concurrency {c}"),
-        (To::Target, None) => "nexus-replay --to target, defaults".to_string(),
+        // The options pick the pipelines for --to target; the row says none were given.
+        (To::Target, None) => "nexus-replay --to target, no --concurrency".to_string(),
         (To::Target, Some(c)) => format!("nexus-replay --to target --concurrency {c}"),
     };
     Result {
