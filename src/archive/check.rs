@@ -1,9 +1,7 @@
 //! The archive an export reads and the window it asks for. Refused before anything is
 //! created (exit 2): a missing or not ENABLED archive, an empty or future window, a start
 //! before the retention horizon (those events were deleted). A window before the archive's
-//! creation is only warned about: EventBridge replays by the time *in* the event, and a
-//! producer may back-date it (a webhook handler stamping the Stripe event's `created`,
-//! retried by Stripe for up to 3 days), so an archive can hold events older than itself.
+//! creation is only warned about, as for `start` ([`check_archive_window`]).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -11,7 +9,7 @@ use serde::Serialize;
 use crate::error::{AppError, not_found_as};
 use crate::output::time;
 use crate::ports::bus::{ArchiveInfo, BusCatalogue};
-use crate::replay::archive::require_enabled;
+use crate::replay::archive::{check_archive_window, require_enabled};
 use crate::replay::plan::ARCHIVE_LAG_MINUTES;
 
 /// An event-time window: `start` ≤ time < `end`, as StartReplay reads it.
@@ -49,7 +47,7 @@ async fn describe(cat: &dyn BusCatalogue, name: &str) -> Result<ArchiveInfo, App
 
 /// The bus an archive records: everything after `event-bus/` in its source ARN (a partner
 /// bus keeps its slashes).
-fn bus_of(archive: &ArchiveInfo) -> Result<String, AppError> {
+pub(crate) fn bus_of(archive: &ArchiveInfo) -> Result<String, AppError> {
     archive
         .source_arn
         .split_once(":event-bus/")
@@ -92,35 +90,8 @@ pub async fn check(
         &archive,
         "an export replays it, which needs an ENABLED archive",
     )?;
-    let retention = archive.retention_days.unwrap_or(0);
-    if retention > 0 {
-        let horizon = now - Duration::days(i64::from(retention));
-        if start < horizon {
-            return Err(AppError::usage(format!(
-                "the window starts at {}, before archive {}'s {retention}-day retention horizon ({}): those events were deleted; use --since {} or later",
-                time(Some(start)),
-                archive.name,
-                time(Some(horizon)),
-                horizon.format("%Y-%m-%dT%H:%M:%SZ"),
-            )));
-        }
-    }
     let mut warnings = Vec::new();
-    if let Some(created) = archive.creation_time
-        && start < created
-    {
-        let part = if end <= created {
-            "the whole window"
-        } else {
-            "the window"
-        };
-        warnings.push(format!(
-            "{part} starts at {}, before archive {} was created ({}): it holds events from then only when their producer back-dated their time (EventBridge replays by the time in the event); the window is exported as asked",
-            time(Some(start)),
-            archive.name,
-            time(Some(created)),
-        ));
-    }
+    check_archive_window(&archive, start, end, now, &mut warnings)?;
     if end > lag_edge {
         warnings.push(format!(
             "the window ends within {ARCHIVE_LAG_MINUTES} minutes of now; archives lag ingestion by up to about {ARCHIVE_LAG_MINUTES} minutes, so the newest events may be missing"

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod cleanup;
 pub mod collect;
+pub mod doctor_check;
 pub mod export;
 pub mod filter;
 pub mod jsonl;

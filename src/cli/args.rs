@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::archive_export::ExportArgs;
 use crate::commands::drain::DrainRequest;
 use crate::commands::reemit::ReemitRequest;
 use crate::limits;
@@ -91,6 +92,9 @@ pub struct BusArg {
 pub enum Command {
     /// List archives with retention, approximate size and the earliest replayable time
     Archives(BusArg),
+    /// See inside archives: list them, or export a window's events to a JSON Lines file
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
     /// Show a bus's rules with patterns, targets, DLQs and retry policies
     Rules(BusArg),
     /// Dead-letter queues behind rule targets
@@ -106,7 +110,7 @@ pub enum Command {
     List(ListArgs),
     /// Cancel a STARTING or RUNNING replay
     Cancel(CancelArgs),
-    /// Re-emit dead-lettered events to their bus with dedup keys, deleting only what was re-emitted
+    /// Re-emit dead-lettered events to their bus (or, with --to target, to the rule target that failed) with dedup keys, deleting only what was re-emitted
     Drain(Box<DrainRequest>),
     /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
     Reemit(Box<ReemitRequest>),
@@ -215,6 +219,14 @@ fn replay_state(s: &str) -> Result<ReplayState, String> {
         }
         state => Ok(state),
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// List archives with retention, approximate size and the earliest replayable time (as `archives`)
+    List(BusArg),
+    /// Write the archived events of a window to a JSON Lines file, through a temporary rule and queue of its own
+    Export(Box<ExportArgs>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,7 +22,7 @@ use crate::replay::watch::WatchOptions;
 use crate::settings::Settings;
 use crate::signals::interrupt;
 
-fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
+pub(super) fn print<R: Report>(settings: &Settings, report: &R) -> Result<u8, AppError> {
     output::emit(settings.output, report)
         .map_err(|e| AppError::Io(format!("cannot write to stdout: {e}")))?;
     Ok(report.exit_code())
@@ -40,12 +40,9 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
     let now = chrono::Utc::now();
     match command {
         Command::Archives(a) => {
-            let bus = a.bus.or_else(|| settings.default_bus.clone());
-            let c = Clients::load(&settings.aws).await?;
-            let report =
-                crate::commands::archives::archives(&c.eventbridge, bus.as_deref(), now).await?;
-            print(settings, &report)
+            super::archive::archive(super::args::ArchiveCommand::List(a), settings, now).await
         }
+        Command::Archive(cmd) => super::archive::archive(cmd, settings, now).await,
         Command::Rules(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
@@ -63,11 +60,22 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
         Command::Doctor(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
-            let report = crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
+            let mut report =
+                crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
+            let capture =
+                crate::aws::capture::AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
+            crate::archive::doctor_check::add_leftover_check(
+                &mut report,
+                &capture,
+                &c.eventbridge,
+                &bus,
+            )
+            .await;
             print(settings, &report)
         }
         Command::Start(a) => {
             let a = *a;
+            a.filter.validate()?;
             let opts = StartOptions {
                 plan: PlanRequest {
                     archive: a.archive.or_else(|| settings.default_archive.clone()),
@@ -183,10 +191,13 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
                 let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
-                confirm_change(
-                    settings,
-                    &format!("Drain {} and re-emit to the bus", names.join(", ")),
-                )?;
+                let to = match req.options.to {
+                    crate::options::RedriveTo::Bus => "re-emit to the bus",
+                    crate::options::RedriveTo::Target => {
+                        "deliver each message to the rule target that dead-lettered it"
+                    }
+                };
+                confirm_change(settings, &format!("Drain {} and {to}", names.join(", ")))?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report = crate::commands::drain::run(cfg, ports, observer, interrupt()).await?;
@@ -197,10 +208,13 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             let cfg = crate::commands::reemit::prepare(&c.eventbridge, &req, run_id()).await?;
             let ports = drain_ports(settings, &c, &req.options)?;
             if !cfg.dry_run {
-                confirm_change(
-                    settings,
-                    &format!("Re-emit the events in {}", req.from.display()),
-                )?;
+                let what = match req.options.to {
+                    crate::options::RedriveTo::Bus => "Re-emit the events in",
+                    crate::options::RedriveTo::Target => {
+                        "Deliver to their rule targets the events in"
+                    }
+                };
+                confirm_change(settings, &format!("{what} {}", req.from.display()))?;
             }
             let observer = drain_observer(settings, cfg.dry_run);
             let report =

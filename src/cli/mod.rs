@@ -5,6 +5,7 @@
 //!
 //! [`Settings`]: crate::settings::Settings
 
+mod archive;
 pub mod args;
 mod dispatch;
 mod entry;

@@ -61,6 +61,7 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
     use std::sync::Arc;
     let state_dir = settings.state_dir.clone();
     let aws = c.clone();
+    let clients = c.clone();
     crate::playbook::exec::Ports {
         cat: Arc::new(c.eventbridge.clone()),
         ctl: Arc::new(c.eventbridge.clone()),
@@ -70,6 +71,7 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
             let spec = crate::ledger::open::parse(url, &state_dir)?;
             crate::ledger::open::open(&spec, Some(&aws))
         }),
+        delivery: Box::new(move || delivery_ports(&clients)),
         journal: Journal::in_dir(&settings.state_dir),
         started_by: started_by(),
     }

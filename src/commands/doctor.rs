@@ -343,4 +343,63 @@ mod tests {
         assert_eq!(rules.status, Status::Warn);
         assert!(rules.message.contains("no rules"), "{}", rules.message);
     }
+
+    /// A partner bus is named like its source, with slashes: every check and hint names the
+    /// rule (the last segment of its ARN) and the whole bus.
+    #[tokio::test]
+    async fn a_partner_bus_is_checked_under_its_full_name() {
+        const BUS: &str = "aws.partner/stripe.com/ed_XYZ";
+        let eb = MemoryEventBridge::new();
+        eb.add_bus(BUS);
+        eb.add_rule(
+            BUS,
+            crate::ports::bus::RuleInfo {
+                name: "RULE".into(),
+                arn: format!("arn:aws:events:us-east-2:123456789012:rule/{BUS}/RULE"),
+                state: "DISABLED".into(),
+                event_pattern: Some(r#"{"source": [{"prefix": "aws.partner/stripe.com"}]}"#.into()),
+                schedule_expression: None,
+                managed_by: None,
+                description: None,
+                targets: vec![crate::ports::bus::TargetInfo {
+                    id: "t".into(),
+                    arn: "arn:aws:sqs:us-east-2:123456789012:q".into(),
+                    ..Default::default()
+                }],
+            },
+        );
+        eb.set_event_sources(Ok(Vec::new()));
+        let report = doctor(&eb, &MemoryQueue::new(), BUS, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(report.bus, BUS);
+        let check = |name: &str| {
+            report
+                .checks
+                .iter()
+                .find(|c| c.check == name)
+                .unwrap_or_else(|| panic!("{name}: {:?}", report.checks))
+        };
+        let enabled = check("rule-enabled");
+        assert_eq!(enabled.subject, "RULE");
+        assert_eq!(
+            enabled.hint.as_deref(),
+            Some(
+                "aws events enable-rule --name RULE --event-bus-name aws.partner/stripe.com/ed_XYZ"
+            )
+        );
+        let dlq = check("target-dlq");
+        assert_eq!(
+            (dlq.subject.as_str(), dlq.status),
+            ("RULE / t", Status::Fail)
+        );
+        assert!(
+            dlq.hint
+                .as_deref()
+                .unwrap()
+                .contains("--rule RULE --event-bus-name aws.partner/stripe.com/ed_XYZ"),
+            "{:?}",
+            dlq.hint
+        );
+    }
 }

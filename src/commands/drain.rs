@@ -44,7 +44,26 @@ impl DrainRequest {
     pub fn validate(&self) -> Result<(), AppError> {
         self.filter.validate()?;
         self.options.validate()?;
-        self.queue.validate()
+        self.queue.validate()?;
+        no_bus_for_a_target(&self.options, self.to_bus.as_deref(), "--to-bus")
+    }
+}
+
+/// A bus to re-emit to (`drain --to-bus`, `reemit --bus`) means a bus redrive: with
+/// `--to target` each message goes to its own rule target instead, so the two together are
+/// refused (exit 2) rather than one silently ignored.
+pub(super) fn no_bus_for_a_target(
+    options: &DrainOptions,
+    bus: Option<&str>,
+    flag: &str,
+) -> Result<(), AppError> {
+    match bus {
+        Some(b) if options.to == crate::options::RedriveTo::Target => {
+            Err(AppError::usage(format!(
+                "{flag} {b} names a bus to re-emit to, but --to target delivers each message to the rule target that dead-lettered it (its TARGET_ARN), not to a bus: drop {flag}, or drop --to target to re-emit to {b}"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -322,6 +341,102 @@ mod tests {
         }
         assert_eq!(sqs.messages("dlq").len(), 1);
         assert_eq!(sqs.in_flight("dlq"), 0, "nothing was received");
+    }
+
+    /// A partner bus (named like its source, with slashes) is drained through the DLQs its
+    /// rules' targets name, and the rule ARN keeps the whole bus.
+    #[tokio::test]
+    async fn the_dlqs_of_a_partner_bus_are_found() {
+        use crate::ports::bus::{RuleInfo, TargetInfo};
+        const BUS: &str = "aws.partner/stripe.com/ed_XYZ";
+        let rule_arn = format!("arn:aws:events:us-east-2:123456789012:rule/{BUS}/RULE");
+        let eb = MemoryEventBridge::new();
+        eb.add_bus(BUS);
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        let dlq = sqs.create("partner-dlq");
+        eb.add_rule(
+            BUS,
+            RuleInfo {
+                name: "RULE".into(),
+                arn: rule_arn.clone(),
+                state: "ENABLED".into(),
+                event_pattern: None,
+                schedule_expression: None,
+                managed_by: None,
+                description: None,
+                targets: vec![TargetInfo {
+                    id: "t".into(),
+                    arn: "arn:aws:sqs:us-east-2:123456789012:consumer".into(),
+                    dlq_arn: Some(dlq.arn.clone()),
+                    ..TargetInfo::default()
+                }],
+            },
+        );
+        let req = DrainRequest {
+            bus: Some(BUS.into()),
+            options: DrainOptions {
+                to: crate::options::RedriveTo::Target,
+                ..DrainOptions::default()
+            },
+            ..DrainRequest::default()
+        };
+        let cfg = prepare(&eb, &sqs, &req, "run".into()).await.unwrap();
+        assert_eq!(cfg.queues.len(), 1);
+        assert_eq!(cfg.queues[0].arn, dlq.arn);
+        let parsed = crate::arn::RuleArn::parse(&rule_arn).unwrap();
+        assert_eq!((parsed.bus.as_str(), parsed.name.as_str()), (BUS, "RULE"));
+    }
+
+    #[tokio::test]
+    async fn a_bus_to_re_emit_to_is_refused_with_a_target_redrive() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("capture");
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        sqs.create("dlq");
+        let req = DrainRequest {
+            queues: vec!["dlq".into()],
+            to_bus: Some("capture".into()),
+            options: DrainOptions {
+                to: crate::options::RedriveTo::Target,
+                ..DrainOptions::default()
+            },
+            ..DrainRequest::default()
+        };
+        let e = prepare(&eb, &sqs, &req, "run".into()).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string()
+                .starts_with("--to-bus capture names a bus to re-emit to, but --to target"),
+            "{e}"
+        );
+        let bus = DrainRequest {
+            options: DrainOptions::default(),
+            ..req
+        };
+        assert!(prepare(&eb, &sqs, &bus, "run".into()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_target_redrive_reaches_the_engine_config() {
+        let eb = MemoryEventBridge::new();
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        sqs.create("dlq");
+        let req = DrainRequest {
+            queues: vec!["dlq".into()],
+            options: DrainOptions {
+                to: crate::options::RedriveTo::Target,
+                invoke: crate::options::Invoke::Async,
+                ..DrainOptions::default()
+            },
+            ..DrainRequest::default()
+        };
+        let cfg = prepare(&eb, &sqs, &req, "run".into()).await.unwrap();
+        assert_eq!(
+            cfg.redrive,
+            crate::drain::engine::Redrive::Target {
+                invocation: crate::ports::delivery::InvocationType::Event
+            }
+        );
     }
 
     #[tokio::test]

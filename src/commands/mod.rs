@@ -1,5 +1,6 @@
 //! The engine behind each command: plain inputs in, a printable report out.
 
+pub mod archive_export;
 pub mod archives;
 pub mod cancel;
 pub mod dlq_export;

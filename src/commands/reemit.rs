@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dlq_export::read;
-use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts};
+use super::dlq_export::{ExportedMessage, read};
+use crate::drain::engine::{DrainConfig, DrainObserver, DrainPorts, Redrive};
 use crate::drain::file_queue::FileQueue;
 use crate::error::AppError;
 use crate::interrupt::Signal;
 use crate::options::DrainOptions;
+use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
-use crate::ports::queue::QueueRef;
+use crate::ports::queue::{BatchEntry, BatchFailure, Queue, QueueDepth, QueueRef, ReceivedMessage};
+use async_trait::async_trait;
 use clap::Args;
 use serde::Deserialize;
 
@@ -41,6 +43,7 @@ pub struct ReemitRequest {
 pub fn config(req: &ReemitRequest, run_id: String) -> Result<DrainConfig, AppError> {
     let mut cfg = DrainConfig::new(Vec::new(), run_id);
     req.options.apply(&mut cfg)?;
+    super::drain::no_bus_for_a_target(&req.options, req.bus.as_deref(), "--bus")?;
     cfg.to_bus = req.bus.clone();
     cfg.receive_wait = Duration::ZERO;
     Ok(cfg)
@@ -57,8 +60,39 @@ pub async fn prepare(
     if let Some(b) = &req.bus {
         super::drain::check_bus_exists(cat, b, "--bus").await?;
     }
-    read(&req.from)?;
+    let lines = read(&req.from)?;
+    if matches!(cfg.redrive, Redrive::Target { .. }) {
+        targets_named(&req.from, &lines)?;
+    }
     Ok(cfg)
+}
+
+/// The message attributes a `--to target` redrive reads the rule and the target from.
+const TARGET_ATTRIBUTES: [&str; 2] = ["RULE_ARN", "TARGET_ARN"];
+
+/// `--to target` needs each line's RULE_ARN and TARGET_ARN (EventBridge sets both on every
+/// message it dead-letters, and `dlq export` keeps every attribute): a file with lines
+/// without them is refused before anything is delivered (exit 2).
+fn targets_named(path: &Path, lines: &[ExportedMessage]) -> Result<(), AppError> {
+    let lacking: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            TARGET_ATTRIBUTES
+                .iter()
+                .any(|a| l.attributes.get(*a).is_none_or(|v| v.is_empty()))
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
+    match lacking.first() {
+        None => Ok(()),
+        Some(first) => Err(AppError::usage(format!(
+            "{}: {} of {} messages carry no RULE_ARN or TARGET_ARN attribute (the first is message {first}): --to target delivers each message to the rule target that dead-lettered it, which those attributes name; export the queue with `nexus-replay dlq export` (which keeps them), or re-emit to a bus (without --to target)",
+            path.display(),
+            lacking.len(),
+            lines.len()
+        ))),
+    }
 }
 
 /// Loads the file into a [`FileQueue`], one queue per exported queue (by name and ARN);
@@ -98,12 +132,18 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     observer: Arc<dyn DrainObserver>,
     interrupt: I,
 ) -> Result<DrainReport, AppError> {
+    if matches!(cfg.redrive, Redrive::Target { .. }) {
+        targets_named(path, &read(path)?)?;
+    }
     let (mem, queues, lines) = load(path).await?;
     let file = path.display().to_string();
     cfg.queues = queues;
     cfg.park_queue = None;
     let ports = DrainPorts {
-        queue: Arc::new(mem),
+        queue: Arc::new(FileThenAccount {
+            file: mem,
+            account: ports.queue.clone(),
+        }),
         ..ports
     };
     let mut report = super::drain::run(cfg, ports, observer, interrupt).await?;
@@ -123,10 +163,64 @@ pub async fn reemit<I: Future<Output = Signal> + Send + 'static>(
     Ok(report)
 }
 
+/// The file's queues, read as a drain reads its DLQs; any other queue is resolved in the
+/// account: a `--to target` redrive resolves the URL of each SQS target through the queue
+/// port, and those queues are not in the file (nothing else is asked of them here).
+struct FileThenAccount {
+    file: FileQueue,
+    account: Arc<dyn Queue>,
+}
+
+#[async_trait]
+impl Queue for FileThenAccount {
+    async fn resolve(&self, queue: &str) -> Result<QueueRef, PortError> {
+        match self.file.resolve(queue).await {
+            Ok(q) => Ok(q),
+            Err(_) => self.account.resolve(queue).await,
+        }
+    }
+    async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
+        self.file.depth(url).await
+    }
+    async fn receive(
+        &self,
+        url: &str,
+        max: u8,
+        wait: Duration,
+        visibility: Option<Duration>,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        self.file.receive(url, max, wait, visibility).await
+    }
+    async fn delete_batch(
+        &self,
+        url: &str,
+        entries: &[BatchEntry],
+    ) -> Result<Vec<BatchFailure>, PortError> {
+        self.file.delete_batch(url, entries).await
+    }
+    async fn change_visibility_batch(
+        &self,
+        url: &str,
+        entries: &[BatchEntry],
+        timeout: Duration,
+    ) -> Result<Vec<BatchFailure>, PortError> {
+        self.file
+            .change_visibility_batch(url, entries, timeout)
+            .await
+    }
+    async fn send(
+        &self,
+        url: &str,
+        body: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<String, PortError> {
+        self.file.send(url, body, attributes).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::dlq_export::ExportedMessage;
     use crate::drain::engine::QuietDrain;
     use crate::drain::tests::{RULE_ARN, attrs, body};
     use crate::memory::eventbridge::MemoryEventBridge;
@@ -321,6 +415,111 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("--bus"), "{e}");
         assert!(eb.accepted().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_target_redrive_needs_each_lines_rule_and_target_and_no_bus() {
+        let dir = std::env::temp_dir().join(format!("nr-reemit-{}", crate::ids::random_hex(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dlq.jsonl");
+        let target = |from: &Path| ReemitRequest {
+            from: from.to_path_buf(),
+            options: DrainOptions {
+                to: crate::options::RedriveTo::Target,
+                ..DrainOptions::default()
+            },
+            ..req()
+        };
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("capture");
+        // An export keeps every attribute: RULE_ARN and TARGET_ARN come along.
+        let mut lines: Vec<String> = (0..2).map(|i| line(i, Some(DLQ_ARN), RULE_ARN)).collect();
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let cfg = prepare(&eb, &target(&file), "r".into()).await.unwrap();
+        assert!(matches!(cfg.redrive, Redrive::Target { .. }));
+        // A line written by hand without them: refused, before anything is delivered.
+        let mut bare: ExportedMessage = serde_json::from_str(&lines[0]).unwrap();
+        bare.attributes.remove("TARGET_ARN");
+        lines.push(serde_json::to_string(&bare).unwrap());
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let e = prepare(&eb, &target(&file), "r".into()).await.unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+        assert!(
+            e.to_string().contains(
+                "1 of 3 messages carry no RULE_ARN or TARGET_ARN attribute (the first is message 3)"
+            ),
+            "{e}"
+        );
+        // The playbook step path (config, then reemit) refuses it too.
+        let ports = DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let cfg = config(&target(&file), "r".into()).unwrap();
+        let e = reemit(
+            &file,
+            cfg,
+            ports,
+            Arc::new(QuietDrain),
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+        // In bus mode the same file is fine.
+        assert!(
+            prepare(
+                &eb,
+                &ReemitRequest {
+                    from: file.clone(),
+                    ..req()
+                },
+                "r".into()
+            )
+            .await
+            .is_ok()
+        );
+        // --bus and --to target together: refused.
+        let e = config(
+            &ReemitRequest {
+                bus: Some("capture".into()),
+                ..target(&file)
+            },
+            "r".into(),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+        assert!(
+            e.to_string().starts_with("--bus capture names a bus"),
+            "{e}"
+        );
+        assert!(eb.accepted().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A target redrive resolves its SQS targets through the queue port: the file's queues
+    /// come from the file, any other from the account.
+    #[tokio::test]
+    async fn queues_not_in_the_file_are_resolved_in_the_account() {
+        let account = MemoryQueue::new();
+        let consumer = account.create("consumer");
+        let file = FileQueue::new("dlq.jsonl");
+        let exported = file.add_queue("subs-dlq", DLQ_ARN);
+        let both = FileThenAccount {
+            file,
+            account: Arc::new(account.clone()),
+        };
+        assert_eq!(both.resolve(DLQ_ARN).await.unwrap(), exported);
+        assert_eq!(both.resolve(&consumer.arn).await.unwrap(), consumer);
+        assert!(
+            both.resolve("arn:aws:sqs:us-east-2:123456789012:nowhere")
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -83,7 +83,7 @@ pub struct StartReport {
 pub struct Window {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// The start asked for (differs from `start` when moved to the archive's creation).
+    /// The start asked for: always `start` now (the window is never moved).
     pub requested_start: DateTime<Utc>,
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::drain::engine::{DrainConfig, Redrive};
+use crate::drain::engine::{DEFAULT_TARGET_CONCURRENCY, DrainConfig, Redrive};
 use crate::drain::event::DedupSpec;
 use crate::error::AppError;
 use crate::limits::{self, usage};
@@ -51,12 +51,12 @@ super::step::options_struct! {
     /// How events are re-emitted, by `drain` and by `reemit` alike.
     #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
     pub struct DrainOptions {
-        /// Where each message goes: back onto its bus (every matching rule gets it again), or only to the rule target that failed
-        #[arg(long, value_enum, default_value_t = RedriveTo::Bus, value_name = "bus|target")]
+        /// Where each message goes: bus (PutEvents back onto its bus: every matching rule gets it again) or target (only to the rule target that dead-lettered it, its TARGET_ARN, with that target's input)
+        #[arg(long, value_enum, default_value_t = RedriveTo::Bus, value_name = "bus|target", hide_possible_values = true)]
         #[serde(default)]
         pub to: RedriveTo,
-        /// With --to target: how Lambda targets are invoked
-        #[arg(long, value_enum, default_value_t = Invoke::Sync, value_name = "sync|async")]
+        /// With --to target, how Lambda targets are invoked: sync (RequestResponse: a function error keeps the message) or async (Event, as EventBridge invokes: accepted once Lambda queued it)
+        #[arg(long, value_enum, default_value_t = Invoke::Sync, value_name = "sync|async", hide_possible_values = true)]
         #[serde(default)]
         pub invoke: Invoke,
         /// Dedup key: a dotted path or `hash` (default: detail.id when it is a Stripe event id, evt_… or from a Stripe source; else the envelope id)
@@ -75,7 +75,7 @@ super::step::options_struct! {
         /// At most this many events per second (0.01 to 10,000)
         #[arg(long, value_name = "N", value_parser = super::rate)]
         pub rate: Option<f64>,
-        /// Pipelines per queue (default 32, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
+        /// Pipelines per queue (default 32 with --to bus, 8 with --to target, chosen in docs/benchmarks.md; 1 to 256; lower it, or cap with --rate, to spare the targets)
         #[arg(long, value_name = "N", value_parser = super::count::<usize>(limits::CONCURRENCY))]
         pub concurrency: Option<usize>,
         [cli_only]
@@ -154,11 +154,44 @@ impl DrainOptions {
         if let Some(s) = self.size_limit {
             cfg.size_limit = s;
         }
-        if let Some(c) = self.concurrency {
-            cfg.concurrency = c;
-        }
+        cfg.concurrency = match (self.concurrency, self.to) {
+            (Some(c), _) => c,
+            // Targets are often fragile consumers (a Lambda's reserved concurrency, a
+            // throttled API behind a queue): fewer pipelines unless asked for more.
+            (None, RedriveTo::Target) => DEFAULT_TARGET_CONCURRENCY,
+            (None, RedriveTo::Bus) => cfg.concurrency,
+        };
         Ok(())
     }
+}
+
+/// Why `value` is not one of the values a step field with a set of values takes (`to`,
+/// `invoke`): the message and the hint, in a playbook's words. `None` for other fields and
+/// for a value in the set.
+pub fn choice_error(key: &str, value: &str) -> Option<(String, String)> {
+    fn names<T: clap::ValueEnum>() -> Vec<String> {
+        T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect()
+    }
+    let allowed = match key {
+        "to" => names::<RedriveTo>(),
+        "invoke" => names::<Invoke>(),
+        _ => return None,
+    };
+    if allowed.iter().any(|a| a == value) {
+        return None;
+    }
+    let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
+    Some((
+        format!(
+            "`{key}` must be one of {}, not {value:?}",
+            quoted.join(" or ")
+        ),
+        format!("write {key} = {}", quoted.join(" or ")),
+    ))
 }
 
 super::step::options_struct! {
@@ -321,6 +354,66 @@ mod tests {
             ..ok
         });
         assert!(!e.is_empty());
+    }
+
+    #[test]
+    fn a_target_redrive_takes_its_own_default_concurrency_unless_told() {
+        let target = |concurrency| DrainOptions {
+            to: RedriveTo::Target,
+            concurrency,
+            ..DrainOptions::default()
+        };
+        let mut cfg = DrainConfig::new(Vec::new(), "r".into());
+        target(None).apply(&mut cfg).unwrap();
+        assert_eq!(cfg.concurrency, DEFAULT_TARGET_CONCURRENCY);
+        assert!(matches!(cfg.redrive, Redrive::Target { .. }));
+        target(Some(40)).apply(&mut cfg).unwrap();
+        assert_eq!(cfg.concurrency, 40);
+        let mut bus = DrainConfig::new(Vec::new(), "r".into());
+        DrainOptions::default().apply(&mut bus).unwrap();
+        assert_eq!(bus.concurrency, crate::drain::engine::DEFAULT_CONCURRENCY);
+        assert_eq!(bus.redrive, Redrive::Bus);
+    }
+
+    #[test]
+    fn invoke_reaches_the_config_and_async_needs_a_target() {
+        let mut cfg = DrainConfig::new(Vec::new(), "r".into());
+        DrainOptions {
+            to: RedriveTo::Target,
+            invoke: Invoke::Async,
+            ..DrainOptions::default()
+        }
+        .apply(&mut cfg)
+        .unwrap();
+        assert_eq!(
+            cfg.redrive,
+            Redrive::Target {
+                invocation: InvocationType::Event
+            }
+        );
+        let e = refused(&DrainOptions {
+            invoke: Invoke::Async,
+            ..DrainOptions::default()
+        });
+        assert!(
+            e.starts_with("--invoke async applies to --to target only"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_step_value_outside_a_fields_set_names_the_allowed_values() {
+        let (msg, hint) = choice_error("to", "queue").unwrap();
+        assert_eq!(
+            msg,
+            "`to` must be one of \"bus\" or \"target\", not \"queue\""
+        );
+        assert_eq!(hint, "write to = \"bus\" or \"target\"");
+        let (msg, _) = choice_error("invoke", "later").unwrap();
+        assert!(msg.contains("\"sync\" or \"async\""), "{msg}");
+        assert_eq!(choice_error("to", "target"), None);
+        assert_eq!(choice_error("invoke", "async"), None);
+        assert_eq!(choice_error("ledger", "anything"), None);
     }
 
     #[test]

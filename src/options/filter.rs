@@ -60,14 +60,22 @@ super::step::options_struct! {
     }
 }
 
-impl MessageFilter {
-    /// Refuses a blank type field and a pattern that does not parse (exit 2).
+impl EventFilter {
+    /// Refuses a blank type field (exit 2): `start` and `drain` alike.
     pub fn validate(&self) -> Result<(), AppError> {
-        if self.events.type_fields.iter().any(|f| f.trim().is_empty()) {
+        if self.type_fields.iter().any(|f| f.trim().is_empty()) {
             return Err(AppError::usage(
                 "--type-field: a blank path names no field; give paths such as detail.type,detail-type (the default when the flag is left out)",
             ));
         }
+        Ok(())
+    }
+}
+
+impl MessageFilter {
+    /// Refuses a blank type field and a pattern that does not parse (exit 2).
+    pub fn validate(&self) -> Result<(), AppError> {
+        self.events.validate()?;
         self.pattern().map(drop)
     }
 
@@ -148,5 +156,13 @@ mod tests {
             ..MessageFilter::default()
         };
         assert!(f.validate().is_ok());
+        // `start` reads the same filter: the same refusal.
+        let blank = EventFilter {
+            type_fields: vec![String::new()],
+            ..EventFilter::default()
+        };
+        let e = blank.validate().unwrap_err();
+        assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+        assert!(e.to_string().starts_with("--type-field: "), "{e}");
     }
 }

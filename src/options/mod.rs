@@ -15,7 +15,9 @@ mod parse;
 pub(crate) mod step;
 mod wait;
 
-pub use drain::{DEFAULT_MAX_REDRIVES, DrainOptions, Invoke, QueueOptions, RedriveTo};
+pub use drain::{
+    DEFAULT_MAX_REDRIVES, DrainOptions, Invoke, QueueOptions, RedriveTo, choice_error,
+};
 pub use filter::{EventFilter, MessageFilter};
 pub use step::{StepField, StepFieldDef, Ty, step_fields};
 pub use wait::WaitOptions;

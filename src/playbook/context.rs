@@ -10,7 +10,9 @@ use crate::clock::SharedClock;
 use crate::drain::engine::{DrainObserver, DrainPorts};
 use crate::error::AppError;
 use crate::interrupt::{Interrupt, Signal};
+use crate::options::{DrainOptions, RedriveTo};
 use crate::ports::bus::BusCatalogue;
+use crate::ports::delivery::DeliveryPorts;
 use crate::ports::ledger::Ledger;
 use crate::ports::queue::Queue;
 use crate::ports::replay::ReplayControl;
@@ -22,6 +24,10 @@ use crate::replay::watch::WatchObserver;
 pub type LedgerOpener =
     dyn Fn(Option<&str>) -> Result<Option<Arc<dyn Ledger>>, AppError> + Send + Sync;
 
+/// Builds the calls that deliver to rule targets, when a step first needs them (a drain or
+/// re-emit step with `to = "target"`): a playbook of bus redrives builds none.
+pub type DeliveryOpener = dyn Fn() -> DeliveryPorts + Send + Sync;
+
 /// Everything a playbook talks to.
 pub struct Ports {
     pub cat: Arc<dyn BusCatalogue>,
@@ -29,19 +35,21 @@ pub struct Ports {
     pub queue: Arc<dyn Queue>,
     pub sink: Arc<dyn EventSink>,
     pub ledger: Box<LedgerOpener>,
+    pub delivery: Box<DeliveryOpener>,
     pub journal: Journal,
     pub started_by: String,
 }
 
 impl Ports {
-    /// The ports of a drain or re-emit step, with the ledger its `ledger` field names.
-    pub(super) fn drain_ports(&self, ledger: Option<&str>) -> Result<DrainPorts, AppError> {
+    /// The ports of a drain or re-emit step, with the ledger its `ledger` field names and,
+    /// for `to = "target"`, the delivery calls (the rule catalogue reads the targets).
+    pub(super) fn drain_ports(&self, options: &DrainOptions) -> Result<DrainPorts, AppError> {
         Ok(DrainPorts {
             queue: self.queue.clone(),
             sink: self.sink.clone(),
-            ledger: (self.ledger)(ledger)?,
+            ledger: (self.ledger)(options.ledger.as_deref())?,
             rules: Some(self.cat.clone()),
-            delivery: None,
+            delivery: (options.to == RedriveTo::Target).then(|| (self.delivery)()),
             clock: crate::clock::system(),
         })
     }
@@ -91,5 +99,42 @@ impl Default for RunOptions {
             run_id: String::new(),
             clock: crate::clock::system(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn delivery_calls_are_built_only_for_a_target_redrive() {
+        let w = super::super::test_world::world(0, true);
+        let built = Arc::new(AtomicUsize::new(0));
+        let count = built.clone();
+        let sqs = w.sqs.clone();
+        let ports = Ports {
+            delivery: Box::new(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+                super::super::test_world::memory_delivery(&sqs)
+            }),
+            ..w.ports()
+        };
+        let bus = ports.drain_ports(&DrainOptions::default()).unwrap();
+        assert!(bus.delivery.is_none());
+        assert!(bus.rules.is_some());
+        assert_eq!(built.load(Ordering::SeqCst), 0);
+        let target = ports
+            .drain_ports(&DrainOptions {
+                to: RedriveTo::Target,
+                ..DrainOptions::default()
+            })
+            .unwrap();
+        assert!(target.delivery.is_some());
+        assert!(
+            target.rules.is_some(),
+            "ListTargetsByRule reads the rule's targets"
+        );
+        assert_eq!(built.load(Ordering::SeqCst), 1);
     }
 }

@@ -10,7 +10,7 @@
 //! The parts live beside it: `fields`, `params`, `plan`, `verify`, `record`, `resume`,
 //! `steps` and `run`; this module names what the rest of the crate uses.
 
-pub use super::context::{Interact, LedgerOpener, Ports, RunOptions};
+pub use super::context::{DeliveryOpener, Interact, LedgerOpener, Ports, RunOptions};
 pub use super::fields::Scope;
 pub use super::params::resolve_params;
 pub use super::plan::{PlaybookPlan, StepPlan, plan};

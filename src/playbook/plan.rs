@@ -13,8 +13,9 @@ use super::load::{Kind, Playbook, Step, Value};
 use super::verify::verify_checks;
 use crate::commands::drain::{DrainRequest, prepare};
 use crate::discovery::{arn_name, require_bus};
-use crate::drain::engine::DrainConfig;
+use crate::drain::engine::{DrainConfig, Redrive};
 use crate::error::AppError;
+use crate::ports::delivery::InvocationType;
 use crate::replay::plan::PlanRequest;
 
 /// One step, resolved and checked against the account (nothing changed).
@@ -52,6 +53,7 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 
 pub(super) fn replay_request(f: &mut Fields, started_by: &str) -> Result<PlanRequest, AppError> {
     let filter: crate::options::EventFilter = f.read()?;
+    filter.validate()?;
     Ok(PlanRequest {
         archive: f.str("archive")?,
         bus: f.str("bus")?,
@@ -284,9 +286,16 @@ async fn plan_step(
 fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, out: &mut StepPlan) {
     let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
     out.details.push(format!("drain {}", names.join(", ")));
-    out.details.push(match &req.to_bus {
-        Some(b) => format!("re-emit to bus {b}"),
-        None => "re-emit to the bus of each message's RULE_ARN".into(),
+    out.details.push(match (&req.to_bus, cfg.redrive) {
+        (_, Redrive::Target { invocation }) => format!(
+            "deliver each message only to the rule target that dead-lettered it (RULE_ARN, TARGET_ARN), with that target's input{}",
+            match invocation {
+                InvocationType::RequestResponse => "",
+                InvocationType::Event => "; Lambda targets invoked asynchronously (Event)",
+            }
+        ),
+        (Some(b), Redrive::Bus) => format!("re-emit to bus {b}"),
+        (None, Redrive::Bus) => "re-emit to the bus of each message's RULE_ARN".into(),
     });
     let mut only = Vec::new();
     for (what, v) in [

@@ -60,3 +60,61 @@ async fn plan_names_each_step_once_and_reports_every_value_out_of_range_at_once(
     assert!(w.eb.accepted().is_empty());
     plan_with(&[]).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_drain_steps_redrive_is_planned_and_checked_after_set() {
+    let w = world(2, true);
+    let src = format!(
+        "{HEAD}[[params]]\nname = \"to\"\ntype = \"string\"\ndefault = \"bus\"\nhelp = \"bus or target\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nto = \"${{to}}\"\n"
+    );
+    let pb = load("pb.toml", &src).unwrap();
+    let plan_with = |to: &str| {
+        let mut opts = w.opts(1, false);
+        opts.sets = vec![("to".into(), to.into())];
+        let (mut scope, _) = prepare_run(&pb, &opts).unwrap();
+        let ports = w.ports();
+        let pb = &pb;
+        async move { plan(pb, &mut scope, &ports, 1, Utc::now()).await }
+    };
+    let e = plan_with("queue").await.unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    assert_eq!(
+        e.to_string(),
+        "step 1 (drain): `to` must be one of \"bus\" or \"target\", not \"queue\""
+    );
+    let target = plan_with("target").await.unwrap();
+    let details = target.steps[0].details.join("\n");
+    assert!(
+        details.contains("deliver each message only to the rule target that dead-lettered it"),
+        "{details}"
+    );
+    let bus = plan_with("bus").await.unwrap();
+    assert!(
+        bus.steps[0]
+            .details
+            .contains(&"re-emit to the bus of each message's RULE_ARN".to_string()),
+        "{:?}",
+        bus.steps[0].details
+    );
+    // A bus to re-emit to and a target redrive: `validate` refuses them written out; set
+    // through a parameter, `plan` refuses them, naming why.
+    let both = load(
+        "pb.toml",
+        &format!(
+            "{HEAD}[[params]]\nname = \"to\"\ntype = \"string\"\ndefault = \"bus\"\nhelp = \"bus or target\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"subs-dlq\"]\nto = \"${{to}}\"\nto_bus = \"billing\"\n"
+        ),
+    )
+    .unwrap();
+    let mut opts = w.opts(1, false);
+    opts.sets = vec![("to".into(), "target".into())];
+    let (mut scope, _) = prepare_run(&both, &opts).unwrap();
+    let e = plan(&both, &mut scope, &w.ports(), 1, Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    assert!(
+        e.to_string().contains("--to-bus billing names a bus"),
+        "{e}"
+    );
+    assert_eq!(w.sqs.messages("subs-dlq").len(), 2);
+}

@@ -15,6 +15,11 @@ pub(crate) struct OutOfRange {
 /// Checks `key`'s typed value (a duration is still text). `Ok` for fields without a range
 /// and for text that is not a duration (its own check reports that).
 pub(crate) fn check(key: &str, v: &Value) -> Result<(), OutOfRange> {
+    if let Value::Str(s) = v
+        && let Some((message, help)) = crate::options::choice_error(key, s)
+    {
+        return Err(OutOfRange { message, help });
+    }
     if let Err(r) = crate::limits::check_field(key, v) {
         return Err(OutOfRange {
             message: format!("`{key}` must be {}, not {v}", r.range),

@@ -229,7 +229,7 @@ async fn execute(
             let req = drain_request(&mut f)?;
             let run_id = format!("{}-s{}", opts.run_id, step.number);
             let cfg = prepare(ports.cat.as_ref(), ports.queue.as_ref(), &req, run_id).await?;
-            let dports = ports.drain_ports(req.options.ledger.as_deref())?;
+            let dports = ports.drain_ports(&req.options)?;
             let r = crate::commands::drain::run(cfg, dports, ui.drain_observer(), ui.interrupt())
                 .await?;
             Ok(drain_done(&r))
@@ -238,7 +238,7 @@ async fn execute(
             let req: crate::commands::reemit::ReemitRequest = f.read()?;
             let cfg =
                 crate::commands::reemit::config(&req, format!("{}-s{}", opts.run_id, step.number))?;
-            let dports = ports.drain_ports(req.options.ledger.as_deref())?;
+            let dports = ports.drain_ports(&req.options)?;
             let r = crate::commands::reemit::reemit(
                 &req.from,
                 cfg,

@@ -31,6 +31,21 @@ pub(super) struct World {
     pub(super) state: PathBuf,
 }
 
+/// In-memory delivery calls; SQS targets are queues of `sqs`.
+pub(super) fn memory_delivery(sqs: &MemoryQueue) -> crate::ports::delivery::DeliveryPorts {
+    use crate::memory::{
+        lambda::MemoryLambda, logs::MemoryLogs, sfn::MemoryStepFunctions, sns::MemorySns,
+        sqs_send::MemoryMessageSender,
+    };
+    crate::ports::delivery::DeliveryPorts {
+        lambda: Arc::new(MemoryLambda::new()),
+        sqs: Arc::new(MemoryMessageSender::new(sqs.clone())),
+        sns: Arc::new(MemorySns::new()),
+        sfn: Arc::new(MemoryStepFunctions::new()),
+        logs: Arc::new(MemoryLogs::new()),
+    }
+}
+
 pub(super) fn push_dlq(sqs: &MemoryQueue, n: usize) {
     for i in 0..n {
         sqs.push("subs-dlq", &body(i), attrs());
@@ -90,12 +105,14 @@ pub(super) fn world(dlq_messages: usize, target_dlq: bool) -> World {
 impl World {
     pub(super) fn ports(&self) -> Ports {
         let ledger: Arc<dyn crate::ports::ledger::Ledger> = Arc::new(self.ledger.clone());
+        let sqs = self.sqs.clone();
         Ports {
             cat: Arc::new(self.eb.clone()),
             ctl: Arc::new(self.eb.clone()),
             queue: Arc::new(self.sqs.clone()),
             sink: Arc::new(self.eb.clone()),
             ledger: Box::new(move |_| Ok(Some(ledger.clone()))),
+            delivery: Box::new(move || memory_delivery(&sqs)),
             journal: Journal::in_dir(&self.state),
             started_by: "test@host".into(),
         }

@@ -113,3 +113,61 @@ fn twenty_thousand_steps_validate() {
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0].line, bad.lines().count());
 }
+
+#[test]
+fn a_redrive_field_outside_its_values_is_reported_with_the_values_it_takes() {
+    let d = problems(&format!(
+        "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"queue\"\n[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nto = \"target\"\ninvoke = \"later\"\n"
+    ));
+    let got: Vec<(usize, &str)> = d.iter().map(|x| (x.line, x.message.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                7,
+                "`to` must be one of \"bus\" or \"target\", not \"queue\""
+            ),
+            (
+                12,
+                "`invoke` must be one of \"sync\" or \"async\", not \"later\""
+            ),
+        ],
+        "{d:#?}"
+    );
+    assert_eq!(d[0].hint, "write to = \"bus\" or \"target\"");
+    load(
+        "pb.toml",
+        &format!(
+            "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"target\"\ninvoke = \"async\"\n[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nto = \"bus\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_bus_to_re_emit_to_and_a_target_redrive_are_refused_together() {
+    let d = problems(&format!(
+        "{HEAD}[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"target\"\nto_bus = \"capture\"\n[[steps]]\nkind = \"reemit\"\nfrom = \"x.jsonl\"\nto = \"target\"\nbus = \"capture\"\n"
+    ));
+    let got: Vec<(usize, &str)> = d.iter().map(|x| (x.line, x.message.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                8,
+                "step 1 (drain): `to_bus` names a bus to re-emit to, but to = \"target\" delivers each message to the rule target that dead-lettered it"
+            ),
+            (
+                13,
+                "step 2 (reemit): `bus` names a bus to re-emit to, but to = \"target\" delivers each message to the rule target that dead-lettered it"
+            ),
+        ],
+        "{d:#?}"
+    );
+    // A drain's `bus` names the DLQs to drain, not a destination: fine with a target.
+    load(
+        "pb.toml",
+        &format!("{HEAD}[[steps]]\nkind = \"drain\"\nbus = \"b\"\nto = \"target\"\n"),
+    )
+    .unwrap();
+}

@@ -346,6 +346,26 @@ pub(super) fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -
             );
         }
     }
+    // A bus to re-emit to and a target redrive cannot both be meant (as the flags).
+    let bus_field = match kind {
+        Kind::Drain => Some("to_bus"),
+        Kind::Reemit => Some("bus"),
+        _ => None,
+    };
+    if let (Some(to), Some((name, bus))) = (
+        fields.get("to"),
+        bus_field.and_then(|b| fields.get(b).map(|f| (b, f))),
+    ) && matches!(&to.value, Value::Str(s) if s == "target")
+    {
+        ctx.err(
+            bus.line,
+            format!(
+                "step {number} ({}): `{name}` names a bus to re-emit to, but to = \"target\" delivers each message to the rule target that dead-lettered it",
+                kind.name()
+            ),
+            format!("drop `{name}`, or drop to = \"target\" to re-emit to the bus"),
+        );
+    }
     match kind {
         Kind::Drain if !fields.contains_key("queues") && !fields.contains_key("bus") => ctx.err(
             line,

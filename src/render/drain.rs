@@ -2,6 +2,7 @@
 //! warnings), a dry run's plan, and the exit code the counts decide.
 
 use crate::commands::drain::DrainReport;
+use crate::drain::engine::Planned;
 use crate::exit_codes;
 use crate::output::{Report, Table};
 
@@ -10,40 +11,20 @@ impl Report for DrainReport {
         let o = &self.outcome;
         let c = &o.counts;
         let mut s = String::new();
+        let to_target = to_target(o);
         if o.dry_run {
-            let mut t = Table::new([
-                "ACTION",
-                "QUEUE",
-                "MESSAGE",
-                "KEY",
-                "TYPE",
-                "BUS",
-                "RULES THAT WOULD RECEIVE IT / REASON",
-            ]);
-            for p in o.planned.iter().take(100) {
-                t.row([
-                    p.action.clone(),
-                    p.queue.clone(),
-                    p.message_id.clone(),
-                    p.dedup_key.clone().unwrap_or_else(|| "-".into()),
-                    p.event_type.clone().unwrap_or_else(|| "-".into()),
-                    p.bus.clone().unwrap_or_else(|| "-".into()),
-                    p.reason.clone().unwrap_or_else(|| {
-                        if p.rules.is_empty() {
-                            "(none known)".into()
-                        } else {
-                            p.rules.join(", ")
-                        }
-                    }),
-                ]);
-            }
+            let t = if to_target {
+                planned_targets(&o.planned)
+            } else {
+                planned_buses(&o.planned)
+            };
             if !t.is_empty() {
                 s.push_str(&t.render());
             }
-            if o.planned.len() > 100 {
+            if o.planned.len() > PLANNED_SHOWN {
                 s.push_str(&format!(
                     "... and {} more (use --output json for all)\n",
-                    o.planned.len() - 100
+                    o.planned.len() - PLANNED_SHOWN
                 ));
             }
             let released = match &self.from_file {
@@ -52,8 +33,17 @@ impl Report for DrainReport {
                 None => format!("; {} messages released", c.released),
             };
             s.push_str(&format!(
-                "Dry run {}: nothing was changed. {} would be re-emitted, {} parked, {} left as poison, {} skipped{released}.\n",
-                o.run_id, c.would_reemit, c.would_park, c.failed, c.filtered
+                "Dry run {}: nothing was changed. {} would be {}, {} parked, {} left as poison, {} skipped{released}.\n",
+                o.run_id,
+                c.would_reemit,
+                if to_target {
+                    "delivered to their rule targets"
+                } else {
+                    "re-emitted"
+                },
+                c.would_park,
+                c.failed,
+                c.filtered
             ));
             if c.duplicates + c.conflicts > 0 {
                 s.push_str(&format!(
@@ -70,8 +60,14 @@ impl Report for DrainReport {
                 return format!("Re-emit {}: {} has no messages\n", o.run_id, f.file);
             }
             Some(f) => s.push_str(&format!(
-                "Re-emit {} from {} (ledger {}), {:.1}s: re-emitted {} of {} lines\n",
-                o.run_id, f.file, self.ledger, self.duration_seconds, c.reemitted, f.lines
+                "Re-emit {} from {} (ledger {}), {:.1}s: {} {} of {} lines\n",
+                o.run_id,
+                f.file,
+                self.ledger,
+                self.duration_seconds,
+                if to_target { "delivered" } else { "re-emitted" },
+                c.reemitted,
+                f.lines
             )),
             None => s.push_str(&format!(
                 "Drain {} of {} (ledger {}), {:.1}s; stopped: {}\n",
@@ -101,7 +97,11 @@ impl Report for DrainReport {
         };
         let rows = [
             ("received", c.received, ""),
-            ("re-emitted", c.reemitted, ""),
+            (
+                if to_target { "delivered" } else { "re-emitted" },
+                c.reemitted,
+                "",
+            ),
             (
                 "duplicates",
                 c.duplicates,
@@ -138,15 +138,36 @@ impl Report for DrainReport {
             if file.is_some() && name.starts_with("delete") {
                 continue;
             }
-            let note = if file.is_some() && name == "duplicates" {
-                "already re-emitted: not put again"
-            } else {
-                note
+            let note = match (name, file.is_some(), to_target) {
+                ("duplicates", true, false) => "already re-emitted: not put again",
+                ("duplicates", true, true) => "already delivered: not delivered again",
+                ("duplicates", false, true) => {
+                    "already delivered: deleted without a second delivery"
+                }
+                ("delete failed", _, true) => {
+                    "delivered but not deleted: the ledger dedups them next run"
+                }
+                ("possible duplicates", _, true) => "delivered again after an ambiguous failure",
+                _ => note,
             };
             if note.is_empty() || n > 0 {
                 s.push_str(format!("  {name:<20} {n:>7}  {note}").trim_end());
                 s.push('\n');
             }
+        }
+        if !o.targets.is_empty() {
+            let mut t = Table::new(["TARGET", "KIND", "DELIVERED", "DUPLICATES", "FAILED"]);
+            for x in &o.targets {
+                t.row([
+                    x.target_arn.clone(),
+                    x.kind.clone(),
+                    x.delivered.to_string(),
+                    x.duplicates.to_string(),
+                    x.failed.to_string(),
+                ]);
+            }
+            s.push('\n');
+            s.push_str(&t.render());
         }
         s.push_str(&message_table(
             "CODE",
@@ -177,6 +198,93 @@ impl Report for DrainReport {
             exit_codes::SUCCESS
         }
     }
+}
+
+/// Whether the run delivered to rule targets (`--to target`): it tallied targets, or its
+/// plan names them.
+fn to_target(o: &crate::drain::engine::DrainOutcome) -> bool {
+    !o.targets.is_empty() || o.planned.iter().any(|p| p.target.is_some())
+}
+
+/// Rows shown of a dry run's plan (all of them are in the JSON output).
+const PLANNED_SHOWN: usize = 100;
+
+/// A bus redrive's plan: per message its bus and the rules that would receive it again.
+fn planned_buses(planned: &[Planned]) -> Table {
+    let mut t = Table::new([
+        "ACTION",
+        "QUEUE",
+        "MESSAGE",
+        "KEY",
+        "TYPE",
+        "PATH",
+        "BUS",
+        "RULES THAT WOULD RECEIVE IT / REASON",
+    ]);
+    for p in planned.iter().take(PLANNED_SHOWN) {
+        let mut row = planned_row(p);
+        row.extend([
+            "bus".into(),
+            dash(&p.bus),
+            p.reason.clone().unwrap_or_else(|| {
+                if p.rules.is_empty() {
+                    "(none known)".into()
+                } else {
+                    p.rules.join(", ")
+                }
+            }),
+        ]);
+        t.row(row);
+    }
+    t
+}
+
+/// A target redrive's plan: per message the one target it would reach, its kind and the
+/// start of the input it would receive (or why it would not be delivered).
+fn planned_targets(planned: &[Planned]) -> Table {
+    let mut t = Table::new([
+        "ACTION",
+        "QUEUE",
+        "MESSAGE",
+        "KEY",
+        "TYPE",
+        "PATH",
+        "TARGET",
+        "KIND",
+        "INPUT / REASON",
+    ]);
+    for p in planned.iter().take(PLANNED_SHOWN) {
+        let mut row = planned_row(p);
+        let target = p.target.as_ref();
+        row.extend([
+            "target".into(),
+            target.map_or_else(|| "-".into(), |x| x.arn.clone()),
+            target.map_or_else(|| "-".into(), |x| x.kind.clone()),
+            match (&p.reason, target) {
+                (Some(r), _) => r.clone(),
+                // One line per message: the preview is the input's own text.
+                (None, Some(x)) => x.input_preview.replace(['\n', '\r'], " "),
+                (None, None) => "-".into(),
+            },
+        ]);
+        t.row(row);
+    }
+    t
+}
+
+/// The columns every plan starts with.
+fn planned_row(p: &Planned) -> Vec<String> {
+    vec![
+        p.action.clone(),
+        p.queue.clone(),
+        p.message_id.clone(),
+        dash(&p.dedup_key),
+        dash(&p.event_type),
+    ]
+}
+
+fn dash(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".into())
 }
 
 /// The warnings as a table of their first 20.
@@ -214,4 +322,171 @@ fn message_table(code: &str, total: usize, rows: impl Iterator<Item = [String; 5
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drain::engine::{Counts, DrainOutcome, PlannedTarget, TargetTally};
+
+    const LAMBDA: &str = "arn:aws:lambda:us-east-2:123456789012:function:subs";
+
+    fn report(outcome: DrainOutcome) -> DrainReport {
+        DrainReport {
+            queues: vec!["subs-dlq".into()],
+            ledger: "sqlite".into(),
+            duration_seconds: 1.0,
+            from_file: None,
+            outcome,
+        }
+    }
+
+    fn outcome(dry_run: bool) -> DrainOutcome {
+        DrainOutcome {
+            run_id: "run-1".into(),
+            dry_run,
+            counts: Counts::default(),
+            failures: Vec::new(),
+            warnings: Vec::new(),
+            planned: Vec::new(),
+            targets: Vec::new(),
+            stopped_because: "the queues are empty".into(),
+            interrupted: false,
+            signal: None,
+        }
+    }
+
+    fn planned(target: Option<PlannedTarget>, reason: Option<&str>) -> Planned {
+        Planned {
+            queue: "subs-dlq".into(),
+            message_id: "m-1".into(),
+            action: if reason.is_some() { "leave" } else { "re-emit" }.into(),
+            dedup_key: Some("evt_1".into()),
+            event_type: Some("customer.subscription.updated".into()),
+            bus: None,
+            rules: Vec::new(),
+            reason: reason.map(str::to_string),
+            target,
+        }
+    }
+
+    #[test]
+    fn a_target_dry_run_shows_per_message_the_target_its_kind_and_the_input() {
+        let mut o = outcome(true);
+        o.counts.would_reemit = 1;
+        o.planned = vec![
+            planned(
+                Some(PlannedTarget {
+                    arn: LAMBDA.into(),
+                    kind: "lambda".into(),
+                    input_preview: "{\"id\":\n\"evt_1\"}".into(),
+                }),
+                None,
+            ),
+            planned(
+                None,
+                Some("rule subscription-rule no longer exists: left in the queue"),
+            ),
+        ];
+        let human = report(o).human();
+        let header = human.lines().next().unwrap();
+        for col in ["PATH", "TARGET", "KIND", "INPUT / REASON"] {
+            assert!(header.contains(col), "{human}");
+        }
+        let row = human.lines().nth(1).unwrap();
+        assert!(row.contains("target"), "{row}");
+        assert!(row.contains(LAMBDA) && row.contains("lambda"), "{row}");
+        assert!(row.ends_with("{\"id\": \"evt_1\"}"), "{row}");
+        assert!(
+            human.lines().nth(2).unwrap().ends_with("left in the queue"),
+            "{human}"
+        );
+        assert!(
+            human.contains("1 would be delivered to their rule targets"),
+            "{human}"
+        );
+        let json = serde_json::to_value(report(outcome(true))).unwrap();
+        assert_eq!(json["targets"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_bus_dry_run_shows_the_bus_path_and_the_rules() {
+        let mut o = outcome(true);
+        o.planned = vec![Planned {
+            bus: Some("billing".into()),
+            rules: vec!["subscription-rule".into()],
+            ..planned(None, None)
+        }];
+        let human = report(o).human();
+        assert!(
+            human
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("RULES THAT WOULD RECEIVE IT / REASON"),
+            "{human}"
+        );
+        let row = human.lines().nth(1).unwrap();
+        assert!(
+            row.contains(" bus ") && row.ends_with("billing  subscription-rule"),
+            "{row}"
+        );
+        assert!(human.contains("would be re-emitted"), "{human}");
+    }
+
+    #[test]
+    fn a_target_run_reports_what_each_target_got() {
+        let mut o = outcome(false);
+        o.counts.received = 5;
+        o.counts.reemitted = 3;
+        o.counts.duplicates = 1;
+        o.counts.failed = 1;
+        o.targets = vec![
+            TargetTally {
+                target_arn: LAMBDA.into(),
+                kind: "lambda".into(),
+                delivered: 3,
+                duplicates: 1,
+                failed: 0,
+            },
+            TargetTally {
+                target_arn: "arn:aws:sqs:us-east-2:123456789012:audit".into(),
+                kind: "sqs".into(),
+                delivered: 0,
+                duplicates: 0,
+                failed: 1,
+            },
+        ];
+        let human = report(o).human();
+        assert!(human.contains("  delivered "), "{human}");
+        assert!(
+            human.contains("already delivered: deleted without a second delivery"),
+            "{human}"
+        );
+        assert!(!human.contains("re-emitted"), "{human}");
+        let table: Vec<&str> = human
+            .lines()
+            .skip_while(|l| !l.starts_with("TARGET"))
+            .collect();
+        let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            cells(table[0]),
+            ["TARGET", "KIND", "DELIVERED", "DUPLICATES", "FAILED"]
+        );
+        assert_eq!(cells(table[1]), [LAMBDA, "lambda", "3", "1", "0"]);
+        assert_eq!(
+            cells(table[2]),
+            [
+                "arn:aws:sqs:us-east-2:123456789012:audit",
+                "sqs",
+                "0",
+                "0",
+                "1"
+            ]
+        );
+        // A bus run has no table.
+        let human = report(outcome(false)).human();
+        assert!(!human.contains("TARGET"), "{human}");
+        assert!(human.contains("  re-emitted "), "{human}");
+    }
 }

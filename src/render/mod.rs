@@ -2,6 +2,7 @@
 //! each implementing [`Report`](crate::output::Report) for the plain report structs of
 //! `crate::commands`. The engine decides what happened; these files say it in words.
 
+pub mod archive_export;
 mod archives;
 mod dlq;
 mod doctor;

@@ -1,5 +1,5 @@
-//! Archive checks: find the archive to replay from, refuse one that cannot replay, and fit
-//! the window to what the archive still holds.
+//! Archive checks: find the archive to replay from, refuse one that cannot replay, and
+//! check the window against what the archive still holds.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -79,16 +79,19 @@ pub fn replay_bus(archive: &ArchiveInfo, asked_bus: Option<&str>) -> Result<Stri
     Ok(bus)
 }
 
-/// Checks the window against what the archive can replay. Before the retention horizon
-/// the events existed and were deleted: refused. Before the archive's creation nothing was
-/// ever recorded: a window wholly before it is refused, one straddling it starts at it.
-pub fn archive_window_start(
+/// Checks the window against what the archive can replay, for `start`, playbooks and
+/// `archive export` alike. Before the retention horizon the events existed and were
+/// deleted: refused. Before the archive's creation is only warned about, and the window is
+/// kept as asked: EventBridge replays by the time *in* the event, and a producer may
+/// back-date it (a webhook handler stamping the Stripe event's `created`, retried by
+/// Stripe for up to 3 days), so an archive can hold events older than itself.
+pub fn check_archive_window(
     archive: &ArchiveInfo,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     now: DateTime<Utc>,
     warnings: &mut Vec<String>,
-) -> Result<DateTime<Utc>, AppError> {
+) -> Result<(), AppError> {
     let retention = archive.retention_days.unwrap_or(0);
     if retention > 0 {
         let horizon = now - Duration::days(i64::from(retention));
@@ -103,29 +106,22 @@ pub fn archive_window_start(
             )));
         }
     }
-    let Some(created) = archive.creation_time else {
-        return Ok(start);
-    };
-    if end <= created {
-        return Err(AppError::usage(format!(
-            "the whole window ({} → {}) is before archive {} was created ({}): it holds nothing from then; move the window after {}",
-            time(Some(start)),
-            time(Some(end)),
-            archive.name,
-            time(Some(created)),
-            created.format("%Y-%m-%dT%H:%M:%SZ"),
-        )));
-    }
-    if start < created {
+    if let Some(created) = archive.creation_time
+        && start < created
+    {
+        let part = if end <= created {
+            "the whole window"
+        } else {
+            "the window"
+        };
         warnings.push(format!(
-            "archive {} was created at {}, so it holds nothing before then: the window starts there instead of at {}",
+            "{part} starts at {}, before archive {} was created ({}): it holds events from then only when their producer back-dated their time (EventBridge replays by the time in the event); the window is kept as asked",
+            time(Some(start)),
             archive.name,
             time(Some(created)),
-            time(Some(start)),
         ));
-        return Ok(created);
     }
-    Ok(start)
+    Ok(())
 }
 
 fn archive_name(arg: &str) -> &str {
@@ -143,7 +139,7 @@ mod tests {
     use crate::replay::plan::plan;
 
     #[tokio::test]
-    async fn the_archive_creation_bounds_the_window() {
+    async fn a_window_before_the_archives_creation_is_kept_with_a_warning() {
         let eb = MemoryEventBridge::new();
         let bus = eb.add_bus(BUS);
         for r in billing_rules() {
@@ -161,18 +157,30 @@ mod tests {
             creation_time: Some(now() - Duration::hours(1)),
             event_pattern: None,
         });
-        // Straddling the creation: starts at the creation, with a warning.
+        // Straddling the creation: kept as asked, with a warning (events may be back-dated).
         let p = plan(&eb, &eb, &req("2h"), now()).await.unwrap();
-        assert_eq!(p.start, now() - Duration::hours(1));
-        assert_eq!(p.requested_start, now() - Duration::hours(2));
-        assert!(p.warnings[0].contains("holds nothing before then"));
-        // Wholly before the creation: refused.
+        assert_eq!(p.start, now() - Duration::hours(2));
+        assert_eq!(p.requested_start, p.start);
+        assert!(
+            p.warnings[0].starts_with("the window starts at")
+                && p.warnings[0].contains("before archive young was created")
+                && p.warnings[0].contains("back-dated")
+                && p.warnings[0].contains("kept as asked"),
+            "{:?}",
+            p.warnings
+        );
+        // Wholly before the creation: planned too, with the same warning.
         let mut r = req("3h");
         r.until = Some("2h".into());
+        let p = plan(&eb, &eb, &r, now()).await.unwrap();
+        assert_eq!(
+            (p.start, p.end),
+            (now() - Duration::hours(3), now() - Duration::hours(2))
+        );
         assert!(
-            err(&eb, r)
-                .await
-                .contains("before archive young was created")
+            p.warnings[0].starts_with("the whole window starts at"),
+            "{:?}",
+            p.warnings
         );
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::archive::{archive_window_start, replay_bus, resolve_archive};
+use super::archive::{check_archive_window, replay_bus, resolve_archive};
 use super::filters::{check_filters, type_fields};
 use super::naming::{check_name, description, replay_name};
 use super::rules::{every_rule, select_rules};
@@ -35,7 +35,8 @@ pub struct ReplayPlan {
     pub bus: String,
     pub bus_arn: String,
     pub start: DateTime<Utc>,
-    /// The start asked for, when it was moved to the archive's creation time.
+    /// The start asked for: always `start` (a window before the archive's creation is
+    /// kept, with a warning); kept in the JSON report for scripts that read it.
     pub requested_start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub event_types: Vec<String>,
@@ -74,9 +75,9 @@ pub async fn plan(
 
     let archive = resolve_archive(cat, req).await?;
     let bus = replay_bus(&archive, req.bus.as_deref())?;
-    let requested_start = asked.start;
-    let start = archive_window_start(&archive, asked.start, asked.end, now, &mut warnings)?;
-    let end = asked.end;
+    let (start, end) = (asked.start, asked.end);
+    check_archive_window(&archive, start, end, now, &mut warnings)?;
+    let requested_start = start;
 
     let rules = cat.list_rules(&bus).await?;
     let selection = if req.all_rules {

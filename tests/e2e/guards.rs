@@ -182,6 +182,74 @@ fn reemit_refuses_every_value_a_drain_refuses() {
     }
 }
 
+/// Where a drain sends each message: the combinations that cannot be meant are refused by
+/// drain, reemit and a playbook step alike (exit 2), before any file or AWS is read.
+#[test]
+fn redrive_combinations_that_cannot_be_meant_are_refused_everywhere() {
+    let home = TempDir::new("redrive-guards");
+    for (args, want) in [
+        (
+            vec!["--invoke", "async"],
+            "--invoke async applies to --to target only",
+        ),
+        (vec!["--to", "queue"], "[possible values: bus, target]"),
+    ] {
+        let mut drain = vec!["drain", "--queue", "q"];
+        drain.extend(&args);
+        let mut reemit = vec!["reemit", "--from", "missing.jsonl"];
+        reemit.extend(&args);
+        for run in [
+            Cmd::new(None, home.path()).run(&drain),
+            Cmd::new(None, home.path()).run(&reemit),
+        ] {
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+            assert!(!run.stderr.contains("missing.jsonl"), "{}", run.stderr);
+        }
+    }
+    let drain = Cmd::new(None, home.path()).run(&[
+        "drain", "--queue", "q", "--to", "target", "--to-bus", "capture",
+    ]);
+    let reemit = Cmd::new(None, home.path()).run(&[
+        "reemit",
+        "--from",
+        "missing.jsonl",
+        "--to",
+        "target",
+        "--bus",
+        "capture",
+    ]);
+    for (flag, run) in [("--to-bus", drain), ("--bus", reemit)] {
+        assert_eq!(run.code, 2, "{flag}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "{flag} capture names a bus to re-emit to, but --to target"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    let file = home.path().join("to-queue.toml");
+    std::fs::write(
+        &file,
+        "name = \"t\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"drain\"\nqueues = [\"q\"]\nto = \"queue\"\n",
+    )
+    .unwrap();
+    let run =
+        Cmd::new(None, home.path()).run(&["playbook", "run", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("`to` must be one of \"bus\" or \"target\", not \"queue\"")
+            || run
+                .stderr
+                .contains("`to` must be one of \"bus\" or \"target\", not \"queue\""),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
 #[test]
 fn out_of_range_values_are_refused_before_anything_runs() {
     let home = TempDir::new("ranges");

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::drain::{DLQS, depth, queue_url, seed, stripe_body};
+use crate::drain::{DLQS, attr, bodies as bodies_of, depth, queue_url, seed, stripe_body};
 use crate::support::{Run, Sandbox, block_on};
 
 const SHIPPED: [&str; 5] = [
@@ -335,13 +335,54 @@ fn bad_playbooks_and_parameters_exit_2_and_change_nothing() {
     assert_eq!(replay_count(&sb), 0);
 }
 
+/// The subscription rule's target in the sandbox: a queue standing in for the Lambda.
+const SUB_TARGET: &str = "ai-nexus-dev-stripe-update-subscription";
+
+/// Puts `bodies` on `dlq` as EventBridge dead-letters them for the subscription rule's
+/// target: RULE_ARN and TARGET_ARN name the rule and the target (the sandbox's queue).
+fn seed_for_target(sb: &Sandbox, dlq: &str, bodies: &[String]) -> String {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let rule = "arn:aws:events:us-east-2:123456789012:rule/ai-nexus-dev-stripe-event-bus/ai-nexus-dev-stripe-subscription_events-rule";
+    let target = format!("arn:aws:sqs:us-east-2:123456789012:{SUB_TARGET}");
+    let url = queue_url(sb, dlq);
+    let (_, sqs) = sb.clients();
+    block_on(async {
+        for (c, chunk) in bodies.chunks(10).enumerate() {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(format!("{c}-{i}"))
+                        .message_body(b)
+                        .message_attributes("RULE_ARN", attr(rule))
+                        .message_attributes("TARGET_ARN", attr(&target))
+                        .message_attributes("ERROR_CODE", attr("ERROR_FROM_TARGET"))
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            let out = sqs
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .unwrap();
+            assert!(out.failed().is_empty());
+        }
+    });
+    url
+}
+
 #[test]
-fn partner_events_cutover_reemits_each_stripe_event_id_once() {
+fn partner_events_cutover_delivers_each_stripe_event_id_once_to_the_target_that_failed_it() {
     use nexus_replay::aws::sandbox::{PARTNER_SOURCE, WEBHOOK_SOURCE, dlq_envelope, stripe_event};
     let sb = Sandbox::new(0, 0);
     // Six Stripe events dead-lettered by the webhook path; three of them also by the
     // partner source: the same Stripe event object (so the same id), with another source,
-    // envelope id and detail-type.
+    // envelope id and detail-type. PutEvents would refuse the partner copies (aws. source):
+    // the playbook delivers to the target instead.
     let time = chrono::Utc::now() - chrono::Duration::minutes(40);
     let events: Vec<serde_json::Value> = (0..6)
         .map(|i| {
@@ -368,7 +409,7 @@ fn partner_events_cutover_reemits_each_stripe_event_id_once() {
         .map(|i| copy(i, WEBHOOK_SOURCE, "Stripe Webhook Event"))
         .collect();
     bodies.extend((0..3).map(|i| copy(i, PARTNER_SOURCE, "Stripe Event")));
-    let dlq = seed(&sb, SUB_DLQ, &bodies);
+    let dlq = seed_for_target(&sb, SUB_DLQ, &bodies);
 
     let run = run_playbook(&sb, &["partner-events-cutover"]);
     run.code(0);
@@ -378,22 +419,31 @@ fn partner_events_cutover_reemits_each_stripe_event_id_once() {
     assert_eq!(drain["outputs"]["reemitted"], 6, "{drain}");
     assert_eq!(
         drain["outputs"]["duplicates"], 3,
-        "the partner copies were not put again"
+        "the partner copies were not delivered again"
     );
-    let verify = &rec["steps"][3];
-    assert_eq!(verify["status"], "ok");
-    let checks = verify["report"]["checks"].as_array().unwrap();
-    let unique = checks
+    let targets = drain["report"]["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1, "{drain}");
+    assert_eq!(targets[0]["kind"], "sqs");
+    assert_eq!(targets[0]["delivered"], 6);
+    // The target got each event once, as it missed it: the webhook copy, unmarked.
+    let got = bodies_of(&sb, &queue_url(&sb, SUB_TARGET));
+    let mut ids: Vec<String> = got
         .iter()
-        .find(|c| c["check"].as_str().unwrap().starts_with("each detail.id"))
-        .unwrap();
-    assert!(
-        unique["detail"]
-            .as_str()
-            .unwrap()
-            .contains("6 key(s), 0 seen more than once"),
-        "{unique}"
+        .map(|(b, _)| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            assert!(v.get("nexus_replay").is_none(), "{v}");
+            v["detail"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    let want: Vec<String> = (0..6).map(|i| format!("evt_cutover_{i}")).collect();
+    assert_eq!(ids, want);
+    // Nothing went to the other rules (no blast radius).
+    assert_eq!(
+        depth(&sb, &queue_url(&sb, "ai-nexus-dev-stripe-monitoring-logs")),
+        0
     );
+    assert_eq!(rec["steps"][3]["status"], "ok");
     assert_eq!(depth(&sb, &dlq), 0);
 }
 

@@ -51,6 +51,14 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             playbook("", "queues = [\"q\"]\nmin_age = \"soon\"\nrate = 0").into_bytes(),
         ),
         (
+            "pb-bad-to.toml",
+            playbook("", "queues = [\"q\"]\nto = \"queue\"").into_bytes(),
+        ),
+        (
+            "no-target.jsonl",
+            b"{\"queue\": \"q\", \"message_id\": \"m-1\", \"body\": \"{}\", \"attributes\": {\"RULE_ARN\": \"arn:aws:events:us-east-2:123456789012:rule/b/r\"}, \"sent_at\": null, \"receive_count\": 1}\n".to_vec(),
+        ),
+        (
             "pb-bad-param.toml",
             playbook(
                 "[[params]]\nname = \"age\"\ntype = \"duration\"\ndefault = \"later\"\nhelp = \"x\"\n",
@@ -101,6 +109,48 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "blank_type_field",
             vec!["drain", "--queue", "q", "--type-field="],
+        ),
+        (
+            "start_blank_type_field",
+            vec!["start", "--since", "2h", "--rule", r, "--type-field="],
+        ),
+        // Where a drain sends each message.
+        (
+            "drain_invoke_async_without_target",
+            vec!["drain", "--queue", "q", "--invoke", "async"],
+        ),
+        (
+            "drain_to_target_and_to_bus",
+            vec![
+                "drain", "--queue", "q", "--to", "target", "--to-bus", "capture",
+            ],
+        ),
+        (
+            "drain_to_unknown",
+            vec!["drain", "--queue", "q", "--to", "queue"],
+        ),
+        (
+            "reemit_to_target_and_bus",
+            vec![
+                "reemit",
+                "--from",
+                "no-target.jsonl",
+                "--to",
+                "target",
+                "--bus",
+                "capture",
+            ],
+        ),
+        (
+            "reemit_to_target_without_target_arn",
+            vec![
+                "reemit",
+                "--from",
+                "no-target.jsonl",
+                "--to",
+                "target",
+                "--yes",
+            ],
         ),
         // Out-of-range values (tests/e2e/guards.rs has the list).
         ("drain_rate_0", vec!["drain", "--queue", "q", "--rate", "0"]),
@@ -223,6 +273,56 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
         (
             "playbook_bad_param",
             vec!["playbook", "validate", "pb-bad-param.toml"],
+        ),
+        // archive export: refused before any AWS call.
+        (
+            "archive_export_bad_since",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "bogus",
+                "--out",
+                "x.jsonl",
+            ],
+        ),
+        (
+            "archive_export_no_out",
+            vec!["archive", "export", "--archive", "a", "--since", "2h"],
+        ),
+        (
+            "archive_export_out_exists",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "2h",
+                "--out",
+                "exists.jsonl",
+            ],
+        ),
+        (
+            "archive_export_settle_0",
+            vec![
+                "archive",
+                "export",
+                "--archive",
+                "a",
+                "--since",
+                "2h",
+                "--out",
+                "x.jsonl",
+                "--settle",
+                "0s",
+            ],
+        ),
+        (
+            "playbook_bad_to",
+            vec!["playbook", "validate", "pb-bad-to.toml"],
         ),
         (
             "playbook_set_unknown",
