@@ -33,7 +33,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequest
 use serde_json::{Value, json};
 
 use emulator::{Emulator, queue_arn};
-use nexus_replay::drain::engine::DEFAULT_CONCURRENCY;
+use nexus_replay::drain::engine::{DEFAULT_CONCURRENCY, DEFAULT_TARGET_CONCURRENCY};
 use proxy::{Faults, Proxy};
 
 const QUEUE: &str = "bench-dlq";
@@ -211,8 +211,9 @@ fn run_tool(
     let name = match (to, concurrency) {
         (To::Bus, None) => format!("nexus-replay defaults ({DEFAULT_CONCURRENCY} pipelines)"),
         (To::Bus, Some(c)) => format!("nexus-replay --concurrency {c}"),
-        // The options pick the pipelines for --to target; the row says none were given.
-        (To::Target, None) => "nexus-replay --to target, no --concurrency".to_string(),
+        (To::Target, None) => {
+            format!("nexus-replay --to target defaults ({DEFAULT_TARGET_CONCURRENCY} pipelines)")
+        }
         (To::Target, Some(c)) => format!("nexus-replay --to target --concurrency {c}"),
     };
     Result {
