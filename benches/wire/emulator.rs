@@ -1,14 +1,19 @@
 //! A loopback emulator of exactly the calls a drain makes (SQS: GetQueueUrl,
 //! GetQueueAttributes, ReceiveMessage with long polling and visibility timeouts,
-//! DeleteMessageBatch, ChangeMessageVisibilityBatch; EventBridge: PutEvents, DescribeEventBus), over real HTTP
-//! with the AWS JSON protocols, so the benchmark drives the real binary and SDK.
+//! DeleteMessageBatch, ChangeMessageVisibilityBatch, and SendMessageBatch for a drain
+//! `--to target` whose target is a queue; EventBridge, in `events.rs`: PutEvents,
+//! DescribeEventBus, ListTargetsByRule), over real HTTP with the AWS JSON protocols, so the
+//! benchmark drives the real binary and SDK. Queues are known by name (the last segment of
+//! a queue URL), so a URL the tool builds from a queue ARN finds its queue too.
 //!
 //! Why not moto here: moto's SQS is quadratic in queue length (measured on this machine:
 //! sending 2,000 messages to one queue took 93 s, 500 → 2,000 getting slower per batch), so
 //! 20,000 messages would measure moto. Correctness on moto is the e2e suite's job.
 
+mod events;
+
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,8 +41,13 @@ struct Queue {
 
 #[derive(Default)]
 struct State {
+    /// By queue name.
     queues: HashMap<String, Queue>,
     handles: u64,
+    /// Messages accepted by SendMessageBatch, numbering their ids.
+    sent: u64,
+    /// `ListTargetsByRule` answers (the `Targets` array), by `BUS/RULE`.
+    targets: HashMap<String, Value>,
 }
 
 /// The emulator: `endpoint` serves both services.
@@ -50,6 +60,23 @@ pub struct Emulator {
 }
 
 pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-2";
+
+/// The queue a URL names: its last path segment.
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or("")
+}
+
+pub fn queue_arn(name: &str) -> String {
+    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
 
 impl Emulator {
     pub fn start() -> Emulator {
@@ -94,15 +121,13 @@ impl Emulator {
         format!("{}/{ACCOUNT}/{name}", self.endpoint)
     }
 
-    /// Replaces the queue's content with `bodies`, each with the DLQ attributes.
+    /// Replaces the queue's content with `bodies`, each with the message attributes
+    /// `attrs`; creates the queue if needed (so an empty iterator makes an empty queue).
     pub fn seed(&self, name: &str, bodies: impl Iterator<Item = String>, attrs: Value) {
         let attrs = Arc::new(attrs);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
+        let now = now_ms();
         let mut st = self.state.lock().unwrap();
-        let q = st.queues.entry(self.queue_url(name)).or_default();
+        let q = st.queues.entry(name.to_string()).or_default();
         q.visible.clear();
         q.in_flight.clear();
         for (i, b) in bodies.enumerate() {
@@ -120,9 +145,36 @@ impl Emulator {
     pub fn left(&self, name: &str) -> usize {
         let st = self.state.lock().unwrap();
         st.queues
-            .get(&self.queue_url(name))
+            .get(name)
             .map(|q| q.visible.len() + q.in_flight.len())
             .unwrap_or(0)
+    }
+
+    /// The bodies of every message in the queue (visible and in flight).
+    pub fn bodies(&self, name: &str) -> Vec<Arc<str>> {
+        let st = self.state.lock().unwrap();
+        st.queues
+            .get(name)
+            .map(|q| {
+                q.visible
+                    .iter()
+                    .chain(q.in_flight.values().map(|(m, _)| m))
+                    .map(|m| m.body.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Messages accepted by SendMessageBatch since the start.
+    pub fn sent(&self) -> u64 {
+        self.state.lock().unwrap().sent
+    }
+
+    /// What `ListTargetsByRule` answers for `rule` on `bus`: `targets` is the `Targets`
+    /// array in the API's JSON shape.
+    pub fn set_targets(&self, bus: &str, rule: &str, targets: Value) {
+        let mut st = self.state.lock().unwrap();
+        st.targets.insert(format!("{bus}/{rule}"), targets);
     }
 }
 
@@ -168,59 +220,32 @@ async fn handle(
         .to_string();
     let body = req.into_body().collect().await.unwrap().to_bytes();
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let op = target.rsplit('.').next().unwrap_or("");
+    if let Some(answer) = events::handle(op, &v, &st, &arrived) {
+        return answer;
+    }
     let sqs = "application/x-amz-json-1.0";
-    match target.rsplit('.').next().unwrap_or("") {
-        "PutEvents" => {
-            let n = v["Entries"].as_array().map(|a| a.len()).unwrap_or(0);
-            let base = arrived.fetch_add(n as u64, Ordering::Relaxed);
-            let entries: Vec<Value> = (0..n)
-                .map(|i| json!({"EventId": format!("ev-{}", base + i as u64)}))
-                .collect();
-            reply(
-                "application/x-amz-json-1.1",
-                json!({"FailedEntryCount": 0, "Entries": entries}),
-            )
-        }
-        // The drain checks that --to-bus exists; every bus exists here.
-        "DescribeEventBus" => {
-            let name = v["Name"].as_str().unwrap_or("default");
-            reply(
-                "application/x-amz-json-1.1",
-                json!({"Name": name, "Arn": format!("arn:aws:events:us-east-2:{ACCOUNT}:event-bus/{name}")}),
-            )
-        }
+    match op {
         "GetQueueUrl" => {
             let name = v["QueueName"].as_str().unwrap_or("");
-            let exists = st
-                .lock()
-                .unwrap()
-                .queues
-                .keys()
-                .any(|u| u.ends_with(&format!("/{name}")));
-            if !exists {
+            if !st.lock().unwrap().queues.contains_key(name) {
                 return not_found();
             }
-            let url = st
-                .lock()
-                .unwrap()
-                .queues
-                .keys()
-                .find(|u| u.ends_with(&format!("/{name}")))
-                .cloned()
-                .unwrap_or_else(|| format!("http://{host}/{ACCOUNT}/{name}"));
-            reply(sqs, json!({"QueueUrl": url}))
+            reply(
+                sqs,
+                json!({"QueueUrl": format!("http://{host}/{ACCOUNT}/{name}")}),
+            )
         }
         "GetQueueAttributes" => {
-            let url = v["QueueUrl"].as_str().unwrap_or("");
+            let name = queue_name(v["QueueUrl"].as_str().unwrap_or(""));
             let st = st.lock().unwrap();
-            let Some(q) = st.queues.get(url) else {
+            let Some(q) = st.queues.get(name) else {
                 return not_found();
             };
-            let name = url.rsplit('/').next().unwrap_or("");
             reply(
                 sqs,
                 json!({"Attributes": {
-                    "QueueArn": format!("arn:aws:sqs:us-east-2:{ACCOUNT}:{name}"),
+                    "QueueArn": queue_arn(name),
                     "ApproximateNumberOfMessages": q.visible.len().to_string(),
                     "ApproximateNumberOfMessagesNotVisible": q.in_flight.len().to_string(),
                     "ApproximateNumberOfMessagesDelayed": "0",
@@ -228,7 +253,7 @@ async fn handle(
             )
         }
         "ReceiveMessage" => {
-            let url = v["QueueUrl"].as_str().unwrap_or("").to_string();
+            let name = queue_name(v["QueueUrl"].as_str().unwrap_or("")).to_string();
             let max = v["MaxNumberOfMessages"].as_u64().unwrap_or(1).clamp(1, 10) as usize;
             let vis = Duration::from_secs(v["VisibilityTimeout"].as_u64().unwrap_or(30));
             let wait = Duration::from_secs(v["WaitTimeSeconds"].as_u64().unwrap_or(0));
@@ -238,7 +263,7 @@ async fn handle(
                     let mut s = st.lock().unwrap();
                     s.handles += 1;
                     let generation = s.handles;
-                    let Some(q) = s.queues.get_mut(&url) else {
+                    let Some(q) = s.queues.get_mut(&name) else {
                         return not_found();
                     };
                     let now = Instant::now();
@@ -281,10 +306,35 @@ async fn handle(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        op @ ("DeleteMessageBatch" | "ChangeMessageVisibilityBatch") => {
-            let url = v["QueueUrl"].as_str().unwrap_or("");
+        // To the target queue of a drain `--to target`: every entry is accepted.
+        "SendMessageBatch" => {
+            let name = queue_name(v["QueueUrl"].as_str().unwrap_or(""));
             let mut s = st.lock().unwrap();
-            let Some(q) = s.queues.get_mut(url) else {
+            let first = s.sent;
+            let Some(q) = s.queues.get_mut(name) else {
+                return not_found();
+            };
+            let now = now_ms();
+            let no_attrs = Arc::new(json!({}));
+            let mut ok = Vec::new();
+            for (i, e) in v["Entries"].as_array().into_iter().flatten().enumerate() {
+                let id = format!("s-{}", first + i as u64);
+                q.visible.push_back(Msg {
+                    id: id.clone(),
+                    body: e["MessageBody"].as_str().unwrap_or("").into(),
+                    attrs: no_attrs.clone(),
+                    receives: 0,
+                    sent_ms: now,
+                });
+                ok.push(json!({"Id": e["Id"], "MessageId": id, "MD5OfMessageBody": ""}));
+            }
+            s.sent += ok.len() as u64;
+            reply(sqs, json!({"Successful": ok, "Failed": []}))
+        }
+        op @ ("DeleteMessageBatch" | "ChangeMessageVisibilityBatch") => {
+            let name = queue_name(v["QueueUrl"].as_str().unwrap_or(""));
+            let mut s = st.lock().unwrap();
+            let Some(q) = s.queues.get_mut(name) else {
                 return not_found();
             };
             let mut ok = Vec::new();
@@ -292,13 +342,12 @@ async fn handle(
             for e in v["Entries"].as_array().into_iter().flatten() {
                 let h = e["ReceiptHandle"].as_str().unwrap_or("");
                 match q.in_flight.remove(h) {
-                    Some((m, until)) => {
+                    Some((m, _)) => {
                         if op == "ChangeMessageVisibilityBatch" {
                             let t = e["VisibilityTimeout"].as_u64().unwrap_or(0);
                             if t == 0 {
                                 q.visible.push_front(m);
                             } else {
-                                let _ = until;
                                 q.in_flight
                                     .insert(h.to_string(), (m, Instant::now() + Duration::from_secs(t)));
                             }
@@ -310,12 +359,16 @@ async fn handle(
             }
             reply(sqs, json!({"Successful": ok, "Failed": failed}))
         }
-        other => Response::builder()
-            .status(400)
-            .body(Full::new(Bytes::from(
-                json!({"__type": "UnknownOperationException", "message": format!("the bench emulator does not serve {other:?}")})
-                    .to_string(),
-            )))
-            .unwrap(),
+        other => unknown(other),
     }
+}
+
+fn unknown(op: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(400)
+        .body(Full::new(Bytes::from(
+            json!({"__type": "UnknownOperationException", "message": format!("the bench emulator does not serve {op:?}")})
+                .to_string(),
+        )))
+        .unwrap()
 }
