@@ -203,6 +203,10 @@ pub async fn drain<I: Future<Output = Signal> + Send + 'static>(
     Ok(DrainOutcome {
         run_id: sh.cfg.run_id.clone(),
         dry_run: sh.cfg.dry_run,
+        to: match sh.cfg.redrive {
+            Redrive::Bus => "bus",
+            Redrive::Target { .. } => "target",
+        },
         counts: st.counts,
         failures: st.failures,
         warnings: st.warnings,

@@ -106,6 +106,8 @@ pub struct TargetTally {
 pub struct DrainOutcome {
     pub run_id: String,
     pub dry_run: bool,
+    /// Where the run sent messages: `bus` (PutEvents) or `target` (`--to target`).
+    pub to: &'static str,
     pub counts: Counts,
     pub failures: Vec<Failure>,
     pub warnings: Vec<Warning>,

@@ -200,10 +200,10 @@ impl Report for DrainReport {
     }
 }
 
-/// Whether the run delivered to rule targets (`--to target`): it tallied targets, or its
-/// plan names them.
+/// Whether the run delivered to rule targets (`--to target`), even when no message could
+/// be routed to one.
 fn to_target(o: &crate::drain::engine::DrainOutcome) -> bool {
-    !o.targets.is_empty() || o.planned.iter().any(|p| p.target.is_some())
+    o.to == "target"
 }
 
 /// Rows shown of a dry run's plan (all of them are in the JSON output).
@@ -345,6 +345,7 @@ mod tests {
         DrainOutcome {
             run_id: "run-1".into(),
             dry_run,
+            to: "bus",
             counts: Counts::default(),
             failures: Vec::new(),
             warnings: Vec::new(),
@@ -371,8 +372,20 @@ mod tests {
     }
 
     #[test]
+    fn a_target_dry_run_that_could_route_nothing_still_reads_as_one() {
+        let mut o = outcome(true);
+        o.to = "target";
+        o.planned = vec![planned(None, Some("the rule no longer exists"))];
+        let human = report(o).human();
+        assert!(human.contains("TARGET"), "{human}");
+        assert!(!human.contains("RULES"), "{human}");
+        assert!(human.contains("the rule no longer exists"), "{human}");
+    }
+
+    #[test]
     fn a_target_dry_run_shows_per_message_the_target_its_kind_and_the_input() {
         let mut o = outcome(true);
+        o.to = "target";
         o.counts.would_reemit = 1;
         o.planned = vec![
             planned(
@@ -437,6 +450,7 @@ mod tests {
     #[test]
     fn a_target_run_reports_what_each_target_got() {
         let mut o = outcome(false);
+        o.to = "target";
         o.counts.received = 5;
         o.counts.reemitted = 3;
         o.counts.duplicates = 1;

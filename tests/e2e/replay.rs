@@ -162,10 +162,6 @@ fn every_validation_error_exits_2_and_starts_nothing() {
             "retention horizon",
         ),
         (
-            vec!["--since", "3h", "--until", "2h", "--event-type", t],
-            "before archive",
-        ),
-        (
             vec![
                 "--since",
                 "1h",
