@@ -73,6 +73,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             .await;
             print(settings, &report)
         }
+        Command::Start(a) if a.exact => super::exact::start_exact(*a, settings, now).await,
         Command::Start(a) => {
             let a = *a;
             a.filter.validate()?;
