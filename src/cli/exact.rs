@@ -30,22 +30,8 @@ pub(super) async fn start_exact(
         crate::ids::random_hex(6)
     );
     let req = ExactRequest {
-        plan: PlanRequest {
-            archive: a.archive.or_else(|| settings.default_archive.clone()),
-            bus: a.bus.or_else(|| settings.default_bus.clone()),
-            since: a.since,
-            until: a.until,
-            event_types: a.filter.event_types,
-            sources: a.filter.sources,
-            rules: a.filter.rules,
-            all_rules: a.all_rules,
-            include_catch_all: a.include_catch_all,
-            type_fields: a.filter.type_fields,
-            name: None,
-            description: a.description,
-            started_by: started_by(),
-        },
-        ids: a.ids,
+        plan: plan_request(&a, settings),
+        ids: a.ids.clone(),
         dry_run: a.dry_run,
         run_dir: settings.state_dir.join("exact"),
         run_id,
@@ -89,4 +75,26 @@ pub(super) async fn start_exact(
     )
     .await?;
     print(settings, &report)
+}
+
+/// The replay `start` plans from its flags, the archive and bus defaulting to the settings'.
+pub(super) fn plan_request(a: &StartArgs, settings: &Settings) -> PlanRequest {
+    PlanRequest {
+        archive: a
+            .archive
+            .clone()
+            .or_else(|| settings.default_archive.clone()),
+        bus: a.bus.clone().or_else(|| settings.default_bus.clone()),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        event_types: a.filter.event_types.clone(),
+        sources: a.filter.sources.clone(),
+        rules: a.filter.rules.clone(),
+        all_rules: a.all_rules,
+        include_catch_all: a.include_catch_all,
+        type_fields: a.filter.type_fields.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        started_by: started_by(),
+    }
 }
