@@ -74,6 +74,9 @@ pub(super) async fn start_exact(
         now,
     )
     .await?;
+    for w in &report.export.warnings {
+        tracing::warn!("{w}");
+    }
     print(settings, &report)
 }
 

@@ -20,7 +20,7 @@ use super::reemit::{ReemitRequest, config, reemit};
 use crate::archive::export::{ExportOptions, ExportPorts, ExportRequest};
 use crate::archive::filter::ExportFilter;
 use crate::archive::progress::ExportObserver;
-use crate::archive::report::ExportReport;
+use crate::archive::report::{ExportOutcome, ExportReport};
 use crate::drain::engine::{DrainObserver, DrainPorts, QuietDrain};
 use crate::drain::event::DedupSpec;
 use crate::drain::outcome::{PlannedTarget, TargetTally};
@@ -117,6 +117,9 @@ pub enum ExactEnding {
     DryRun,
     Declined,
     Delivered,
+    /// The export did not complete (Ctrl-C, a FAILED or CANCELLED replay, a timeout):
+    /// nothing was delivered.
+    ExportNotCompleted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +128,8 @@ pub struct ExactReport {
     pub replay_name: String,
     pub outcome: ExactEnding,
     pub plan: ExactPlan,
+    /// The window's export: its replay, warnings and temporary resources.
+    pub export: ExportReport,
     /// Per target: delivered, duplicates skipped (claimed by an earlier run), failed.
     pub targets: Vec<TargetTally>,
     #[serde(skip)]
@@ -138,15 +143,25 @@ impl Report for ExactReport {
             None if self.outcome == ExactEnding::DryRun => {
                 s.push_str("dry run: nothing was delivered\n")
             }
+            None if self.outcome == ExactEnding::ExportNotCompleted => s.push_str(&format!(
+                "the export of the window did not complete ({}); nothing was delivered\n",
+                serde_json::to_value(self.export.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )),
             None => s.push_str("not confirmed; nothing was delivered\n"),
             Some(d) => s.push_str(&d.human()),
         }
         s
     }
+    /// The delivery's code when it is not 0, else the export's (which is not 0 when the
+    /// export did not complete, or left a temporary resource).
     fn exit_code(&self) -> u8 {
-        self.delivery
-            .as_ref()
-            .map_or(crate::exit_codes::SUCCESS, Report::exit_code)
+        match &self.delivery {
+            Some(d) if d.exit_code() != crate::exit_codes::SUCCESS => d.exit_code(),
+            _ => self.export.exit_code(),
+        }
     }
 }
 
@@ -295,6 +310,26 @@ where
     };
     let exported: ExportReport =
         run_export(ports, &export_req, None, now, export_observer, interrupt()).await?;
+    let rules_only = |rules: &[(ExactRule, Option<Pattern>)]| {
+        rules.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>()
+    };
+    if exported.outcome != ExportOutcome::Completed {
+        return Ok(ExactReport {
+            run_id: req.run_id.clone(),
+            replay_name: exported.replay_name.clone(),
+            outcome: ExactEnding::ExportNotCompleted,
+            plan: ExactPlan {
+                archive: replay.archive.clone(),
+                bus: replay.bus.clone(),
+                window: (replay.start, replay.end),
+                rules: rules_only(&rules),
+                ..ExactPlan::default()
+            },
+            export: exported,
+            targets: Vec::new(),
+            delivery: None,
+        });
+    }
     let text = std::fs::read_to_string(&export_file)
         .map_err(|e| AppError::Io(format!("cannot read {}: {e}", export_file.display())))?;
     let lines: Vec<ExportedMessage> = text
@@ -335,7 +370,7 @@ where
         archive: replay.archive.clone(),
         bus: replay.bus.clone(),
         window: (replay.start, replay.end),
-        rules: rules.into_iter().map(|(r, _)| r).collect(),
+        rules: rules_only(&rules),
         events_per_type: exported.events_per_type.clone(),
         events_per_target,
         samples,
@@ -347,6 +382,7 @@ where
         replay_name: exported.replay_name.clone(),
         outcome: ExactEnding::DryRun,
         plan: exact,
+        export: exported,
         targets: Vec::new(),
         delivery: None,
     };
