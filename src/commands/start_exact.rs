@@ -310,25 +310,25 @@ where
     };
     let exported: ExportReport =
         run_export(ports, &export_req, None, now, export_observer, interrupt()).await?;
-    let rules_only = |rules: &[(ExactRule, Option<Pattern>)]| {
-        rules.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>()
+    let mut report = ExactReport {
+        run_id: req.run_id.clone(),
+        replay_name: exported.replay_name.clone(),
+        outcome: ExactEnding::ExportNotCompleted,
+        plan: ExactPlan {
+            archive: replay.archive.clone(),
+            bus: replay.bus.clone(),
+            window: (replay.start, replay.end),
+            rules: rules.iter().map(|(r, _)| r.clone()).collect(),
+            events_per_type: exported.events_per_type.clone(),
+            export_file: export_file.clone(),
+            ..ExactPlan::default()
+        },
+        export: exported,
+        targets: Vec::new(),
+        delivery: None,
     };
-    if exported.outcome != ExportOutcome::Completed {
-        return Ok(ExactReport {
-            run_id: req.run_id.clone(),
-            replay_name: exported.replay_name.clone(),
-            outcome: ExactEnding::ExportNotCompleted,
-            plan: ExactPlan {
-                archive: replay.archive.clone(),
-                bus: replay.bus.clone(),
-                window: (replay.start, replay.end),
-                rules: rules_only(&rules),
-                ..ExactPlan::default()
-            },
-            export: exported,
-            targets: Vec::new(),
-            delivery: None,
-        });
+    if report.export.outcome != ExportOutcome::Completed {
+        return Ok(report);
     }
     let text = std::fs::read_to_string(&export_file)
         .map_err(|e| AppError::Io(format!("cannot read {}: {e}", export_file.display())))?;
@@ -340,52 +340,34 @@ where
         .collect();
     let delivery_file = req.run_dir.join(format!("{}-deliveries.jsonl", req.run_id));
     write_lines(&delivery_file, &lines)?;
-    let mut events_per_target = BTreeMap::new();
+    report.plan.delivery_file = delivery_file.clone();
     for l in &lines {
-        *events_per_target
+        *report
+            .plan
+            .events_per_target
             .entry(l.attributes["TARGET_ARN"].clone())
             .or_insert(0) += 1;
     }
+    // A dry run of the delivery, without the ledger, shows what each target receives.
     let preview_cfg = config(&target_request(&delivery_file, true), req.run_id.clone())?;
+    let preview_ports = DrainPorts {
+        ledger: None,
+        ..drain.clone()
+    };
     let preview = reemit(
         &delivery_file,
         preview_cfg,
-        DrainPorts {
-            ledger: None,
-            ..drain.clone()
-        },
+        preview_ports,
         Arc::new(QuietDrain),
         std::future::pending(),
     )
     .await?;
     let mut seen = BTreeSet::new();
-    let samples = preview
-        .outcome
-        .planned
-        .iter()
+    report.plan.samples = (preview.outcome.planned.iter())
         .filter_map(|p| p.target.clone())
         .filter(|t| seen.insert(t.arn.clone()))
         .collect();
-    let exact = ExactPlan {
-        archive: replay.archive.clone(),
-        bus: replay.bus.clone(),
-        window: (replay.start, replay.end),
-        rules: rules_only(&rules),
-        events_per_type: exported.events_per_type.clone(),
-        events_per_target,
-        samples,
-        export_file,
-        delivery_file: delivery_file.clone(),
-    };
-    let mut report = ExactReport {
-        run_id: req.run_id.clone(),
-        replay_name: exported.replay_name.clone(),
-        outcome: ExactEnding::DryRun,
-        plan: exact,
-        export: exported,
-        targets: Vec::new(),
-        delivery: None,
-    };
+    report.outcome = ExactEnding::DryRun;
     if req.dry_run {
         return Ok(report);
     }
@@ -402,61 +384,5 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RULE_A: &str = "arn:aws:events:us-east-1:123456789012:rule/b/a";
-    const RULE_B: &str = "arn:aws:events:us-east-1:123456789012:rule/b/b";
-    const HOME: &str = "arn:aws:events:us-east-1:123456789012:event-bus/b";
-
-    fn rule(arn: &str, pattern: Option<&str>, targets: &[&str]) -> (ExactRule, Option<Pattern>) {
-        (
-            ExactRule {
-                arn: arn.into(),
-                targets: targets.iter().map(|t| t.to_string()).collect(),
-            },
-            pattern.map(|p| Pattern::parse(p).unwrap()),
-        )
-    }
-
-    #[test]
-    fn each_event_goes_to_each_target_of_each_rule_whose_pattern_matches() {
-        let rules = [
-            rule(RULE_A, Some(r#"{"detail-type": ["X"]}"#), &["qa1", "qa2"]),
-            rule(RULE_B, Some(r#"{"source": ["other"]}"#), &["qb"]),
-        ];
-        let event = r#"{"id":"e1","source":"shop","detail-type":"X","detail":{}}"#;
-        let lines = deliveries(event, 0, &rules, HOME);
-        let pairs: Vec<(&str, &str)> = lines
-            .iter()
-            .map(|l| {
-                (
-                    l.attributes["RULE_ARN"].as_str(),
-                    l.attributes["TARGET_ARN"].as_str(),
-                )
-            })
-            .collect();
-        assert_eq!(pairs, [(RULE_A, "qa1"), (RULE_A, "qa2")]);
-        assert!(lines.iter().all(|l| l.body == event));
-        assert_ne!(lines[0].message_id, lines[1].message_id);
-        // A rule without a pattern takes every event; a line that is no JSON, nothing.
-        let open = [rule(RULE_B, None, &["qb"])];
-        assert_eq!(deliveries(event, 1, &open, HOME).len(), 1);
-        assert!(deliveries("not json", 2, &open, HOME).is_empty());
-    }
-
-    #[test]
-    fn exact_without_a_type_or_an_id_and_with_all_rules_is_refused() {
-        let mut req = ExactRequest::default();
-        let e = check(&req).unwrap_err();
-        assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
-        assert!(
-            e.to_string().contains("--event-type TYPE or --id ID"),
-            "{e}"
-        );
-        req.ids = vec!["evt_1".into()];
-        assert!(check(&req).is_ok());
-        req.plan.all_rules = true;
-        assert!(check(&req).unwrap_err().to_string().contains("--all-rules"));
-    }
-}
+#[path = "start_exact_tests.rs"]
+mod tests;
