@@ -61,7 +61,6 @@ fn exact_without_a_type_or_an_id_and_with_all_rules_is_refused() {
 mod engine {
     use super::*;
     use crate::memory::capture::MemoryCapture;
-    use crate::memory::eventbridge::MemoryEventBridge;
     use crate::memory::ledger::MemoryLedger;
     use crate::memory::replayer::MemoryReplayer;
     use crate::memory::sqs::MemoryQueue;
@@ -69,7 +68,6 @@ mod engine {
         lambda::MemoryLambda, logs::MemoryLogs, sfn::MemoryStepFunctions, sns::MemorySns,
         sqs_send::MemoryMessageSender,
     };
-    use crate::ports::bus::ArchiveInfo;
     use chrono::TimeZone;
     use serde_json::{Value, json};
     use std::time::Duration;
@@ -90,7 +88,7 @@ mod engine {
     }
 
     struct World {
-        eb: MemoryEventBridge,
+        eb: crate::memory::eventbridge::MemoryEventBridge,
         sqs: MemoryQueue,
         cap: MemoryCapture,
         rep: MemoryReplayer,
@@ -98,24 +96,12 @@ mod engine {
         dir: PathBuf,
     }
 
-    /// Bus `billing` with its archive holding two `order.paid` events and one
+    /// The reference bus `billing`, its archive holding two `order.paid` events and one
     /// `order.refunded`; rule `paid` (order.paid) → queue qa, rule `shop` (every shop
     /// event: a catch-all `start` does not select) → queue qb.
     fn world() -> World {
-        let eb = MemoryEventBridge::new();
-        let bus = eb.add_bus(BUS);
-        eb.add_archive(ArchiveInfo {
-            name: "orders-archive".into(),
-            arn: "arn:aws:events:us-east-2:123456789012:archive/orders-archive".into(),
-            source_arn: bus.arn,
-            state: "ENABLED".into(),
-            state_reason: None,
-            retention_days: None,
-            event_count: 0,
-            size_bytes: 0,
-            creation_time: Some(now() - chrono::Duration::days(30)),
-            event_pattern: None,
-        });
+        // The reference billing bus, its rules (none selected for order.paid) and archive.
+        let eb = crate::replay::fixtures::fake();
         let sqs = MemoryQueue::new();
         for (rule, queue, pattern) in [
             ("paid", "qa", r#"{"detail": {"type": ["order.paid"]}}"#),
