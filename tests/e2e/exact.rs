@@ -182,6 +182,31 @@ fn exact_delivers_only_the_named_type_only_to_the_selected_rules_target_once() {
     assert!(per_target.keys().all(|k| k.ends_with(":qa")), "{plan:#}");
     assert_eq!(plan["plan"]["samples"].as_array().unwrap().len(), 1);
     assert!(block_on(drained(&sqs, &qa)).is_empty());
+    // The human plan: counts, the rule, and QA's input.
+    let human = Cmd::new(Some(&moto.endpoint), home.path()).run(&[
+        "start",
+        "--bus",
+        BUS,
+        "--since",
+        "3h",
+        "--event-type",
+        "order.paid",
+        "--exact",
+        "--settle",
+        "1s",
+        "--dry-run",
+    ]);
+    human.code(0);
+    for want in [
+        "2 event(s) of type order.paid",
+        "rule/exact-bus/paid-rule",
+        "2 delivery(ies) to arn:aws:sqs:",
+        "sample input for arn:aws:sqs:",
+        "dry run: nothing was delivered",
+    ] {
+        assert!(human.stdout.contains(want), "{want}:\n{}", human.stdout);
+    }
+    assert!(!human.stdout.contains(":qb"), "{}", human.stdout);
 
     // Without --yes and off a terminal: refused, nothing delivered.
     let refused = exact(&moto, &home, &[]);
