@@ -1,6 +1,8 @@
 //! `start --exact` on the command line's side: the flags into an [`ExactRequest`], the
 //! ports (export and target delivery), the plan on stderr and the one confirmation.
 
+use std::io::IsTerminal;
+
 use chrono::{DateTime, Utc};
 
 use super::args::StartArgs;
@@ -39,6 +41,12 @@ pub(super) async fn start_exact(
     };
     // Every flag is read before a client is built: bad input changes nothing.
     check(&req)?;
+    // Off a terminal without --yes the confirmation would refuse after the export: refuse now.
+    if !req.dry_run && !settings.yes && !std::io::stdin().is_terminal() {
+        return Err(AppError::usage(
+            "refusing to deliver without confirmation: stdin is not a terminal; pass --yes (or --dry-run to see the plan)",
+        ));
+    }
     let c = Clients::load(&settings.aws).await?;
     let capture = AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
     let ports = ExportPorts {

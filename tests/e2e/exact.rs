@@ -209,9 +209,16 @@ fn exact_delivers_only_the_named_type_only_to_the_selected_rules_target_once() {
     assert!(!human.stdout.contains(":qb"), "{}", human.stdout);
 
     // Without --yes and off a terminal: refused, nothing delivered.
+    let runs = || {
+        std::fs::read_dir(home.path().join("state").join("exact"))
+            .unwrap()
+            .count()
+    };
+    let before = runs();
     let refused = exact(&moto, &home, &[]);
     refused.code(2);
     assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
+    assert_eq!(runs(), before, "refused before the export");
     assert!(block_on(drained(&sqs, &qa)).is_empty());
 
     let run = exact(&moto, &home, &["--yes"]);
