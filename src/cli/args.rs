@@ -172,6 +172,15 @@ pub struct StartArgs {
     /// On Ctrl-C or SIGTERM, cancel the replay before exiting
     #[arg(long)]
     pub cancel_on_interrupt: bool,
+    /// Replay exactly the named types (or --id events) to exactly the targets of the selected rules: export the window, show the plan, ask once, deliver with the ledger (a rerun skips what was delivered)
+    #[arg(long, conflicts_with_all = ["all_rules", "no_wait", "name", "cancel_on_interrupt"])]
+    pub exact: bool,
+    /// With --exact, event id (repeatable): the envelope id, or detail.id (a Stripe event id)
+    #[arg(long = "id", value_name = "ID", requires = "exact")]
+    pub ids: Vec<String>,
+    /// With --exact, how long the export waits for late deliveries after its replay COMPLETED (default 30s; 1s to 10m)
+    #[arg(long, value_name = "DUR", requires = "exact", value_parser = crate::commands::archive_export::settle)]
+    pub settle: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use super::args::{
     Cli, Command, DlqCommand, LedgerCommand, PlaybookCommand, PlaybookRunArgs, SandboxCommand,
 };
 use super::terminal::{CliInteract, confirm, confirm_change, drain_observer, observer};
-use super::wiring::{drain_ports, open_ledger, playbook_ports, started_by};
+use super::wiring::{drain_ports, open_ledger, playbook_ports};
 use crate::aws::config::Clients;
 use crate::commands::list::ListRequest;
 use crate::commands::start::StartOptions;
@@ -17,7 +17,6 @@ use crate::error::AppError;
 use crate::options::WaitOptions;
 use crate::output::{self, Report};
 use crate::replay::journal::Journal;
-use crate::replay::plan::PlanRequest;
 use crate::replay::watch::WatchOptions;
 use crate::settings::Settings;
 use crate::signals::interrupt;
@@ -73,25 +72,12 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             .await;
             print(settings, &report)
         }
+        Command::Start(a) if a.exact => super::exact::start_exact(*a, settings, now).await,
         Command::Start(a) => {
             let a = *a;
             a.filter.validate()?;
             let opts = StartOptions {
-                plan: PlanRequest {
-                    archive: a.archive.or_else(|| settings.default_archive.clone()),
-                    bus: a.bus.or_else(|| settings.default_bus.clone()),
-                    since: a.since,
-                    until: a.until,
-                    event_types: a.filter.event_types,
-                    sources: a.filter.sources,
-                    rules: a.filter.rules,
-                    all_rules: a.all_rules,
-                    include_catch_all: a.include_catch_all,
-                    type_fields: a.filter.type_fields,
-                    name: a.name,
-                    description: a.description,
-                    started_by: started_by(),
-                },
+                plan: super::exact::plan_request(&a, settings),
                 dry_run: a.dry_run,
                 no_wait: a.no_wait,
                 watch: WatchOptions {

@@ -9,6 +9,7 @@ mod archive;
 pub mod args;
 mod dispatch;
 mod entry;
+mod exact;
 mod terminal;
 mod wiring;
 

@@ -35,7 +35,7 @@ const SETTLE_MIN: Duration = Duration::from_secs(1);
 const SETTLE_MAX: Duration = Duration::from_secs(600);
 
 /// `--settle`: a duration from 1s to 10m.
-fn settle(s: &str) -> Result<Duration, String> {
+pub fn settle(s: &str) -> Result<Duration, String> {
     let d = duration(s)?;
     if (SETTLE_MIN..=SETTLE_MAX).contains(&d) {
         Ok(d)

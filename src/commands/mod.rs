@@ -13,4 +13,5 @@ pub mod list;
 pub mod reemit;
 pub mod rules;
 pub mod start;
+pub mod start_exact;
 pub mod status;

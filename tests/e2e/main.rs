@@ -5,6 +5,7 @@ mod support;
 mod capture;
 mod delivery;
 mod drain;
+mod exact;
 mod faults;
 mod guards;
 mod ledger;

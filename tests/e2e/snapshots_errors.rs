@@ -199,6 +199,10 @@ fn cases() -> Vec<(&'static str, Vec<&'static str>)> {
             vec!["start", "--since", "2h", "--rule", "r", "--poll", "0s"],
         ),
         (
+            "start_exact_names_nothing",
+            vec!["start", "--since", "2h", "--exact"],
+        ),
+        (
             "status_timeout_0",
             vec!["status", "x", "--watch", "--timeout", "0s"],
         ),
