@@ -9,6 +9,8 @@ mod context;
 mod diagnostics;
 pub mod exec;
 mod fields;
+pub mod history;
+pub mod incident_report;
 pub mod load;
 pub(crate) mod model;
 mod params;
