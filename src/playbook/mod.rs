@@ -9,6 +9,9 @@ mod context;
 mod diagnostics;
 pub mod exec;
 mod fields;
+pub mod history;
+mod incident_markdown;
+pub mod incident_report;
 pub mod load;
 pub(crate) mod model;
 mod params;
@@ -24,6 +27,8 @@ pub mod template;
 mod verify;
 mod walk;
 
+#[cfg(test)]
+mod incident_report_tests;
 #[cfg(test)]
 mod load_tests;
 #[cfg(test)]
