@@ -151,9 +151,11 @@ pub fn is_loopback(url: &str) -> bool {
 
 fn pattern(spec: &RuleSpec) -> Value {
     let source = json!([WEBHOOK_SOURCE, {"prefix": "aws.partner/stripe.com"}]);
+    // Keys in sorted order, so the text is the same whether or not serde_json preserves
+    // insertion order (a feature another crate of the build may turn on).
     match (spec.types, spec.prefix) {
-        (Some(types), _) => json!({"source": source, "detail": {"type": types}}),
-        (None, Some(p)) => json!({"source": source, "detail": {"type": [{"prefix": p}]}}),
+        (Some(types), _) => json!({"detail": {"type": types}, "source": source}),
+        (None, Some(p)) => json!({"detail": {"type": [{"prefix": p}]}, "source": source}),
         (None, None) => json!({"source": source}),
     }
 }
