@@ -31,34 +31,11 @@ fn clients(moto: &Moto) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
 /// A bus with an archive (kept forever) and these events put on it: (order id, event
 /// time, type).
 async fn seed(eb: &aws_sdk_eventbridge::Client, events: &[(&str, DateTime<Utc>, &str)]) {
-    let bus_arn = eb
-        .create_event_bus()
-        .name(BUS)
-        .send()
-        .await
-        .unwrap()
-        .event_bus_arn()
-        .unwrap()
-        .to_string();
-    eb.create_archive()
-        .archive_name(ARCHIVE)
-        .event_source_arn(&bus_arn)
-        .send()
-        .await
-        .unwrap();
-    for (order, time, kind) in events {
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(BUS)
-            .source("shop")
-            .detail_type("Order")
-            .detail(json!({"type": kind, "order": order}).to_string())
-            .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
-                time.timestamp(),
-            ))
-            .build();
-        let out = eb.put_events().entries(entry).send().await.unwrap();
-        assert_eq!(out.failed_entry_count(), 0);
-    }
+    let events: Vec<(Value, DateTime<Utc>)> = events
+        .iter()
+        .map(|(order, time, kind)| (json!({"type": kind, "order": order}), *time))
+        .collect();
+    crate::support::archived_bus_with(eb, BUS, ARCHIVE, &events).await;
 }
 
 /// Around a window of the last 3 days: two `order.paid` events inside it (one back-dated

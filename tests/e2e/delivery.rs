@@ -16,7 +16,8 @@ use nexus_replay::ports::delivery::{
 };
 
 use crate::support::{
-    Moto, block_on, client, create_function, create_state_machine, subscribed_topic, take_all,
+    Moto, block_on, client, create_function, create_state_machine, queue_with_arn,
+    subscribed_topic, take_all,
 };
 
 #[test]
@@ -127,25 +128,7 @@ fn sns_publish_reaches_a_subscribed_queue_on_moto() {
     let sqs = client!(aws_sdk_sqs, &moto.endpoint);
     let raw = client!(aws_sdk_sns, &moto.endpoint);
     block_on(async {
-        let queue = sqs
-            .create_queue()
-            .queue_name("alerts-capture")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+        let (queue, queue_arn) = queue_with_arn(&sqs, "alerts-capture").await;
         let topic = subscribed_topic(&raw, "billing-alerts", &queue_arn).await;
         let sns = Sns::new(raw.clone());
         let message = TopicMessage {

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::support::{Cmd, Moto, TempDir, block_on, clients_on};
+use crate::support::{Cmd, Moto, TempDir, archived_bus_with, block_on, clients_on, queue_with_arn};
 
 const BUS: &str = "exact-bus";
 const ARCHIVE: &str = "exact-archive";
@@ -22,34 +22,16 @@ async fn seed(
     sqs: &aws_sdk_sqs::Client,
     events: &[(&str, DateTime<Utc>, &str)],
 ) -> (String, String) {
-    let bus_arn = eb
-        .create_event_bus()
-        .name(BUS)
-        .send()
-        .await
-        .unwrap()
-        .event_bus_arn()
-        .unwrap()
-        .to_string();
-    eb.create_archive()
-        .archive_name(ARCHIVE)
-        .event_source_arn(&bus_arn)
-        .send()
-        .await
-        .unwrap();
-    for (order, time, kind) in events {
-        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .event_bus_name(BUS)
-            .source("shop")
-            .detail_type("Order")
-            .detail(json!({"id": format!("evt_{order}"), "type": kind, "order": order}).to_string())
-            .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
-                time.timestamp(),
-            ))
-            .build();
-        let out = eb.put_events().entries(entry).send().await.unwrap();
-        assert_eq!(out.failed_entry_count(), 0);
-    }
+    let events: Vec<(serde_json::Value, DateTime<Utc>)> = events
+        .iter()
+        .map(|(order, time, kind)| {
+            (
+                json!({"id": format!("evt_{order}"), "type": kind, "order": order}),
+                *time,
+            )
+        })
+        .collect();
+    archived_bus_with(eb, BUS, ARCHIVE, &events).await;
     let mut urls = Vec::new();
     for (rule, queue, pattern) in [
         (
@@ -63,25 +45,7 @@ async fn seed(
             json!({"source": ["shop"], "replay-name": [{"exists": false}]}),
         ),
     ] {
-        let url = sqs
-            .create_queue()
-            .queue_name(queue)
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_string();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+        let (url, arn) = queue_with_arn(sqs, queue).await;
         eb.put_rule()
             .name(rule)
             .event_bus_name(BUS)

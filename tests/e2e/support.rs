@@ -519,6 +519,69 @@ pub async fn subscribed_topic(sns: &aws_sdk_sns::Client, name: &str, queue_arn: 
     topic
 }
 
+/// Creates the queue `name`; answers its URL and ARN.
+pub async fn queue_with_arn(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    (url, arn)
+}
+
+/// Creates the bus `bus` with the archive `archive` (kept forever) and puts on it, one call
+/// each, `shop`/`Order` events with these details and event times; answers the bus's ARN.
+pub async fn archived_bus_with(
+    eb: &aws_sdk_eventbridge::Client,
+    bus: &str,
+    archive: &str,
+    events: &[(Value, chrono::DateTime<chrono::Utc>)],
+) -> String {
+    let bus_arn = eb
+        .create_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .unwrap()
+        .event_bus_arn()
+        .unwrap()
+        .to_string();
+    eb.create_archive()
+        .archive_name(archive)
+        .event_source_arn(&bus_arn)
+        .send()
+        .await
+        .unwrap();
+    for (detail, time) in events {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(bus)
+            .source("shop")
+            .detail_type("Order")
+            .detail(detail.to_string())
+            .time(aws_sdk_eventbridge::primitives::DateTime::from_secs(
+                time.timestamp(),
+            ))
+            .build();
+        let out = eb.put_events().entries(entry).send().await.unwrap();
+        assert_eq!(out.failed_entry_count(), 0);
+    }
+    bus_arn
+}
+
 /// A String message attribute.
 pub fn attr(v: &str) -> aws_sdk_sqs::types::MessageAttributeValue {
     aws_sdk_sqs::types::MessageAttributeValue::builder()
