@@ -255,14 +255,7 @@ mod tests {
         let path = dir.join("dlq.jsonl");
         std::fs::write(&path, text).unwrap();
         let eb = MemoryEventBridge::new();
-        let ports = DrainPorts {
-            queue: Arc::new(MemoryQueue::new()),
-            sink: Arc::new(eb.clone()),
-            ledger: None,
-            rules: Some(Arc::new(eb.clone())),
-            delivery: None,
-            clock: crate::clock::system(),
-        };
+        let ports = memory_ports(&eb);
         let cfg = config(&req, "run-r".into()).unwrap();
         let report = reemit(
             &path,
@@ -275,6 +268,19 @@ mod tests {
         .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         Run { report, eb }
+    }
+
+    /// Ports on an in-memory bus (also the rule catalogue), without a ledger: `reemit`
+    /// replaces the queue with its file.
+    fn memory_ports(eb: &MemoryEventBridge) -> DrainPorts {
+        DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        }
     }
 
     fn req() -> ReemitRequest {
@@ -451,14 +457,7 @@ mod tests {
             "{e}"
         );
         // The playbook step path (config, then reemit) refuses it too.
-        let ports = DrainPorts {
-            queue: Arc::new(MemoryQueue::new()),
-            sink: Arc::new(eb.clone()),
-            ledger: None,
-            rules: Some(Arc::new(eb.clone())),
-            delivery: None,
-            clock: crate::clock::system(),
-        };
+        let ports = memory_ports(&eb);
         let cfg = config(&target(&file), "r".into()).unwrap();
         let e = reemit(
             &file,
