@@ -50,8 +50,8 @@ pub(crate) fn is_aws_sqs_alias(key: &str) -> bool {
     key == "alias/aws/sqs" || (key.starts_with("arn:") && key.ends_with(":alias/aws/sqs"))
 }
 
-/// The statement a DLQ's queue policy needs for one rule.
-pub(crate) fn queue_statement(dlq_arn: &str, rule_arn: &str) -> String {
+/// The statement a DLQ's queue policy needs for one rule (JSON).
+pub fn queue_statement(dlq_arn: &str, rule_arn: &str) -> String {
     json!({
         "Sid": "AllowEventBridgeDeadLetters",
         "Effect": "Allow",

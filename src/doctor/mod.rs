@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use report::Checks;
 
 pub use basics::STRIPE_PARTNER_PREFIX;
+pub use delivery::queue_statement;
 pub use report::{Check, DoctorReport, Status};
 
 use crate::error::AppError;
