@@ -7,6 +7,7 @@
 
 mod basics;
 mod delivery;
+pub mod dlq_sends;
 pub mod policy;
 mod report;
 

@@ -41,6 +41,18 @@ pub struct DoctorReport {
     pub fail: usize,
 }
 
+impl DoctorReport {
+    /// Adds a check made after the others, counting it.
+    pub fn push(&mut self, check: Check) {
+        match check.status {
+            Status::Pass => self.pass += 1,
+            Status::Warn => self.warn += 1,
+            Status::Fail => self.fail += 1,
+        }
+        self.checks.push(check);
+    }
+}
+
 /// The verdicts gathered so far, in the order they are shown.
 pub(crate) struct Checks(pub(crate) Vec<Check>);
 
