@@ -75,3 +75,98 @@ impl Keys for Kms {
             .ok_or_else(|| PortError::Other(format!("GetKeyPolicy: no policy for {key}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kms::error::ErrorMetadata;
+    use aws_sdk_kms::operation::describe_key::{DescribeKeyError, DescribeKeyOutput};
+    use aws_sdk_kms::operation::get_key_policy::{GetKeyPolicyError, GetKeyPolicyOutput};
+    use aws_sdk_kms::types::KeyMetadata;
+    use aws_sdk_kms::types::error::{InvalidArnException, NotFoundException};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const ARN: &str = "arn:aws:kms:us-east-2:123456789012:key/k-1";
+
+    fn described(manager: KeyManagerType) -> DescribeKeyOutput {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("k-1")
+                    .arn(ARN)
+                    .key_manager(manager)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_key_is_described_by_alias_with_its_manager() {
+        let customer = mock!(Client::describe_key)
+            .match_requests(|r| r.key_id() == Some("alias/dlq"))
+            .then_output(|| described(KeyManagerType::Customer));
+        let aws = mock!(Client::describe_key)
+            .match_requests(|r| r.key_id() == Some("alias/aws/other"))
+            .then_output(|| described(KeyManagerType::Aws));
+        let kms = Kms::new(mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            [&customer, &aws]
+        ));
+        assert_eq!(
+            kms.describe_key("alias/dlq").await.unwrap(),
+            KeyInfo {
+                arn: ARN.into(),
+                manager: KeyManager::Customer
+            }
+        );
+        assert_eq!(
+            kms.describe_key("alias/aws/other").await.unwrap().manager,
+            KeyManager::Aws
+        );
+    }
+
+    #[tokio::test]
+    async fn the_default_policy_is_read_and_a_missing_key_is_not_found() {
+        let policy = mock!(Client::get_key_policy)
+            .match_requests(|r| r.key_id() == Some(ARN) && r.policy_name() == Some("default"))
+            .then_output(|| GetKeyPolicyOutput::builder().policy("{}").build());
+        let missing = mock!(Client::describe_key).then_error(|| {
+            DescribeKeyError::NotFoundException(
+                NotFoundException::builder()
+                    .message("Alias alias/x is not found.")
+                    .meta(ErrorMetadata::builder().code("NotFoundException").build())
+                    .build(),
+            )
+        });
+        let kms = Kms::new(mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            [&policy, &missing]
+        ));
+        assert_eq!(kms.key_policy(ARN).await.unwrap(), "{}");
+        let err = kms.describe_key("alias/x").await.unwrap_err();
+        assert!(matches!(err, PortError::NotFound(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("DescribeKey: NotFoundException"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_errors_keep_their_class() {
+        let bad = mock!(Client::get_key_policy).then_error(|| {
+            GetKeyPolicyError::InvalidArnException(
+                InvalidArnException::builder()
+                    .message("bad")
+                    .meta(ErrorMetadata::builder().code("InvalidArnException").build())
+                    .build(),
+            )
+        });
+        let kms = Kms::new(mock_client!(aws_sdk_kms, [&bad]));
+        let err = kms.key_policy("nope").await.unwrap_err();
+        assert!(matches!(err, PortError::Other(_)), "{err:?}");
+    }
+}
