@@ -30,6 +30,7 @@ pub mod clock;
 pub mod commands;
 pub mod delivery;
 pub mod discovery;
+pub mod doctor;
 pub mod drain;
 pub mod error;
 pub mod exit_codes;

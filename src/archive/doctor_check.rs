@@ -73,12 +73,7 @@ pub async fn add_leftover_check(
     let Some(check) = leftover_check(res, replays, bus).await else {
         return;
     };
-    match check.status {
-        Status::Pass => report.pass += 1,
-        Status::Warn => report.warn += 1,
-        Status::Fail => report.fail += 1,
-    }
-    report.checks.push(check);
+    report.push(check);
 }
 
 #[cfg(test)]

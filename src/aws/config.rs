@@ -143,6 +143,11 @@ impl Clients {
         })
     }
 
+    /// The shared SDK configuration, for clients only one command uses.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// The DynamoDB dedup ledger on `table`.
     pub fn dynamo_ledger(&self, table: &str) -> super::dynamodb::DynamoLedger {
         super::dynamodb::DynamoLedger::new(self.dynamodb.clone(), table)

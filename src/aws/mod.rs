@@ -5,6 +5,8 @@ pub mod config;
 pub mod dynamodb;
 pub mod error;
 pub mod eventbridge;
+pub mod iam;
+pub mod kms;
 pub mod lambda;
 pub mod logs;
 pub mod retry;

@@ -289,6 +289,7 @@ pub async fn seed(
             .rule_arn()
             .unwrap_or_default()
             .to_string();
+        allow_dead_letters(sqs, &dlq_url, &dlq_arn, &arn).await?;
         let target = Target::builder()
             .id(spec.target_id)
             .arn(&target_arn)
@@ -333,6 +334,25 @@ pub async fn seed(
         events_put: opts.events,
         dlq_messages: opts.dlq_messages,
     })
+}
+
+/// The DLQ's queue policy lets EventBridge send the rule's failed events (as `doctor` checks).
+async fn allow_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    dlq_arn: &str,
+    rule_arn: &str,
+) -> Result<(), PortError> {
+    let statement: Value = serde_json::from_str(&crate::doctor::queue_statement(dlq_arn, rule_arn))
+        .map_err(|e| PortError::Other(e.to_string()))?;
+    let policy = json!({"Version": "2012-10-17", "Statement": [statement]});
+    sqs.set_queue_attributes()
+        .queue_url(url)
+        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .map_err(|e| classify("SetQueueAttributes", e))?;
+    Ok(())
 }
 
 async fn sqs_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<String, PortError> {

@@ -260,6 +260,17 @@ impl Queue for Sqs {
         let out = call.send().await.map_err(|e| classify("SendMessage", e))?;
         Ok(out.message_id().unwrap_or_default().to_string())
     }
+
+    #[instrument(skip(self), fields(queue = %url), level = "debug")]
+    async fn read_attributes(
+        &self,
+        url: &str,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, String>, PortError> {
+        let names: Vec<QueueAttributeName> =
+            names.iter().map(|n| QueueAttributeName::from(*n)).collect();
+        self.attributes(url, &names).await
+    }
 }
 
 #[cfg(test)]

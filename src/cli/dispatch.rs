@@ -59,8 +59,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
         Command::Doctor(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
-            let mut report =
-                crate::commands::doctor::doctor(&c.eventbridge, &c.sqs, &bus, now).await?;
+            let mut report = crate::commands::doctor::doctor_on(&c, &bus, now).await?;
             let capture =
                 crate::aws::capture::AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
             crate::archive::doctor_check::add_leftover_check(

@@ -4,6 +4,8 @@
 pub mod capture;
 pub mod eventbridge;
 mod faults;
+pub mod iam;
+pub mod kms;
 pub mod lambda;
 pub mod latent;
 pub mod ledger;

@@ -34,6 +34,7 @@ struct Q {
     url: String,
     arn: String,
     msgs: Vec<Msg>,
+    attributes: BTreeMap<String, String>,
 }
 
 #[derive(Default)]
@@ -84,10 +85,19 @@ impl MemoryQueue {
                     url: q.url.clone(),
                     arn: q.arn.clone(),
                     msgs: Vec::new(),
+                    attributes: BTreeMap::new(),
                 },
             )
         });
         q
+    }
+
+    /// Sets a queue attribute (`Policy`, `KmsMasterKeyId`, ...).
+    pub fn set_attribute(&self, queue: &str, name: &str, value: &str) {
+        self.with(|s| {
+            let q = s.queues.get_mut(queue).expect("queue exists");
+            q.attributes.insert(name.into(), value.into());
+        });
     }
 
     /// Adds a message (visible now).
@@ -418,5 +428,20 @@ impl Queue for MemoryQueue {
                 })
         })?;
         Ok(self.push(&name, body, attributes.clone()))
+    }
+
+    async fn read_attributes(
+        &self,
+        url: &str,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, String>, PortError> {
+        self.with(|s| {
+            let q = find(s, url)?;
+            Ok(q.attributes
+                .iter()
+                .filter(|(k, _)| names.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())
+        })
     }
 }

@@ -5,9 +5,11 @@ pub mod bus;
 pub mod capture;
 pub mod delivery;
 pub mod error;
+pub mod keys;
 pub mod ledger;
 pub mod queue;
 pub mod replay;
+pub mod roles;
 pub mod sink;
 
 pub use error::PortError;

@@ -102,4 +102,17 @@ pub trait Queue: Send + Sync {
         body: &str,
         attributes: &BTreeMap<String, String>,
     ) -> Result<String, PortError>;
+    /// Queue attributes by name (`Policy`, `KmsMasterKeyId`, `SqsManagedSseEnabled`, ...);
+    /// an attribute the queue does not have is absent from the answer. Queues that are not
+    /// SQS queues (a file of messages) have none to read.
+    async fn read_attributes(
+        &self,
+        url: &str,
+        names: &[&str],
+    ) -> Result<BTreeMap<String, String>, PortError> {
+        let _ = names;
+        Err(PortError::Invalid(format!(
+            "{url} is not an SQS queue: it has no attributes"
+        )))
+    }
 }

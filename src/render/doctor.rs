@@ -1,6 +1,6 @@
 //! `doctor`: each check with its status, and the exit code the checks decide.
 
-use crate::commands::doctor::{Check, DoctorReport, Status};
+use crate::doctor::{Check, DoctorReport, Status};
 use crate::exit_codes;
 use crate::output::{Report, Table};
 

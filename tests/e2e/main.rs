@@ -4,6 +4,7 @@ mod support;
 
 mod capture;
 mod delivery;
+mod doctor_dlq;
 mod drain;
 mod exact;
 mod faults;

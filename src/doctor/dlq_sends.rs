@@ -1,0 +1,186 @@
+//! `InvocationsFailedToBeSentToDlq` above 0 in the last 24 hours: events EventBridge failed
+//! to deliver and then failed to write to the rule's DLQ, now only in the archive (if
+//! anywhere). A FAIL naming the rule.
+//!
+//! NOT WIRED YET: the metrics port arrives with `triage` (issue 18, `src/ports/metrics.rs`).
+//! Wiring it is an `impl DlqSendFailures` over that port (one `GetMetricData` sum per rule)
+//! and a call to [`add_dlq_send_checks`] after `doctor` in the command, as
+//! `archive::doctor_check::add_leftover_check` is called.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use super::report::{Check, DoctorReport, Status};
+use crate::ports::PortError;
+use crate::ports::bus::BusCatalogue;
+use crate::replay::rules::is_reserved;
+
+/// The one metric this check reads.
+#[async_trait]
+pub trait DlqSendFailures: Send + Sync {
+    /// The sum of `AWS/Events` `InvocationsFailedToBeSentToDlq` for the rule (dimensions
+    /// `RuleName` and `EventBusName`; rules of the default bus have `RuleName` only) over
+    /// `[since, until)`.
+    async fn failed_to_dlq(
+        &self,
+        bus: &str,
+        rule: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, PortError>;
+}
+
+/// One check per rule of `bus` whose targets have a DLQ, added to the report.
+pub async fn add_dlq_send_checks(
+    report: &mut DoctorReport,
+    cat: &dyn BusCatalogue,
+    metrics: &dyn DlqSendFailures,
+    bus: &str,
+    now: DateTime<Utc>,
+) {
+    let rules = match cat.list_rules(bus).await {
+        Ok(r) => r,
+        Err(_) => return, // doctor has already said why the rules cannot be read
+    };
+    let since = now - Duration::hours(24);
+    for r in rules.iter().filter(|r| !is_reserved(r)) {
+        if r.targets.iter().all(|t| t.dlq_arn.is_none()) {
+            continue;
+        }
+        let (status, message, hint) = match metrics.failed_to_dlq(bus, &r.name, since, now).await {
+            Ok(n) if n > 0.0 => (
+                Status::Fail,
+                format!(
+                    "{n} failed deliveries could not be written to the DLQ in the last 24 h: they are lost from the DLQ"
+                ),
+                Some(format!(
+                    "fix the dlq-policy / dlq-encryption FAILs above, then see what to recover with `nexus-replay triage --bus {bus} --since 24h`"
+                )),
+            ),
+            Ok(_) => (
+                Status::Pass,
+                "no failed DLQ writes in the last 24 h".to_string(),
+                None,
+            ),
+            Err(e) => {
+                let hint = match e {
+                    PortError::Denied(_) => "grant cloudwatch:GetMetricData (docs/iam/doctor.json)",
+                    _ => "check the rule's InvocationsFailedToBeSentToDlq metric in CloudWatch",
+                };
+                (
+                    Status::Warn,
+                    format!("cannot read InvocationsFailedToBeSentToDlq: {e}"),
+                    Some(hint.to_string()),
+                )
+            }
+        };
+        report.push(Check {
+            check: "dlq-sends".into(),
+            status,
+            subject: r.name.clone(),
+            message,
+            hint,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::ports::bus::{RuleInfo, TargetInfo};
+
+    /// Failed DLQ writes per rule; a rule not listed answers AccessDenied.
+    struct Metrics(BTreeMap<&'static str, f64>);
+
+    #[async_trait]
+    impl DlqSendFailures for Metrics {
+        async fn failed_to_dlq(
+            &self,
+            _bus: &str,
+            rule: &str,
+            since: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> Result<f64, PortError> {
+            assert_eq!(until - since, Duration::hours(24));
+            self.0.get(rule).copied().ok_or_else(|| {
+                PortError::Denied("GetMetricData: AccessDenied: not authorized".into())
+            })
+        }
+    }
+
+    fn rule(name: &str, dlq: bool) -> RuleInfo {
+        RuleInfo {
+            name: name.into(),
+            arn: format!("arn:aws:events:us-east-2:123456789012:rule/billing/{name}"),
+            state: "ENABLED".into(),
+            event_pattern: None,
+            schedule_expression: None,
+            managed_by: None,
+            description: None,
+            targets: vec![TargetInfo {
+                id: "t".into(),
+                dlq_arn: dlq.then(|| "arn:aws:sqs:us-east-2:123456789012:d".into()),
+                ..TargetInfo::default()
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_dlq_writes_fail_the_rule_and_an_unreadable_metric_warns() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("billing");
+        for r in [
+            rule("lost", true),
+            rule("fine", true),
+            rule("hidden", true),
+            rule("nodlq", false),
+        ] {
+            eb.add_rule("billing", r);
+        }
+        let metrics = Metrics(BTreeMap::from([
+            ("lost", 3.0),
+            ("fine", 0.0),
+            ("nodlq", 9.0),
+        ]));
+        let mut report = DoctorReport {
+            bus: "billing".into(),
+            checks: Vec::new(),
+            pass: 0,
+            warn: 0,
+            fail: 0,
+        };
+        add_dlq_send_checks(&mut report, &eb, &metrics, "billing", Utc::now()).await;
+        let by: BTreeMap<&str, &Check> = report
+            .checks
+            .iter()
+            .map(|c| (c.subject.as_str(), c))
+            .collect();
+        assert_eq!(by.len(), 3, "a rule without a DLQ is not checked: {by:?}");
+        assert_eq!(by["lost"].status, Status::Fail);
+        assert!(
+            by["lost"].message.starts_with("3 failed deliveries"),
+            "{:?}",
+            by["lost"]
+        );
+        assert!(
+            by["lost"]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("triage --bus billing")
+        );
+        assert_eq!(by["fine"].status, Status::Pass);
+        assert_eq!(by["hidden"].status, Status::Warn);
+        assert!(
+            by["hidden"]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("cloudwatch:GetMetricData")
+        );
+        assert_eq!((report.pass, report.warn, report.fail), (1, 1, 1));
+    }
+}
