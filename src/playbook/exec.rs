@@ -14,7 +14,7 @@ pub use super::context::{DeliveryOpener, Interact, LedgerOpener, Ports, RunOptio
 pub use super::fields::Scope;
 pub use super::params::resolve_params;
 pub use super::plan::{PlaybookPlan, StepPlan, plan};
-pub use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, runs_dir};
+pub use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, hostname, runs_dir};
 pub use super::resume::prepare_run;
 pub use super::run::run;
 pub use super::verify::{CheckResult, VerifyReport};

@@ -12,6 +12,7 @@ use super::context::{Interact, Ports, RunOptions};
 use super::fields::{Fields, Scope};
 use super::load::{Kind, Step};
 use super::plan::{StepPlan, drain_request, replay_request, rfc3339};
+use super::record::RunRecord;
 use super::verify::{run_checks, verify_checks};
 use crate::commands::drain::prepare;
 use crate::error::AppError;
@@ -68,16 +69,20 @@ pub(super) async fn execute_watched(
     step: &Step,
     planned: &StepPlan,
     scope: &Scope,
+    run: &RunRecord,
     ports: &Ports,
     ui: &mut dyn Interact,
     opts: &RunOptions,
 ) -> (Result<Done, AppError>, Option<Signal>) {
     if step.kind == Kind::Confirm {
-        return (execute(step, planned, scope, ports, ui, opts).await, None);
+        return (
+            execute(step, planned, scope, run, ports, ui, opts).await,
+            None,
+        );
     }
     let stops_itself = matches!(step.kind, Kind::Replay | Kind::Drain | Kind::Reemit);
     let mut stop = ui.interrupt();
-    let work = execute(step, planned, scope, ports, ui, opts);
+    let work = execute(step, planned, scope, run, ports, ui, opts);
     tokio::pin!(work);
     let mut caught = None;
     loop {
@@ -111,10 +116,12 @@ fn drain_outputs(r: &crate::commands::drain::DrainReport) -> BTreeMap<String, se
     ])
 }
 
-async fn execute(
+/// Executes a step; `run` is the run's record as it stands (a notify step publishes it).
+pub(super) async fn execute(
     step: &Step,
     planned: &StepPlan,
     scope: &Scope,
+    run: &RunRecord,
     ports: &Ports,
     ui: &mut dyn Interact,
     opts: &RunOptions,
@@ -269,6 +276,10 @@ async fn execute(
                 done.error = Some(format!("check failed: {}", failed.join("; ")));
             }
             Ok(done)
+        }
+        Kind::Notify => {
+            let sns = (ports.delivery)().sns;
+            super::notify::execute(&mut f, run, step.number, ports.cat.as_ref(), sns.as_ref()).await
         }
         Kind::Confirm => {
             let message = f.str("message")?.unwrap_or_default();
