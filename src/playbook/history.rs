@@ -184,7 +184,7 @@ pub fn settle(mut r: RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunRecord
         r.status = RunStatus::Interrupted;
         r.failed_step = s.failing_step.as_ref().map(|f| f.number);
         r.message = Some(format!(
-            "the record still said running, but its process is gone ({}){}",
+            "interrupted: the record still said running ({}){}",
             s.abandoned_because.unwrap_or_default(),
             s.failing_step
                 .map(|f| format!(": step {} ({}) never ended", f.number, f.kind))
@@ -296,6 +296,7 @@ pub(super) fn sample_record(run_id: &str, start: &str) -> RunRecord {
         run_id: run_id.into(),
         playbook: "outage".into(),
         file: "playbooks/outage.toml".into(),
+        invoked_as: None,
         params: Default::default(),
         from_step: 1,
         resumed_from: None,

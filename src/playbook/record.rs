@@ -61,6 +61,10 @@ pub struct RunRecord {
     pub run_id: String,
     pub playbook: String,
     pub file: String,
+    /// How `playbook run` named the playbook (NAME or path), for the commands that run it
+    /// again; absent from older records (the report then uses the name).
+    #[serde(default)]
+    pub invoked_as: Option<String>,
     pub params: BTreeMap<String, Value>,
     pub from_step: usize,
     /// The run whose outputs were reused for steps before `from_step`.

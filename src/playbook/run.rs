@@ -12,7 +12,8 @@ use super::steps::{Done, execute, execute_watched};
 use crate::error::AppError;
 use crate::exit_codes;
 
-fn shell_quote(s: &str) -> String {
+/// `s` as one shell word.
+pub(super) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
@@ -38,6 +39,7 @@ pub async fn run(
         run_id: opts.run_id.clone(),
         playbook: pb.name.clone(),
         file: pb.file.clone(),
+        invoked_as: Some(opts.invoked_as.clone()).filter(|s| !s.is_empty()),
         params: scope.params.clone(),
         from_step: from,
         resumed_from: previous.map(|p| p.run_id.clone()),
