@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::drain::{CAPTURE_BUS, bodies, capture, seed, stripe_body};
+use crate::drain::{bodies, capture, seed, stripe_body};
+use crate::signals::{SLOW_PLAYBOOK, drain_args};
 use crate::support::{
     Run, Sandbox, block_on, client, queue_with_arn, report_settings, subscribed_topic, take_all,
 };
@@ -80,17 +81,7 @@ fn a_drain_that_parks_and_fails_is_listed_reported_and_paged() {
     // evt_e2e_00001 re-emitted once; then a copy with other content under its key (a
     // conflict: left in the DLQ, failed) and a body that is not JSON (parked).
     seed(&sb, SUB_DLQ, &[stripe_body(1)]);
-    sb.run(&[
-        "drain",
-        "--queue",
-        SUB_DLQ,
-        "--to-bus",
-        CAPTURE_BUS,
-        "--yes",
-        "--output",
-        "json",
-    ])
-    .code(0);
+    sb.run(&drain_args(&[])).code(0);
     assert_eq!(bodies(&sb, &cap.queue_url).len(), 1);
     seed(
         &sb,
@@ -222,32 +213,13 @@ fn a_drain_that_parks_and_fails_is_listed_reported_and_paged() {
     );
 }
 
-/// A drain slow enough to be killed in the middle.
-const SLOW_DRAIN: &str = r#"name = "slow-drain"
-description = "a rate-limited drain of the subscription DLQ"
-when = "tests"
-
-[[steps]]
-id = "drain"
-kind = "drain"
-queues = ["ai-nexus-dev-stripe-update-subscription-dlq"]
-to_bus = "capture-bus"
-receive_wait = "1s"
-concurrency = 1
-rate = 2
-
-[[steps]]
-kind = "verify"
-queues_empty = ["ai-nexus-dev-stripe-update-subscription-dlq"]
-"#;
-
 #[test]
 fn a_sigkilled_run_is_listed_interrupted_not_running() {
     let sb = Sandbox::new(0, 0);
     let cap = capture(&sb);
     seed(&sb, SUB_DLQ, &(0..40).map(stripe_body).collect::<Vec<_>>());
     let file = sb.home.path().join("slow.toml");
-    std::fs::write(&file, SLOW_DRAIN).unwrap();
+    std::fs::write(&file, SLOW_PLAYBOOK).unwrap();
     let mut child = sb.cmd().start(&[
         "playbook",
         "run",
