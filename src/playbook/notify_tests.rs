@@ -229,3 +229,41 @@ fn validate_refuses_an_unknown_when_and_a_notify_without_a_topic() {
         "{d:#?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_run_stopped_by_a_signal_still_publishes_that_it_was_interrupted() {
+    let (w, sns) = notify_world(2);
+    let src = "name = \"v\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"verify\"\nqueues_empty = [\"subs-dlq\"]\nwithin = \"10m\"\n[[steps]]\nkind = \"notify\"\ntopic = \"oncall\"\n";
+    let pb = load("v.toml", src).unwrap();
+    let ports = ports(&w, &sns);
+    let opts = w.opts(1, true);
+    let (scope, _) = prepare_run(&pb, &opts).unwrap();
+    let planned = plan(&pb, &mut scope.clone(), &ports, 1, Utc::now())
+        .await
+        .unwrap();
+    let mut ui = TestUi {
+        signal: Some((
+            tokio::time::Instant::now() + std::time::Duration::from_secs(12),
+            crate::interrupt::Signal::Terminate,
+        )),
+        ..TestUi::default()
+    };
+    let rec = run(&pb, &planned, scope, None, &ports, &mut ui, &opts)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Interrupted, "{rec:#?}");
+    assert_eq!(rec.exit_code, crate::exit_codes::TERMINATED);
+    assert_eq!(
+        rec.steps[1].status,
+        StepStatus::Ok,
+        "the signal does not cut it"
+    );
+    let published = sns.published();
+    assert_eq!(published.len(), 1);
+    let body = &published[0].1.message;
+    assert!(body.contains(": INTERRUPTED (exit code 143)"), "{body}");
+    assert!(
+        body.contains("Failing step: 1 (verify): interrupted by SIGTERM"),
+        "{body}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The run loop: the planned steps in order, the record saved after each, the run stopped
 //! at the first failed step or after the step in hand on a signal, with the command that
-//! resumes it.
+//! resumes it; the notify steps after the step it stopped at still run, so that on-call
+//! hears of it, without changing its exit code.
 
 use super::context::{Interact, Ports, RunOptions};
 use super::fields::Scope;
