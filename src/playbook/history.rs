@@ -13,9 +13,10 @@
 //! - same host: alive while `/proc/<pid>` is a process whose command line holds `playbook`
 //!   (a pid reused by another program reads as gone); without procfs it cannot tell and
 //!   says alive;
-//! - another host: it cannot tell, and says alive;
-//! - a record written before pids were kept: alive until [`STALE_AFTER`] (24 h) passed
-//!   since its last sign of life (its start or the last step that ended).
+//! - another host (a scheduled container has a new one each time), or a record written
+//!   before pids were kept: it cannot see the process, so it says alive until
+//!   [`STALE_AFTER`] (24 h) passed since the run's last sign of life (its start or the last
+//!   step that ended).
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +27,9 @@ use super::record::{RunRecord, RunStatus, StepStatus, hostname, runs_dir};
 use crate::error::AppError;
 use crate::output::{Report, Table};
 
-/// How long a "running" record without a pid may go without a step ending before it reads
-/// as interrupted: longer than any one step is expected to take.
+/// How long a "running" record whose process cannot be seen (another host, no pid kept) may
+/// go without a step ending before it reads as interrupted: longer than any one step is
+/// expected to take.
 pub const STALE_AFTER: Duration = Duration::hours(24);
 
 /// The last sign of life of a run: its start or the last step that ended.
@@ -56,8 +58,7 @@ fn runs_a_playbook(pid: u32) -> bool {
 pub fn process_alive(r: &RunRecord, now: DateTime<Utc>) -> bool {
     match (r.pid, r.host.as_deref()) {
         (Some(pid), Some(host)) if host == hostname() => runs_a_playbook(pid),
-        (Some(_), _) => true,
-        (None, _) => now - last_activity(r) < STALE_AFTER,
+        _ => now - last_activity(r) < STALE_AFTER,
     }
 }
 
@@ -146,6 +147,16 @@ fn failing_step(r: &RunRecord, abandoned: bool) -> Option<FailingStep> {
     })
 }
 
+/// Why a "running" record [`process_alive`] answered `false` for reads as interrupted.
+fn abandoned_because(r: &RunRecord) -> String {
+    let idle = STALE_AFTER.num_hours();
+    match (r.pid, r.host.as_deref()) {
+        (None, _) => format!("no pid kept, idle over {idle}h"),
+        (Some(_), Some(h)) if h != hostname() => format!("ran on host {h}, idle over {idle}h"),
+        _ => "process gone".to_string(),
+    }
+}
+
 /// A record as the history shows it; `alive` is asked only when it says "running".
 pub fn summarize(r: &RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunSummary {
     let abandoned = r.status == RunStatus::Running && !alive(r);
@@ -164,13 +175,7 @@ pub fn summarize(r: &RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunSummar
             r.status
         },
         abandoned,
-        abandoned_because: abandoned.then(|| {
-            if r.pid.is_some() {
-                "process gone".to_string()
-            } else {
-                format!("no pid kept, idle over {}h", STALE_AFTER.num_hours())
-            }
-        }),
+        abandoned_because: abandoned.then(|| abandoned_because(r)),
         failing_step: failing_step(r, abandoned),
         file: r.file.clone(),
     }
@@ -387,7 +392,7 @@ mod tests {
         let dir = state_dir();
         let mut r = sample_record("nexus-dead", "2026-11-04T10:00:00Z");
         r.pid = Some(4_000_000);
-        r.host = Some("other".into());
+        r.host = Some(hostname());
         r.steps[0].status = StepStatus::Ok;
         r.steps[0].ended_at = Some(r.started_at + Duration::seconds(4));
         save(&dir, r);
@@ -472,6 +477,15 @@ mod tests {
         assert!(
             process_alive(&r, now),
             "another host's process cannot be seen"
+        );
+        assert!(!process_alive(&r, now + STALE_AFTER), "but a day idle is");
+        let s = summarize(&r, &|r| process_alive(r, now + STALE_AFTER));
+        assert_eq!(
+            s.abandoned_because,
+            Some(format!(
+                "ran on host {}-elsewhere, idle over 24h",
+                hostname()
+            ))
         );
     }
 
