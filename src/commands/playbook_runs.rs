@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::error::AppError;
-use crate::playbook::exec::RunRecord;
+use crate::playbook::exec::{RunRecord, runs_dir};
 use crate::playbook::history::{self, RunHistory, process_alive};
 use crate::playbook::incident_report::{IncidentReport, incident_report};
 
@@ -23,14 +23,39 @@ pub fn report(
     run_id: &str,
     now: DateTime<Utc>,
 ) -> Result<IncidentReport, AppError> {
-    let record = RunRecord::find(state_dir, "", Some(run_id))
-        .map_err(|e| match e {
-            AppError::NotFound(m) => AppError::NotFound(format!(
-                "{m}; `nexus-replay playbook runs` lists the run ids"
-            )),
-            other => other,
-        })?
-        .ok_or_else(|| AppError::NotFound(format!("no run record {run_id}")))?;
+    let missing = || {
+        AppError::NotFound(format!(
+            "no run record {run_id} in {}; `nexus-replay playbook runs` lists the run ids",
+            runs_dir(state_dir).display()
+        ))
+    };
+    let record = match RunRecord::find(state_dir, "", Some(run_id)) {
+        Ok(Some(r)) => r,
+        Ok(None) | Err(AppError::NotFound(_)) => return Err(missing()),
+        Err(e) => return Err(e),
+    };
     let record = history::settle(record, &|r| process_alive(r, now));
     Ok(incident_report(&record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_run_says_where_the_ids_are_with_or_without_a_runs_dir() {
+        let dir = std::env::temp_dir().join(format!("nr-pb-runs-{}", crate::ids::random_hex(8)));
+        for _ in 0..2 {
+            let e = report(&dir, "nexus-x", Utc::now()).unwrap_err();
+            assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+            let text = e.to_string();
+            assert!(
+                text.starts_with("no run record nexus-x in ")
+                    && text.ends_with("; `nexus-replay playbook runs` lists the run ids"),
+                "{text}"
+            );
+            std::fs::create_dir_all(runs_dir(&dir)).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
