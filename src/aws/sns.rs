@@ -38,6 +38,7 @@ impl TopicPublisher for Sns {
             .publish()
             .topic_arn(topic_arn)
             .message(&message.message)
+            .set_subject(message.subject.clone())
             .set_message_group_id(message.group_id.clone())
             .set_message_deduplication_id(message.deduplication_id.clone())
             .send()
@@ -59,6 +60,7 @@ mod tests {
     fn message() -> TopicMessage {
         TopicMessage {
             message: r#"{"id":"evt_1"}"#.into(),
+            subject: None,
             group_id: Some("billing".into()),
             deduplication_id: Some("evt_1".into()),
         }

@@ -289,6 +289,10 @@ pub enum PlaybookCommand {
     Plan(Box<PlaybookRunArgs>),
     /// Run a playbook; stops at the first failed step and says how to resume
     Run(Box<PlaybookRunArgs>),
+    /// The recorded runs, newest first: id, playbook, start, duration, status, failing step
+    Runs(super::playbook_history::RunsArgs),
+    /// A run's incident report for the postmortem (Markdown; --format json for JSON)
+    Report(super::playbook_history::ReportArgs),
 }
 
 #[derive(Debug, Args)]

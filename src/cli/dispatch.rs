@@ -326,6 +326,8 @@ async fn playbook(cmd: PlaybookCommand, settings: &Settings) -> Result<u8, AppEr
                 },
             )
         }
+        PlaybookCommand::Runs(a) => super::playbook_history::runs(&a, settings),
+        PlaybookCommand::Report(a) => super::playbook_history::report(&a, settings),
         PlaybookCommand::Validate { files } => {
             let found = report::found_or_all(&files, user)?;
             print(settings, &report::validate(&found))

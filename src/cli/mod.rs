@@ -10,6 +10,7 @@ pub mod args;
 mod dispatch;
 mod entry;
 mod exact;
+mod playbook_history;
 mod terminal;
 mod wiring;
 

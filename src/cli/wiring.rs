@@ -29,11 +29,7 @@ pub(super) fn started_by() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown-host".into());
-    format!("{user}@{host}")
+    format!("{user}@{}", crate::playbook::exec::hostname())
 }
 
 pub(super) fn drain_ports(

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod drain;
 pub mod ledger;
 pub mod list;
+pub mod playbook_runs;
 pub mod reemit;
 pub mod rules;
 pub mod start;

@@ -159,6 +159,7 @@ impl Calls for TargetCalls<'_> {
             } => {
                 let message = TopicMessage {
                     message: first.input.clone(),
+                    subject: None,
                     group_id: group_id.clone(),
                     deduplication_id: deduplication_id.clone(),
                 };

@@ -125,6 +125,7 @@ mod tests {
     fn message(body: &str, dedup: Option<&str>) -> TopicMessage {
         TopicMessage {
             message: body.into(),
+            subject: None,
             group_id: Some("g".into()),
             deduplication_id: dedup.map(str::to_string),
         }

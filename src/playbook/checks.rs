@@ -89,6 +89,15 @@ pub(super) fn check_field(ctx: &mut Ctx, line: usize, kind: Kind, key: &str, v: 
                 );
             }
         }
+        (Kind::Notify, "when", Value::Str(s))
+            if literal(s) && super::notify::When::parse(s).is_none() =>
+        {
+            ctx.err(
+                line,
+                format!("notify `when` is {s:?}, which is not a choice"),
+                "write when = \"failure\" (the default) or \"always\"",
+            );
+        }
         (Kind::Replay, "name", Value::Str(s))
             if literal(s) && !crate::replay::plan::valid_replay_name(s) =>
         {

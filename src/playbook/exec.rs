@@ -1,7 +1,9 @@
 //! Planning and running a playbook: parameters are resolved, every step is planned
 //! (exact windows, rules, queues) before anything changes, then the steps run in order and
-//! the run stops at the first failed step. The run record (steps, timings, outputs, exit
-//! codes) is kept in the state dir after every step, so `--from-step` can resume.
+//! the run stops at the first failed step (only the `notify` steps after it still run, see
+//! `notify`). The run record (steps, timings, outputs, exit codes, the process running it)
+//! is kept in the state dir after every step, so `--from-step` can resume and
+//! `playbook runs` (`history`) and `playbook report` (`incident_report`) can read it.
 //!
 //! A signal (Ctrl-C, SIGTERM) stops the run after the step in hand: a replay, drain or
 //! re-emit step stops as its command would (a drain finishes its batch in hand), a doctor
@@ -14,7 +16,7 @@ pub use super::context::{DeliveryOpener, Interact, LedgerOpener, Ports, RunOptio
 pub use super::fields::Scope;
 pub use super::params::resolve_params;
 pub use super::plan::{PlaybookPlan, StepPlan, plan};
-pub use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, runs_dir};
+pub use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, hostname, runs_dir};
 pub use super::resume::prepare_run;
 pub use super::run::run;
 pub use super::verify::{CheckResult, VerifyReport};

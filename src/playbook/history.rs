@@ -3,23 +3,64 @@
 //! status and the step that failed.
 //!
 //! A record says "running" until its run ends, so a process that died (killed, machine lost,
-//! a signal before a step installed its handler) leaves it "running" for ever. The record
-//! holds no process id and no lock; its host is only inside `started_by` (`user@host`), and
-//! its last update time says nothing either, since one step (a replay waited on, a large
-//! drain) may take hours. So whether a "running" run's process is still there is an input:
-//! [`list_runs`] takes an `alive` predicate, asked only about records that say "running",
-//! and reports a run it answers `false` for as `interrupted`, with the step in hand (the
-//! first step after `from_step` that had not ended) as its failing step. The caller decides
-//! how to tell (a pid and host added to the record, a lock file); nothing here guesses.
+//! a signal before a step installed its handler) would leave it "running" for ever. Its last
+//! update time says nothing, since one step (a replay waited on, a large drain) may take
+//! hours. So a record holds the pid and host of the process running it, and [`list_runs`]
+//! takes an `alive` predicate, asked only about records that say "running", and reports a
+//! run it answers `false` for as `interrupted`, with the step in hand (the first step after
+//! `from_step` that had not ended) as its failing step. [`process_alive`] is the predicate
+//! the CLI uses:
+//! - same host: alive while `/proc/<pid>` is a process whose command line holds `playbook`
+//!   (a pid reused by another program reads as gone); without procfs it cannot tell and
+//!   says alive;
+//! - another host (a scheduled container has a new one each time), or a record written
+//!   before pids were kept: it cannot see the process, so it says alive until
+//!   [`STALE_AFTER`] (24 h) passed since the run's last sign of life (its start or the last
+//!   step that ended).
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::record::{RunRecord, RunStatus, StepStatus, runs_dir};
+use super::record::{RunRecord, RunStatus, StepStatus, hostname, runs_dir};
 use crate::error::AppError;
 use crate::output::{Report, Table};
+
+/// How long a "running" record whose process cannot be seen (another host, no pid kept) may
+/// go without a step ending before it reads as interrupted: longer than any one step is
+/// expected to take.
+pub const STALE_AFTER: Duration = Duration::hours(24);
+
+/// The last sign of life of a run: its start or the last step that ended.
+fn last_activity(r: &RunRecord) -> DateTime<Utc> {
+    r.steps
+        .iter()
+        .filter_map(|s| s.ended_at)
+        .max()
+        .map_or(r.started_at, |e| e.max(r.started_at))
+}
+
+/// Whether `/proc/<pid>` is a process running a playbook; true without procfs (unknown).
+fn runs_a_playbook(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    match std::fs::read(proc.join(pid.to_string()).join("cmdline")) {
+        Ok(cmd) => cmd.split(|b| *b == 0).any(|arg| arg == b"playbook"),
+        Err(_) => false,
+    }
+}
+
+/// Whether the process that wrote a "running" record may still be running it (see the
+/// module doc); `now` bounds records without a pid.
+pub fn process_alive(r: &RunRecord, now: DateTime<Utc>) -> bool {
+    match (r.pid, r.host.as_deref()) {
+        (Some(pid), Some(host)) if host == hostname() => runs_a_playbook(pid),
+        _ => now - last_activity(r) < STALE_AFTER,
+    }
+}
 
 /// The step a run stopped at.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,6 +83,9 @@ pub struct RunSummary {
     pub status: RunStatus,
     /// The record said "running" but its process is gone: reported as `interrupted`.
     pub abandoned: bool,
+    /// Why an abandoned run reads as interrupted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandoned_because: Option<String>,
     pub failing_step: Option<FailingStep>,
     pub file: String,
 }
@@ -103,6 +147,16 @@ fn failing_step(r: &RunRecord, abandoned: bool) -> Option<FailingStep> {
     })
 }
 
+/// Why a "running" record [`process_alive`] answered `false` for reads as interrupted.
+fn abandoned_because(r: &RunRecord) -> String {
+    let idle = STALE_AFTER.num_hours();
+    match (r.pid, r.host.as_deref()) {
+        (None, _) => format!("no pid kept, idle over {idle}h"),
+        (Some(_), Some(h)) if h != hostname() => format!("ran on host {h}, idle over {idle}h"),
+        _ => "process gone".to_string(),
+    }
+}
+
 /// A record as the history shows it; `alive` is asked only when it says "running".
 pub fn summarize(r: &RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunSummary {
     let abandoned = r.status == RunStatus::Running && !alive(r);
@@ -121,9 +175,28 @@ pub fn summarize(r: &RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunSummar
             r.status
         },
         abandoned,
+        abandoned_because: abandoned.then(|| abandoned_because(r)),
         failing_step: failing_step(r, abandoned),
         file: r.file.clone(),
     }
+}
+
+/// A record as the history sees it: one left "running" by a process that is gone says
+/// interrupted, at the step in hand, and why (for `playbook report`).
+pub fn settle(mut r: RunRecord, alive: &dyn Fn(&RunRecord) -> bool) -> RunRecord {
+    let s = summarize(&r, alive);
+    if s.abandoned {
+        r.status = RunStatus::Interrupted;
+        r.failed_step = s.failing_step.as_ref().map(|f| f.number);
+        r.message = Some(format!(
+            "interrupted: the record still said running ({}){}",
+            s.abandoned_because.unwrap_or_default(),
+            s.failing_step
+                .map(|f| format!(": step {} ({}) never ended", f.number, f.kind))
+                .unwrap_or_default()
+        ));
+    }
+    r
 }
 
 /// The run records of the state dir, newest first (by start, then id), at most `limit`.
@@ -171,10 +244,9 @@ impl Report for RunHistory {
         }
         let mut t = Table::new(["RUN", "PLAYBOOK", "STARTED (UTC)", "TIME", "STATUS", "STEP"]);
         for r in &self.runs {
-            let status = if r.abandoned {
-                "INTERRUPTED (process gone)".to_string()
-            } else {
-                status_word(r.status).to_string()
+            let status = match &r.abandoned_because {
+                Some(why) => format!("INTERRUPTED ({why})"),
+                None => status_word(r.status).to_string(),
             };
             t.row([
                 r.run_id.clone(),
@@ -229,10 +301,13 @@ pub(super) fn sample_record(run_id: &str, start: &str) -> RunRecord {
         run_id: run_id.into(),
         playbook: "outage".into(),
         file: "playbooks/outage.toml".into(),
+        invoked_as: None,
         params: Default::default(),
         from_step: 1,
         resumed_from: None,
         started_by: "me@host".into(),
+        pid: None,
+        host: None,
         started_at: at,
         ended_at: None,
         status: RunStatus::Running,
@@ -248,7 +323,6 @@ pub(super) fn sample_record(run_id: &str, start: &str) -> RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
 
     fn state_dir() -> PathBuf {
         std::env::temp_dir().join(format!("nr-pb-hist-{}", crate::ids::random_hex(8)))
@@ -317,6 +391,8 @@ mod tests {
     fn a_running_record_whose_process_is_gone_reads_interrupted_at_the_step_in_hand() {
         let dir = state_dir();
         let mut r = sample_record("nexus-dead", "2026-11-04T10:00:00Z");
+        r.pid = Some(4_000_000);
+        r.host = Some(hostname());
         r.steps[0].status = StepStatus::Ok;
         r.steps[0].ended_at = Some(r.started_at + Duration::seconds(4));
         save(&dir, r);
@@ -362,5 +438,69 @@ mod tests {
         let h = list_runs(&state_dir(), 5, &|_| true).unwrap();
         assert_eq!(h.total, 0);
         assert!(h.human().starts_with("No playbook runs recorded"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pid_on_this_host_is_alive_while_it_runs_a_playbook() {
+        use std::process::Command;
+        let mut r = sample_record("nexus-pid", "2026-11-06T10:00:00Z");
+        r.host = Some(hostname());
+        let now = r.started_at;
+        // `sleep; true` keeps the shell (whose argv holds `playbook`) from exec-ing sleep.
+        let mut live = Command::new("sh")
+            .args(["-c", "sleep 30; true", "playbook"])
+            .spawn()
+            .unwrap();
+        r.pid = Some(live.id());
+        // Until the child has exec'd the shell, /proc shows the test binary.
+        let cmdline = format!("/proc/{}/cmdline", live.id());
+        let exec = std::time::Instant::now();
+        while !std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sh\0")) {
+            assert!(exec.elapsed().as_secs() < 10, "sh did not start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(process_alive(&r, now));
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert!(!process_alive(&r, now), "a reaped process is gone");
+        let mut other = Command::new("sleep").arg("30").spawn().unwrap();
+        r.pid = Some(other.id());
+        let cmdline = format!("/proc/{}/cmdline", other.id());
+        while !std::fs::read(&cmdline).is_ok_and(|c| c.starts_with(b"sleep\0")) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(!process_alive(&r, now), "a pid reused by another program");
+        other.kill().unwrap();
+        other.wait().unwrap();
+        r.host = Some(format!("{}-elsewhere", hostname()));
+        assert!(
+            process_alive(&r, now),
+            "another host's process cannot be seen"
+        );
+        assert!(!process_alive(&r, now + STALE_AFTER), "but a day idle is");
+        let s = summarize(&r, &|r| process_alive(r, now + STALE_AFTER));
+        assert_eq!(
+            s.abandoned_because,
+            Some(format!(
+                "ran on host {}-elsewhere, idle over 24h",
+                hostname()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_pid_reads_interrupted_once_idle_for_a_day() {
+        let mut r = sample_record("nexus-old", "2026-11-06T10:00:00Z");
+        r.steps[0].ended_at = Some(r.started_at + Duration::hours(3));
+        let idle = |h: i64| r.started_at + Duration::hours(3) + Duration::hours(h);
+        assert!(process_alive(&r, idle(23)));
+        assert!(!process_alive(&r, idle(24)));
+        let s = summarize(&r, &|r| process_alive(r, idle(25)));
+        assert_eq!(s.status, RunStatus::Interrupted);
+        assert_eq!(
+            s.abandoned_because.as_deref(),
+            Some("no pid kept, idle over 24h")
+        );
     }
 }

@@ -96,6 +96,24 @@ impl IncidentReport {
                 }
             }
         }
+        if !self.notifications.is_empty() {
+            s.push_str("\n## Notifications\n\n");
+            for n in &self.notifications {
+                let topic = opt(&n.topic_arn);
+                s.push_str(&match (&n.error, n.published) {
+                    (Some(e), _) => format!("- step {}: NOT published: {e}\n", n.step),
+                    (None, true) => format!(
+                        "- step {}: published to {topic} (message {})\n",
+                        n.step,
+                        opt(&n.message_id)
+                    ),
+                    (None, false) => format!(
+                        "- step {}: nothing published (the run had not failed)\n",
+                        n.step
+                    ),
+                });
+            }
+        }
         s.push_str("\n## Reproduce\n\nEach command runs the playbook again from that step, with this run's parameters and the outputs of the steps before it (the steps after it run too):\n\n");
         for t in &self.timeline {
             s.push_str(&format!(
@@ -191,6 +209,12 @@ impl IncidentReport {
                             f.reason.clone(),
                         ]
                     }),
+                ));
+            }
+            if d.failures_not_kept > 0 {
+                s.push_str(&format!(
+                    "\n… and {} more message(s) not re-emitted, beyond those the run record keeps; the per-queue counts above cover only the messages listed, `dlq peek` shows what is still in a queue.\n",
+                    d.failures_not_kept
                 ));
             }
         }

@@ -1,11 +1,13 @@
 //! The incident report of one playbook run, for the postmortem: its parameters, a timeline
 //! of steps (times, outcomes, errors), each replay (window, rules, final state), each drain
 //! or re-emit (counts, failed and parked messages with their reasons), the verification
-//! results, and the command that runs each step again. Built from the run record alone
+//! results, the notifications sent, and the command that runs each step again. Built from the run record alone
 //! (the step reports it keeps are read as JSON), serialized as JSON or rendered as Markdown
 //! (`incident_markdown`).
 //!
 //! What the record does not hold, and the report therefore cannot say:
+//! - more than the first 200 failed or parked messages of a drain (`steps::FAILURES_KEPT`):
+//!   the report says how many more there were;
 //! - per-queue counts of a drain: its report has totals only, so per queue the report
 //!   counts the failed and parked messages it lists, and gives the totals for the rest;
 //! - how many events a replay delivered: EventBridge does not count them, so a replay
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::record::{RunRecord, RunStatus, StepRecord, StepStatus};
+use super::run::shell_quote;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentReport {
@@ -40,6 +43,30 @@ pub struct IncidentReport {
     pub replays: Vec<ReplaySection>,
     pub drains: Vec<DrainSection>,
     pub verifications: Vec<VerifySection>,
+    pub notifications: Vec<NotifySection>,
+}
+
+/// A notify step that ran: where it published, or why not.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifySection {
+    pub step: usize,
+    pub status: StepStatus,
+    pub topic_arn: Option<String>,
+    pub published: bool,
+    pub message_id: Option<String>,
+    pub error: Option<String>,
+}
+
+fn notify_section(s: &StepRecord) -> NotifySection {
+    let out = |k: &str| s.outputs.get(k).and_then(Json::as_str).map(str::to_string);
+    NotifySection {
+        step: s.number,
+        status: s.status,
+        topic_arn: out("topic_arn"),
+        published: s.outputs.get("published").and_then(Json::as_bool) == Some(true),
+        message_id: out("message_id"),
+        error: s.error.clone(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +137,8 @@ pub struct DrainSection {
     pub counts: BTreeMap<String, u64>,
     pub per_queue: Vec<QueueTally>,
     pub failures: Vec<MessageFailure>,
+    /// Failed or parked messages beyond those the record keeps (`steps::FAILURES_KEPT`).
+    pub failures_not_kept: u64,
     pub stopped_because: Option<String>,
 }
 
@@ -219,6 +248,10 @@ fn drain_section(step: usize, kind: &str, r: &Json) -> DrainSection {
             .unwrap_or_default(),
         per_queue,
         failures,
+        failures_not_kept: r
+            .get("failures_not_kept")
+            .and_then(Json::as_u64)
+            .unwrap_or(0),
         stopped_because: text(r, &["stopped_because"]).filter(|s| !s.is_empty()),
     }
 }
@@ -253,7 +286,7 @@ fn timeline_entry(r: &RunRecord, s: &StepRecord) -> TimelineEntry {
         error: s.error.clone(),
         reproduce: format!(
             "nexus-replay playbook run {} --from-step {} --resume {}{}",
-            r.playbook,
+            shell_quote(r.invoked_as.as_deref().unwrap_or(&r.playbook)),
             s.number,
             r.run_id,
             if used_yes(r) { " --yes" } else { "" }
@@ -266,7 +299,11 @@ pub fn incident_report(r: &RunRecord) -> IncidentReport {
     let mut replays = Vec::new();
     let mut drains = Vec::new();
     let mut verifications = Vec::new();
+    let mut notifications = Vec::new();
     for s in &r.steps {
+        if s.kind == "notify" && !matches!(s.status, StepStatus::NotRun | StepStatus::Resumed) {
+            notifications.push(notify_section(s));
+        }
         let Some(rep) = &s.report else { continue };
         match s.kind.as_str() {
             "replay" => replays.push(replay_section(s.number, rep)),
@@ -295,5 +332,6 @@ pub fn incident_report(r: &RunRecord) -> IncidentReport {
         replays,
         drains,
         verifications,
+        notifications,
     }
 }

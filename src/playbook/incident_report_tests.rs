@@ -216,3 +216,69 @@ async fn a_real_run_with_a_poison_message_names_it_and_its_reason() {
         "{md}"
     );
 }
+
+#[test]
+fn a_drain_with_more_failures_than_the_record_keeps_says_how_many_more() {
+    let mut r = failed_run();
+    assert!(!incident_report(&r).markdown().contains("more message(s)"));
+    r.steps[2].report.as_mut().unwrap()["failures_not_kept"] = json!(1234);
+    let report = incident_report(&r);
+    assert_eq!(report.drains[0].failures_not_kept, 1234);
+    let md = report.markdown();
+    assert!(
+        md.contains("… and 1234 more message(s) not re-emitted, beyond those the run record keeps"),
+        "{md}"
+    );
+}
+
+#[test]
+fn notifications_say_where_they_went_or_why_not() {
+    let mut r = failed_run();
+    let notify = |number: usize, status: StepStatus, outputs: Json, error: Option<&str>| {
+        let mut s = r.steps[0].clone();
+        s.number = number;
+        s.kind = "notify".into();
+        s.status = status;
+        s.outputs = serde_json::from_value(outputs).unwrap();
+        s.error = error.map(str::to_string);
+        s
+    };
+    let page = notify(
+        4,
+        StepStatus::Ok,
+        json!({"topic_arn": "arn:aws:sns:us-east-2:1:oncall", "message_id": "m-9", "published": true}),
+        None,
+    );
+    let broken = notify(
+        5,
+        StepStatus::Failed,
+        json!({"topic_arn": "arn:aws:sns:us-east-2:1:gone", "message_id": null, "published": false}),
+        Some("cannot publish to arn:aws:sns:us-east-2:1:gone: NotFound"),
+    );
+    let later = notify(6, StepStatus::NotRun, json!({}), None);
+    r.steps.extend([page, broken, later]);
+    r.invoked_as = Some("my playbooks/outage.toml".into());
+    let report = incident_report(&r);
+    assert_eq!(
+        report.notifications.len(),
+        2,
+        "a notify that did not run is not one"
+    );
+    let md = report.markdown();
+    assert!(
+        md.contains("- step 4: published to arn:aws:sns:us-east-2:1:oncall (message m-9)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- step 5: NOT published: cannot publish to arn:aws:sns:us-east-2:1:gone: NotFound\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "`nexus-replay playbook run 'my playbooks/outage.toml' --from-step 3 --resume "
+        ),
+        "the reproduce commands name the playbook as the run did: {md}"
+    );
+}

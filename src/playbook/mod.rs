@@ -14,6 +14,7 @@ mod incident_markdown;
 pub mod incident_report;
 pub mod load;
 pub(crate) mod model;
+mod notify;
 mod params;
 mod plan;
 pub(crate) mod ranges;
@@ -31,6 +32,8 @@ mod walk;
 mod incident_report_tests;
 #[cfg(test)]
 mod load_tests;
+#[cfg(test)]
+mod notify_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]

@@ -273,6 +273,10 @@ async fn plan_step(
             }
             Ok(None)
         }
+        Kind::Notify => {
+            super::notify::plan(&mut f, ports.cat.as_ref(), out).await?;
+            Ok(None)
+        }
         Kind::Confirm => {
             out.details.push(format!(
                 "ask: {} (skipped with --yes)",

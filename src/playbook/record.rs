@@ -61,11 +61,22 @@ pub struct RunRecord {
     pub run_id: String,
     pub playbook: String,
     pub file: String,
+    /// How `playbook run` named the playbook (NAME or path), for the commands that run it
+    /// again; absent from older records (the report then uses the name).
+    #[serde(default)]
+    pub invoked_as: Option<String>,
     pub params: BTreeMap<String, Value>,
     pub from_step: usize,
     /// The run whose outputs were reused for steps before `from_step`.
     pub resumed_from: Option<String>,
     pub started_by: String,
+    /// The process running the playbook, and its host: a record still "running" whose
+    /// process is gone reads as interrupted (`history::process_alive`). Absent from
+    /// records written before they were kept.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub host: Option<String>,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub status: RunStatus,
@@ -77,6 +88,14 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// This machine's name, as a run record's `host` and a replay's `started_by` say it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 /// The folder of run records.

@@ -1,17 +1,20 @@
 //! The run loop: the planned steps in order, the record saved after each, the run stopped
 //! at the first failed step or after the step in hand on a signal, with the command that
-//! resumes it.
+//! resumes it; the notify steps after the step it stopped at still run, so that on-call
+//! hears of it, without changing its exit code.
 
 use super::context::{Interact, Ports, RunOptions};
 use super::fields::Scope;
-use super::load::{Kind, Playbook};
+use super::load::{Kind, Playbook, Step};
+use super::notify::published;
 use super::plan::PlaybookPlan;
 use super::record::{RunRecord, RunStatus, StepRecord, StepStatus, runs_dir};
-use super::steps::execute_watched;
+use super::steps::{Done, execute, execute_watched};
 use crate::error::AppError;
 use crate::exit_codes;
 
-fn shell_quote(s: &str) -> String {
+/// `s` as one shell word.
+pub(super) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))
@@ -37,10 +40,13 @@ pub async fn run(
         run_id: opts.run_id.clone(),
         playbook: pb.name.clone(),
         file: pb.file.clone(),
+        invoked_as: Some(opts.invoked_as.clone()).filter(|s| !s.is_empty()),
         params: scope.params.clone(),
         from_step: from,
         resumed_from: previous.map(|p| p.run_id.clone()),
         started_by: ports.started_by.clone(),
+        pid: Some(std::process::id()),
+        host: Some(super::record::hostname()),
         started_at: opts.clock.now(),
         ended_at: None,
         status: RunStatus::Running,
@@ -79,6 +85,7 @@ pub async fn run(
     };
     record.save()?;
     let total = pb.steps.len();
+    let mut stopped_at = None;
     for (step, planned) in pb
         .steps
         .iter()
@@ -88,36 +95,10 @@ pub async fn run(
         ui.step_started(step, total);
         let started_at = opts.clock.now();
         let clock = std::time::Instant::now();
-        let (result, caught) = execute_watched(step, planned, &scope, ports, ui, opts).await;
+        let (result, caught) =
+            execute_watched(step, planned, &scope, &record, ports, ui, opts).await;
         let rec = &mut record.steps[step.number - 1];
-        rec.started_at = Some(started_at);
-        rec.ended_at = Some(opts.clock.now());
-        rec.duration_seconds = Some((clock.elapsed().as_secs_f64() * 10.0).round() / 10.0);
-        let human = match result {
-            Ok(done) => {
-                rec.exit_code = Some(done.exit_code);
-                rec.status = if done.exit_code != exit_codes::SUCCESS {
-                    StepStatus::Failed
-                } else if step.kind == Kind::Confirm && opts.yes {
-                    StepStatus::Skipped
-                } else {
-                    StepStatus::Ok
-                };
-                if done.interrupted {
-                    rec.status = StepStatus::Interrupted;
-                }
-                rec.outputs = done.outputs;
-                rec.report = done.report;
-                rec.error = done.error;
-                done.human
-            }
-            Err(e) => {
-                rec.exit_code = Some(e.exit_code());
-                rec.status = StepStatus::Failed;
-                rec.error = Some(e.with_hint());
-                String::new()
-            }
-        };
+        let human = file_result(rec, step, result, opts, started_at, clock);
         if let Some(id) = &step.id {
             scope.outputs.insert(id.clone(), rec.outputs.clone());
         }
@@ -147,6 +128,7 @@ pub async fn run(
                 resume.push_str(" --yes");
             }
             record.resume = Some(resume);
+            stopped_at = Some(step.number);
             break;
         }
         let signal = caught.or_else(|| ui.signalled());
@@ -180,9 +162,14 @@ pub async fn run(
                 resume.push_str(" --yes");
             }
             record.resume = Some(resume);
+            stopped_at = Some(step.number);
             break;
         }
         record.save()?;
+    }
+    if let Some(stopped) = stopped_at {
+        record.save()?;
+        notify_after_stop(pb, plan, stopped, &mut record, &scope, ports, ui, opts).await?;
     }
     if record.status == RunStatus::Running {
         record.status = RunStatus::Succeeded;
@@ -190,4 +177,80 @@ pub async fn run(
     record.ended_at = Some(opts.clock.now());
     record.save()?;
     Ok(record)
+}
+
+/// Files a step's result in its record; answers the step's own report text.
+fn file_result(
+    rec: &mut StepRecord,
+    step: &Step,
+    result: Result<Done, AppError>,
+    opts: &RunOptions,
+    started_at: chrono::DateTime<chrono::Utc>,
+    clock: std::time::Instant,
+) -> String {
+    rec.started_at = Some(started_at);
+    rec.ended_at = Some(opts.clock.now());
+    rec.duration_seconds = Some((clock.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+    match result {
+        Ok(done) => {
+            rec.exit_code = Some(done.exit_code);
+            rec.status = if done.exit_code != exit_codes::SUCCESS {
+                StepStatus::Failed
+            } else if (step.kind == Kind::Confirm && opts.yes)
+                || (step.kind == Kind::Notify && !published(&done.outputs))
+            {
+                StepStatus::Skipped
+            } else {
+                StepStatus::Ok
+            };
+            if done.interrupted {
+                rec.status = StepStatus::Interrupted;
+            }
+            rec.outputs = done.outputs;
+            rec.report = done.report;
+            rec.error = done.error;
+            done.human
+        }
+        Err(e) => {
+            rec.exit_code = Some(e.exit_code());
+            rec.status = StepStatus::Failed;
+            rec.error = Some(e.with_hint());
+            String::new()
+        }
+    }
+}
+
+/// After a run stopped at step `stopped` (failed, declined or interrupted), runs the notify
+/// steps after it, so that on-call hears of it. A signal received does not cut them short,
+/// and one that fails to publish is recorded (and logged) without changing the run's exit
+/// code.
+#[allow(clippy::too_many_arguments)]
+async fn notify_after_stop(
+    pb: &Playbook,
+    plan: &PlaybookPlan,
+    stopped: usize,
+    record: &mut RunRecord,
+    scope: &Scope,
+    ports: &Ports,
+    ui: &mut dyn Interact,
+    opts: &RunOptions,
+) -> Result<(), AppError> {
+    let total = pb.steps.len();
+    for (step, planned) in pb
+        .steps
+        .iter()
+        .zip(&plan.steps)
+        .filter(|(s, _)| s.number > stopped && s.kind == Kind::Notify)
+    {
+        ui.step_started(step, total);
+        let started_at = opts.clock.now();
+        let clock = std::time::Instant::now();
+        let result = execute(step, planned, scope, record, ports, ui, opts).await;
+        let rec = &mut record.steps[step.number - 1];
+        let human = file_result(rec, step, result, opts, started_at, clock);
+        let rec = rec.clone();
+        ui.step_finished(&rec, &human);
+        record.save()?;
+    }
+    Ok(())
 }

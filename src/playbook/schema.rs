@@ -65,9 +65,10 @@ pub enum Kind {
     Reemit,
     Verify,
     Confirm,
+    Notify,
 }
 
-pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm";
+pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, notify";
 
 impl Kind {
     pub(crate) fn parse(s: &str) -> Option<Kind> {
@@ -78,6 +79,7 @@ impl Kind {
             "reemit" => Kind::Reemit,
             "verify" => Kind::Verify,
             "confirm" => Kind::Confirm,
+            "notify" => Kind::Notify,
             _ => return None,
         })
     }
@@ -90,6 +92,7 @@ impl Kind {
             Kind::Reemit => "reemit",
             Kind::Verify => "verify",
             Kind::Confirm => "confirm",
+            Kind::Notify => "notify",
         }
     }
 
@@ -120,6 +123,7 @@ impl Kind {
                 ("within", Duration),
             ],
             Kind::Confirm => &[("message", String)],
+            Kind::Notify => &[("topic", String), ("when", String), ("subject", String)],
         }
     }
 
@@ -129,6 +133,7 @@ impl Kind {
             Kind::Replay => &["since"],
             Kind::Reemit => &["from"],
             Kind::Confirm => &["message"],
+            Kind::Notify => &["topic"],
             Kind::Drain | Kind::Verify => &[],
         }
     }
@@ -150,6 +155,7 @@ impl Kind {
             ],
             Kind::Verify => &["checks", "passed"],
             Kind::Confirm => &[],
+            Kind::Notify => &["topic_arn", "message_id", "published"],
         }
     }
 }

@@ -12,6 +12,7 @@ use super::context::{Interact, Ports, RunOptions};
 use super::fields::{Fields, Scope};
 use super::load::{Kind, Step};
 use super::plan::{StepPlan, drain_request, replay_request, rfc3339};
+use super::record::RunRecord;
 use super::verify::{run_checks, verify_checks};
 use crate::commands::drain::prepare;
 use crate::error::AppError;
@@ -68,16 +69,20 @@ pub(super) async fn execute_watched(
     step: &Step,
     planned: &StepPlan,
     scope: &Scope,
+    run: &RunRecord,
     ports: &Ports,
     ui: &mut dyn Interact,
     opts: &RunOptions,
 ) -> (Result<Done, AppError>, Option<Signal>) {
     if step.kind == Kind::Confirm {
-        return (execute(step, planned, scope, ports, ui, opts).await, None);
+        return (
+            execute(step, planned, scope, run, ports, ui, opts).await,
+            None,
+        );
     }
     let stops_itself = matches!(step.kind, Kind::Replay | Kind::Drain | Kind::Reemit);
     let mut stop = ui.interrupt();
-    let work = execute(step, planned, scope, ports, ui, opts);
+    let work = execute(step, planned, scope, run, ports, ui, opts);
     tokio::pin!(work);
     let mut caught = None;
     loop {
@@ -111,10 +116,12 @@ fn drain_outputs(r: &crate::commands::drain::DrainReport) -> BTreeMap<String, se
     ])
 }
 
-async fn execute(
+/// Executes a step; `run` is the run's record as it stands (a notify step publishes it).
+pub(super) async fn execute(
     step: &Step,
     planned: &StepPlan,
     scope: &Scope,
+    run: &RunRecord,
     ports: &Ports,
     ui: &mut dyn Interact,
     opts: &RunOptions,
@@ -270,6 +277,10 @@ async fn execute(
             }
             Ok(done)
         }
+        Kind::Notify => {
+            let sns = (ports.delivery)().sns;
+            super::notify::execute(&mut f, run, step.number, ports.cat.as_ref(), sns.as_ref()).await
+        }
         Kind::Confirm => {
             let message = f.str("message")?.unwrap_or_default();
             if opts.yes {
@@ -299,8 +310,29 @@ async fn execute(
     }
 }
 
+/// How many of the messages a drain or re-emit step could not re-emit its record keeps
+/// (the first ones, with the count of the rest): a run that fails on a whole queue keeps a
+/// record of a readable size, and the incident report lists what it keeps.
+pub(super) const FAILURES_KEPT: usize = 200;
+
+/// Cuts a drain report's `failures` to [`FAILURES_KEPT`], counting the rest in
+/// `failures_not_kept`.
+fn bound_failures(report: &mut serde_json::Value) {
+    let Some(all) = report.get_mut("failures").and_then(|f| f.as_array_mut()) else {
+        return;
+    };
+    let cut = all.len().saturating_sub(FAILURES_KEPT);
+    all.truncate(FAILURES_KEPT);
+    if cut > 0 {
+        report["failures_not_kept"] = json!(cut);
+    }
+}
+
 fn drain_done(r: &crate::commands::drain::DrainReport) -> Done {
     let mut done = Done::of(r, drain_outputs(r));
+    if let Some(report) = done.report.as_mut() {
+        bound_failures(report);
+    }
     let c = &r.outcome.counts;
     if let Some(sig) = r.outcome.signal {
         done.interrupted = true;
@@ -318,4 +350,26 @@ fn drain_done(r: &crate::commands::drain::DrainReport) -> Done {
         });
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drain_record_keeps_the_first_failures_and_counts_the_rest() {
+        let failure = |i: usize| json!({"queue": "q", "message_id": format!("m-{i}")});
+        let mut report = json!({
+            "failures": (0..FAILURES_KEPT + 7).map(failure).collect::<Vec<_>>()
+        });
+        bound_failures(&mut report);
+        let kept = report["failures"].as_array().unwrap();
+        assert_eq!(kept.len(), FAILURES_KEPT);
+        assert_eq!(kept[0]["message_id"], "m-0");
+        assert_eq!(report["failures_not_kept"], 7);
+        let mut small = json!({"failures": [failure(0)]});
+        bound_failures(&mut small);
+        assert_eq!(small["failures"].as_array().unwrap().len(), 1);
+        assert!(small.get("failures_not_kept").is_none());
+    }
 }

@@ -120,6 +120,8 @@ pub trait MessageBatchSender: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TopicMessage {
     pub message: String,
+    /// The email subject (printable ASCII, at most 100 characters); None for deliveries.
+    pub subject: Option<String>,
     /// FIFO topics only.
     pub group_id: Option<String>,
     /// FIFO topics only.

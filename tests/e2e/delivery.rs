@@ -133,6 +133,7 @@ fn sns_publish_reaches_a_subscribed_queue_on_moto() {
         let sns = Sns::new(raw.clone());
         let message = TopicMessage {
             message: r#"{"id":"evt_1"}"#.into(),
+            subject: None,
             group_id: None,
             deduplication_id: None,
         };

@@ -12,6 +12,7 @@ mod guards;
 mod ledger;
 mod output;
 mod playbook;
+mod playbook_runs;
 mod privacy;
 mod proxy;
 mod readonly;

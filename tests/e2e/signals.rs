@@ -45,7 +45,8 @@ fn visibility(sb: &Sandbox, url: &str) -> (u64, u64) {
     })
 }
 
-fn drain_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+/// `drain` of the subscription DLQ to the capture bus, with `extra` flags.
+pub(crate) fn drain_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
         "drain",
         "--queue",
@@ -221,7 +222,7 @@ fn a_slow_drain_keeps_what_it_holds_from_a_second_drain_with_another_ledger() {
     assert_each_key_arrived_once(&sb, &cap.queue_url, n);
 }
 
-const SLOW_PLAYBOOK: &str = r#"name = "slow-drain"
+pub(crate) const SLOW_PLAYBOOK: &str = r#"name = "slow-drain"
 description = "a rate-limited drain of the subscription DLQ, then a check"
 when = "tests"
 

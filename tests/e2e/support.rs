@@ -730,6 +730,9 @@ pub fn report_settings() -> insta::Settings {
             "${1}_[ID]",
         ),
         (r"by [^\s@;]+@[^\s;]+;", "by [USER]@[HOST];"),
+        // The process that ran a playbook and its host, in its run record.
+        (r#""pid": \d+"#, r#""pid": "[PID]""#),
+        (r#""host": "[^"]*""#, r#""host": "[HOST]""#),
         (r"\b[0-9a-f]{64}\b", "[SHA256]"),
         // Epoch seconds in the seeded Stripe objects.
         (
