@@ -49,7 +49,7 @@ pub const DEFAULT_UNTIL: &str = "10m";
 
 crate::options::step::options_struct! {
     /// What `stripe reconcile` compares, and whether it re-emits what is missing.
-    #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Args, Deserialize)]
     pub struct ReconcileOptions {
         /// The event bus the webhook handler puts Stripe events on (else NEXUS_REPLAY_BUS or `bus` in the config file)
         #[arg(long, env = "NEXUS_REPLAY_BUS")]
@@ -91,6 +91,25 @@ crate::options::step::options_struct! {
         #[arg(long)]
         #[serde(skip)]
         pub dry_run: bool,
+    }
+}
+
+impl Default for ReconcileOptions {
+    /// As a step without fields reads (the flags' defaults).
+    fn default() -> ReconcileOptions {
+        ReconcileOptions {
+            bus: None,
+            archive: None,
+            since: None,
+            until: None,
+            event_types: Vec::new(),
+            apply: false,
+            stripe_api_base: default_api_base(),
+            stripe_key_env: default_key_env(),
+            ledger: None,
+            settle: None,
+            dry_run: false,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod model;
 mod params;
 mod plan;
 pub(crate) mod ranges;
+mod reconcile;
 mod record;
 pub mod reports;
 mod resume;

@@ -75,7 +75,10 @@ pub(super) async fn execute_watched(
     if step.kind == Kind::Confirm {
         return (execute(step, planned, scope, ports, ui, opts).await, None);
     }
-    let stops_itself = matches!(step.kind, Kind::Replay | Kind::Drain | Kind::Reemit);
+    let stops_itself = matches!(
+        step.kind,
+        Kind::Replay | Kind::Drain | Kind::Reemit | Kind::Reconcile
+    );
     let mut stop = ui.interrupt();
     let work = execute(step, planned, scope, ports, ui, opts);
     tokio::pin!(work);
@@ -248,6 +251,19 @@ async fn execute(
             )
             .await?;
             Ok(drain_done(&r))
+        }
+        Kind::Reconcile => {
+            let run_id = format!("{}-s{}", opts.run_id, step.number);
+            let (r, outputs, error) =
+                super::reconcile::execute(&mut f, ports, ui, run_id, opts.clock.now()).await?;
+            let mut done = Done::of(&r, outputs);
+            done.exit_code = if error.is_some() {
+                exit_codes::PARTIAL
+            } else {
+                exit_codes::SUCCESS
+            };
+            done.error = error;
+            Ok(done)
         }
         Kind::Verify => {
             let checks = verify_checks(&mut f, ports).await?;
