@@ -401,3 +401,64 @@ fn more_than_a_page_is_listed_and_a_429_waits_as_asked() {
     assert!(calls.iter().all(|c| c.value("limit") == Some("100")));
     assert!(run.stderr.contains("wait_ms=1000"), "{}", run.stderr);
 }
+
+#[test]
+fn the_shipped_playbook_finds_applies_and_verifies() {
+    let moto = Moto::start();
+    let home = TempDir::new("stripe-playbook");
+    let (eb, sqs) = clients_on(&moto.endpoint);
+    let queue = block_on(seed(&eb, &sqs));
+    let hour_ago = (Utc::now() - Duration::hours(1)).timestamp();
+    let stripe_side = [
+        event("evt_pa", "invoice.paid", hour_ago),
+        event("evt_pb", "invoice.paid", hour_ago + 60),
+        event("evt_pc", "customer.created", hour_ago + 120),
+    ];
+    let stripe = StripeStandIn::start(KEY);
+    stripe.add_events(stripe_side.clone());
+    block_on(webhook_put(&eb, &stripe_side[..1]));
+    assert_eq!(block_on(drained(&sqs, &queue)).len(), 1);
+
+    let base = format!("stripe_api_base={}", stripe.base_url);
+    let bus = format!("bus={BUS}");
+    let args = [
+        "playbook",
+        "run",
+        "stripe-webhook-outage",
+        "--set",
+        &bus,
+        "--set",
+        "since=3h",
+        "--set",
+        "until=now",
+        "--set",
+        &base,
+        "--set",
+        "settle=1s",
+        "--yes",
+        "--output",
+        "json",
+    ];
+    let cmd = || Cmd::new(Some(&moto.endpoint), home.path()).env("STRIPE_API_KEY", KEY);
+    let run = cmd().run(&args);
+    run.code(0);
+    let rec = run.json();
+    let steps = rec["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4, "{rec:#}");
+    assert_eq!(steps[0]["outputs"]["missing"], 2, "{rec:#}");
+    assert_eq!(steps[2]["outputs"]["reemitted"], 2, "{rec:#}");
+    assert_eq!(steps[2]["outputs"]["still_missing"], 0, "{rec:#}");
+    assert_eq!(steps[3]["outputs"]["missing"], 0, "{rec:#}");
+    let got = block_on(drained(&sqs, &queue));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["detail"]["id"], "evt_pb");
+
+    // Run again: nothing is missing, nothing is sent.
+    let again = cmd().run(&args);
+    again.code(0);
+    let rec = again.json();
+    assert_eq!(rec["steps"][0]["outputs"]["missing"], 0, "{rec:#}");
+    assert_eq!(rec["steps"][2]["outputs"]["reemitted"], 0, "{rec:#}");
+    assert!(block_on(drained(&sqs, &queue)).is_empty());
+    assert_eq!(rules(&eb), ["invoice-rule"]);
+}
