@@ -472,3 +472,147 @@ fn rules_by_type(preview: &DrainReport) -> BTreeMap<String, Vec<String>> {
         .map(|(t, r)| (t, r.into_iter().collect()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::memory::ledger::MemoryLedger;
+    use crate::memory::sqs::MemoryQueue;
+    use crate::stripe::webhook;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap()
+    }
+
+    fn options(since: &str) -> ReconcileOptions {
+        ReconcileOptions {
+            since: Some(since.into()),
+            until: Some("now".into()),
+            apply: true,
+            ..ReconcileOptions::default()
+        }
+    }
+
+    fn req(dir: &Path) -> ReconcileRequest {
+        request(
+            &options("2h"),
+            Some("billing".into()),
+            dir,
+            "stripe-run-1".into(),
+            "test@host".into(),
+            now(),
+        )
+        .unwrap()
+    }
+
+    fn stripe_events() -> Vec<StripeEvent> {
+        ["evt_1A", "evt_1B"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let created = (now() - chrono::Duration::minutes(30 - i as i64)).timestamp();
+                serde_json::from_value(crate::stripe::testing::event(id, "invoice.paid", created))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "nexus-reconcile-{tag}-{}",
+            crate::ids::random_hex(6)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_window_stripe_no_longer_has_or_a_lone_dry_run_is_refused() {
+        let dir = std::env::temp_dir();
+        let old = request(
+            &options("31d"),
+            Some("b".into()),
+            &dir,
+            "r".into(),
+            "u".into(),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(old.exit_code(), crate::exit_codes::USAGE);
+        assert!(old.to_string().contains("30 days"), "{old}");
+        let lone = ReconcileOptions {
+            apply: false,
+            dry_run: true,
+            ..options("2h")
+        };
+        let e = request(&lone, Some("b".into()), &dir, "r".into(), "u".into(), now()).unwrap_err();
+        assert!(e.to_string().contains("add --apply"), "{e}");
+        let no_bus = request(&options("2h"), None, &dir, "r".into(), "u".into(), now());
+        assert!(no_bus.unwrap_err().to_string().contains("--bus"));
+    }
+
+    /// The engine, fed the missing-events file, puts exactly what `webhook::reemit` builds
+    /// (the webhook's shape, drain's metadata, the Stripe id as key), and the ledger then
+    /// holds each id DONE, which a later reconcile counts as received.
+    #[tokio::test]
+    async fn applying_puts_the_webhook_shape_once_and_marks_each_id_done() {
+        let dir = scratch("apply");
+        let req = req(&dir);
+        let events = stripe_events();
+        let file = dir.join("missing.jsonl");
+        write_missing(&file, &events.iter().collect::<Vec<_>>()).unwrap();
+        let eb = MemoryEventBridge::new();
+        let ledger = MemoryLedger::new();
+        let ports = DrainPorts {
+            queue: Arc::new(MemoryQueue::new()),
+            sink: Arc::new(eb.clone()),
+            ledger: Some(Arc::new(ledger.clone())),
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let sent = reemit_file_with(
+            &file,
+            &req,
+            false,
+            ports.clone(),
+            Arc::new(QuietDrain),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sent.outcome.counts.reemitted, 2);
+        let want: Vec<_> = events
+            .iter()
+            .map(|e| webhook::reemit(e, "billing", &req.run_id).entry)
+            .collect();
+        let mut got = eb.accepted();
+        got.sort_by_key(|e| e.time);
+        assert_eq!(got, want);
+
+        let report = reconcile(&req.query, &events, &[], &[]);
+        let done = done_keys(Some(&ledger), &report).await.unwrap();
+        assert_eq!(done, ["evt_1A", "evt_1B"]);
+        let again = reconcile(&req.query, &events, &[], &done);
+        assert!(again.missing.is_empty());
+        assert_eq!(again.done_in_ledger, 2);
+
+        // A second apply of the same file re-emits nothing.
+        let twice = reemit_file_with(
+            &file,
+            &req,
+            false,
+            ports,
+            Arc::new(QuietDrain),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(twice.outcome.counts.reemitted, 0);
+        assert_eq!(twice.outcome.counts.duplicates, 2);
+        assert_eq!(eb.accepted().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
