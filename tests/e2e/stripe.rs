@@ -223,6 +223,18 @@ fn missing_events_are_found_exactly_applied_once_and_a_second_run_is_clean() {
     assert!(run_files(&home).is_empty(), "{:?}", run_files(&home));
     assert_eq!(rules(&eb), ["invoice-rule"]);
 
+    // The human reports: what is missing, then what --apply would send and to which rules.
+    snap(
+        reconcile(&moto, &home, &stripe, KEY, &[]),
+        "stripe_reconcile_missing",
+        3,
+    );
+    snap(
+        reconcile(&moto, &home, &stripe, KEY, &["--apply", "--dry-run"]),
+        "stripe_reconcile_dry_run",
+        3,
+    );
+
     // A dry run shows what would be sent and where, and sends nothing.
     let dry = reconcile(
         &moto,
@@ -295,17 +307,24 @@ fn missing_events_are_found_exactly_applied_once_and_a_second_run_is_clean() {
     assert!(block_on(drained(&sqs, &queue)).is_empty());
     assert_eq!(rules(&eb), ["invoice-rule"]);
 
-    // The human report, as a snapshot.
-    let human = reconcile(&moto, &home, &stripe, KEY, &[]);
-    human.code(0);
+    snap(
+        reconcile(&moto, &home, &stripe, KEY, &[]),
+        "stripe_reconcile_clean",
+        0,
+    );
+}
+
+/// Snapshots a run's transcript (exit code, stdout, stderr), what varies redacted.
+fn snap(run: Run, name: &str, code: i32) {
+    run.code(code);
     let text = format!(
         "$ nexus-replay stripe reconcile --bus {BUS} --since 3h --until now ...\n{}",
-        human.transcript()
+        run.transcript()
     );
     let mut settings = report_settings();
     settings.add_filter(r"stripe-\d{8}T\d{6}-[0-9a-f]{6}", "[RUN-ID]");
     settings.add_filter(r"nexus-export-[0-9A-Za-z-]+", "[REPLAY-NAME]");
-    settings.bind(|| insta::assert_snapshot!("stripe_reconcile_clean", text));
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 #[test]
