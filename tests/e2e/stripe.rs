@@ -340,7 +340,8 @@ fn a_bad_key_or_an_old_window_fails_without_side_effects() {
     stripe.add_events([event("evt_a", "invoice.paid", hour_ago)]);
 
     let wrong = "rk_test_51WrongKeyValue00000000wxyz";
-    let bad = reconcile(&moto, &home, &stripe, wrong, &["--apply", "--yes"]);
+    // With trace logging on too: the key must not appear at any level.
+    let bad = reconcile(&moto, &home, &stripe, wrong, &["--apply", "--yes", "-vv"]);
     bad.code(1);
     assert!(
         bad.stderr.contains("Invalid API Key provided: rk_test_"),
