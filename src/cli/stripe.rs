@@ -13,7 +13,7 @@ use crate::archive::export::ExportPorts;
 use crate::aws::capture::AwsCapture;
 use crate::aws::config::Clients;
 use crate::commands::archive_export::ExportProgress;
-use crate::commands::stripe_reconcile::{ReconcileOptions, ReconcilePorts, request, run};
+use crate::commands::stripe_reconcile::{ReconcileOptions, ReconcilePorts, list, request, run};
 use crate::error::AppError;
 use crate::options::DrainOptions;
 use crate::settings::Settings;
@@ -49,6 +49,7 @@ pub(super) async fn stripe(
             "refusing to re-emit without confirmation: stdin is not a terminal; pass --yes (or --apply --dry-run to see what would be sent)",
         ));
     }
+    let listed = list(&client, &req).await?;
     let c = Clients::load(&settings.aws).await?;
     let capture = AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
     let emit = DrainOptions {
@@ -58,7 +59,6 @@ pub(super) async fn stripe(
     };
     let spec = crate::ledger::open::parse(o.ledger.as_deref(), &settings.state_dir)?;
     let ports = ReconcilePorts {
-        stripe: &client,
         export: ExportPorts {
             catalogue: &c.eventbridge,
             replays: &c.eventbridge,
@@ -72,6 +72,7 @@ pub(super) async fn stripe(
     let report = run(
         ports,
         &req,
+        &listed,
         &mut |plan| {
             if settings.verbosity >= 0 {
                 eprint!("{}", crate::output::Report::human(plan));

@@ -227,9 +227,25 @@ impl ReconcileOutcome {
     }
 }
 
-/// The ports a reconcile works through.
+/// Stripe's side, listed before anything else is opened or called.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub events: Vec<StripeEvent>,
+    /// The API the list came from.
+    pub base_url: String,
+}
+
+/// Lists Stripe's events for the request: the first call, so a key Stripe refuses fails
+/// before any AWS client, ledger or resource exists.
+pub async fn list(client: &StripeClient, req: &ReconcileRequest) -> Result<Listed, AppError> {
+    Ok(Listed {
+        events: client.list_events(&req.query).await?,
+        base_url: client.base_url().to_string(),
+    })
+}
+
+/// The AWS side of a reconcile.
 pub struct ReconcilePorts<'a> {
-    pub stripe: &'a StripeClient,
     pub export: ExportPorts<'a>,
     /// The ledger's DONE keys count as received; None with `--ledger none`.
     pub ledger: Option<Arc<dyn Ledger>>,
@@ -237,12 +253,14 @@ pub struct ReconcilePorts<'a> {
     pub drain: DrainPorts,
 }
 
-/// Lists Stripe, exports the archive, compares; with `apply`, asks once (`confirm`) and
-/// re-emits the missing events. `interrupt` makes the signal future of each step.
+/// Exports the archive and compares it with Stripe's list; with `apply`, asks once
+/// (`confirm`) and re-emits the missing events. `interrupt` makes the signal future of
+/// each step.
 #[allow(clippy::too_many_arguments)]
 pub async fn run<F, I>(
     ports: ReconcilePorts<'_>,
     req: &ReconcileRequest,
+    listed: &Listed,
     confirm: &mut dyn FnMut(&ReconcileOutcome) -> Result<bool, AppError>,
     export_observer: &mut dyn ExportObserver,
     drain_observer: Arc<dyn DrainObserver>,
@@ -253,17 +271,17 @@ where
     F: Fn() -> I,
     I: Future<Output = Signal> + Send + 'static,
 {
-    let stripe = ports.stripe.list_events(&req.query).await?;
+    let stripe = &listed.events;
     let (archive, exported, export_replay) =
         export_archive(&ports.export, req, now, export_observer, interrupt()).await?;
-    let first = reconcile(&req.query, &stripe, &exported, &[]);
+    let first = reconcile(&req.query, stripe, &exported, &[]);
     let done = done_keys(ports.ledger.as_deref(), &first).await?;
     let mut outcome = ReconcileOutcome {
         run_id: req.run_id.clone(),
         bus: req.bus.clone(),
         archive,
-        stripe_api_base: ports.stripe.base_url().to_string(),
-        report: reconcile(&req.query, &stripe, &exported, &done),
+        stripe_api_base: listed.base_url.clone(),
+        report: reconcile(&req.query, stripe, &exported, &done),
         export_replay,
         apply: None,
     };
@@ -271,7 +289,7 @@ where
         return Ok(outcome);
     }
     let file = req.run_dir.join(format!("{}-missing.jsonl", req.run_id));
-    write_missing(&file, &outcome.report.missing_events(&stripe))?;
+    write_missing(&file, &outcome.report.missing_events(stripe))?;
     let preview = reemit_file(&file, req, true, ports.drain.clone(), Arc::new(QuietDrain)).await?;
     let mut applied = Applied {
         dry_run: req.dry_run,

@@ -13,7 +13,7 @@ use super::fields::Fields;
 use crate::archive::export::ExportPorts;
 use crate::commands::archive_export::ExportProgress;
 use crate::commands::stripe_reconcile::{
-    ReconcileOptions, ReconcileOutcome, ReconcilePorts, ReconcileRequest, request, run,
+    ReconcileOptions, ReconcileOutcome, ReconcilePorts, ReconcileRequest, list, request, run,
 };
 use crate::discovery::require_bus;
 use crate::error::AppError;
@@ -106,12 +106,12 @@ pub(super) async fn execute(
 ) -> Result<(ReconcileOutcome, BTreeMap<String, Value>, Option<String>), AppError> {
     let (o, req, max_missing) = read(f, ports, run_id, now)?;
     let client = StripeClient::new(&o.stripe_api_base, ApiKey::from_env(&o.stripe_key_env)?)?;
+    let listed = list(&client, &req).await?;
     let drain = ports.drain_ports(&DrainOptions {
         ledger: o.ledger.clone(),
         ..DrainOptions::default()
     })?;
     let rports = ReconcilePorts {
-        stripe: &client,
         export: ExportPorts {
             catalogue: ports.cat.as_ref(),
             replays: ports.ctl.as_ref(),
@@ -128,6 +128,7 @@ pub(super) async fn execute(
     let r = run(
         rports,
         &req,
+        &listed,
         &mut |_| Ok(true),
         &mut progress,
         drain_observer,
