@@ -28,6 +28,9 @@ pub enum AppError {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
+    /// Stripe's API refused or failed (`stripe reconcile`).
+    #[error(transparent)]
+    Stripe(#[from] crate::stripe::error::StripeError),
 }
 
 impl AppError {
@@ -39,6 +42,7 @@ impl AppError {
     pub fn hint(&self) -> Option<String> {
         match self {
             AppError::Port(p) => p.hint(),
+            AppError::Stripe(s) => s.hint(),
             _ => None,
         }
     }
@@ -60,11 +64,12 @@ impl AppError {
             AppError::Port(PortError::Invalid(_)) => exit_codes::USAGE,
             AppError::Port(_) | AppError::Io(_) => exit_codes::FAILURE,
             AppError::Interrupted => exit_codes::INTERRUPTED,
+            AppError::Stripe(s) => s.exit_code(),
         }
     }
 
-    /// The class of failure, for scripts: `usage`, `not_found`, `config`, `aws`, `io` or
-    /// `interrupted` (the `kind` of `--output json`'s error document).
+    /// The class of failure, for scripts: `usage`, `not_found`, `config`, `aws`, `io`,
+    /// `stripe` or `interrupted` (the `kind` of `--output json`'s error document).
     pub fn kind(&self) -> &'static str {
         match self {
             AppError::Usage(_) => "usage",
@@ -73,6 +78,8 @@ impl AppError {
             AppError::Port(_) => "aws",
             AppError::Io(_) => "io",
             AppError::Interrupted => "interrupted",
+            AppError::Stripe(crate::stripe::error::StripeError::Usage(_)) => "usage",
+            AppError::Stripe(_) => "stripe",
         }
     }
 }

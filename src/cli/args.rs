@@ -114,6 +114,9 @@ pub enum Command {
     Drain(Box<DrainRequest>),
     /// Re-emit messages from a `dlq export` file with the same dedup and ledger rules
     Reemit(Box<ReemitRequest>),
+    /// Stripe events that never reached the bus: find them (`stripe reconcile`) and re-emit them
+    #[command(subcommand)]
+    Stripe(super::stripe::StripeCommand),
     /// Look into the dedup ledger
     #[command(subcommand)]
     Ledger(LedgerCommand),

@@ -207,6 +207,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
                     .await?;
             print(settings, &report)
         }
+        Command::Stripe(cmd) => super::stripe::stripe(cmd, settings, now).await,
         Command::Ledger(LedgerCommand::Init { ledger }) => {
             let spec = crate::ledger::open::parse(ledger.as_deref(), &settings.state_dir)?;
             let report = match &spec {

@@ -63,6 +63,10 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
         ctl: Arc::new(c.eventbridge.clone()),
         queue: Arc::new(c.sqs.clone()),
         sink: Arc::new(c.eventbridge.clone()),
+        capture: Arc::new(crate::aws::capture::AwsCapture::new(
+            c.raw_eventbridge.clone(),
+            c.raw_sqs.clone(),
+        )),
         ledger: Box::new(move |url| {
             let spec = crate::ledger::open::parse(url, &state_dir)?;
             crate::ledger::open::open(&spec, Some(&aws))

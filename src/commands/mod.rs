@@ -16,3 +16,4 @@ pub mod rules;
 pub mod start;
 pub mod start_exact;
 pub mod status;
+pub mod stripe_reconcile;

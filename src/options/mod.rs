@@ -22,4 +22,4 @@ pub use filter::{EventFilter, MessageFilter};
 pub use step::{StepField, StepFieldDef, Ty, step_fields};
 pub use wait::WaitOptions;
 
-pub(crate) use parse::{count, duration, rate, span};
+pub(crate) use parse::{count, duration, opt_duration, rate, span};

@@ -31,6 +31,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "partner-events-cutover.toml",
         include_str!("../../playbooks/partner-events-cutover.toml"),
     ),
+    (
+        "stripe-webhook-outage.toml",
+        include_str!("../../playbooks/stripe-webhook-outage.toml"),
+    ),
 ];
 
 /// A playbook found somewhere, read but not yet checked.

@@ -34,6 +34,8 @@ pub struct Ports {
     pub ctl: Arc<dyn ReplayControl>,
     pub queue: Arc<dyn Queue>,
     pub sink: Arc<dyn EventSink>,
+    /// The temporary rule and queue of an archive export (a reconcile step's).
+    pub capture: Arc<dyn crate::ports::capture::CaptureResources>,
     pub ledger: Box<LedgerOpener>,
     pub delivery: Box<DeliveryOpener>,
     pub journal: Journal,

@@ -18,6 +18,7 @@ mod notify;
 mod params;
 mod plan;
 pub(crate) mod ranges;
+mod reconcile;
 mod record;
 pub mod reports;
 mod resume;

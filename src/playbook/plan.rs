@@ -261,6 +261,11 @@ async fn plan_step(
             ));
             Ok(None)
         }
+        Kind::Reconcile => {
+            out.details
+                .extend(super::reconcile::describe(&mut f, ports, now).await?);
+            Ok(None)
+        }
         Kind::Verify => {
             for c in verify_checks(&mut f, ports).await? {
                 out.details.push(format!("check: {}", c.describe()));

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 
 use serde::Serialize;
 
+use crate::commands::stripe_reconcile::ReconcileOptions;
 pub use crate::options::Ty;
 use crate::options::{
     DrainOptions, EventFilter, MessageFilter, QueueOptions, StepFieldDef, WaitOptions, step_fields,
@@ -55,6 +56,14 @@ static REEMIT: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
     f
 });
 
+/// A reconcile step's fields: `stripe reconcile`'s options, and `max_missing`, the events
+/// that may still be missing when the step ends (none set: the step only reports).
+static RECONCILE: LazyLock<Vec<StepFieldDef>> = LazyLock::new(|| {
+    let mut f = step_fields::<ReconcileOptions>();
+    f.push(("max_missing", Ty::Int));
+    f
+});
+
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,9 +75,10 @@ pub enum Kind {
     Verify,
     Confirm,
     Notify,
+    Reconcile,
 }
 
-pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, notify";
+pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, notify, reconcile";
 
 impl Kind {
     pub(crate) fn parse(s: &str) -> Option<Kind> {
@@ -80,6 +90,7 @@ impl Kind {
             "verify" => Kind::Verify,
             "confirm" => Kind::Confirm,
             "notify" => Kind::Notify,
+            "reconcile" => Kind::Reconcile,
             _ => return None,
         })
     }
@@ -93,6 +104,7 @@ impl Kind {
             Kind::Verify => "verify",
             Kind::Confirm => "confirm",
             Kind::Notify => "notify",
+            Kind::Reconcile => "reconcile",
         }
     }
 
@@ -124,6 +136,7 @@ impl Kind {
             ],
             Kind::Confirm => &[("message", String)],
             Kind::Notify => &[("topic", String), ("when", String), ("subject", String)],
+            Kind::Reconcile => RECONCILE.as_slice(),
         }
     }
 
@@ -134,6 +147,7 @@ impl Kind {
             Kind::Reemit => &["from"],
             Kind::Confirm => &["message"],
             Kind::Notify => &["topic"],
+            Kind::Reconcile => &["bus", "since"],
             Kind::Drain | Kind::Verify => &[],
         }
     }
@@ -156,6 +170,15 @@ impl Kind {
             Kind::Verify => &["checks", "passed"],
             Kind::Confirm => &[],
             Kind::Notify => &["topic_arn", "message_id", "published"],
+            Kind::Reconcile => &[
+                "run_id",
+                "in_stripe",
+                "in_archive",
+                "missing",
+                "extra",
+                "reemitted",
+                "still_missing",
+            ],
         }
     }
 }
@@ -242,6 +265,34 @@ mod tests {
             assert_eq!(f != EventFilter::default(), is_filter, "{key}");
             assert_eq!(w != WaitOptions::default(), is_wait, "{key}");
         }
+    }
+
+    #[test]
+    fn a_reconcile_step_takes_the_reconcile_flags_and_max_missing() {
+        use crate::commands::stripe_reconcile::ReconcileOptions;
+        let last = Kind::Reconcile.fields().last().copied();
+        assert_eq!(last, Some(("max_missing", Ty::Int)));
+        let step: Vec<&str> = Kind::Reconcile.fields().iter().map(|(k, _)| *k).collect();
+        let flags = flag_ids::<ReconcileOptions>();
+        let flags: Vec<&str> = flags
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !CLI_ONLY.contains(id))
+            .collect();
+        assert_eq!(step[..step.len() - 1], flags[..]);
+        for (key, ty) in &Kind::Reconcile.fields()[..step.len() - 1] {
+            let read: ReconcileOptions =
+                serde_json::from_value(serde_json::json!({ *key: sample(*ty) }))
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_ne!(
+                read,
+                ReconcileOptions::default(),
+                "serde does not read `{key}`"
+            );
+        }
+        let read: ReconcileOptions =
+            serde_json::from_value(serde_json::json!({ "dry_run": true })).unwrap();
+        assert_eq!(read, ReconcileOptions::default());
     }
 
     #[test]

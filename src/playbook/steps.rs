@@ -80,7 +80,10 @@ pub(super) async fn execute_watched(
             None,
         );
     }
-    let stops_itself = matches!(step.kind, Kind::Replay | Kind::Drain | Kind::Reemit);
+    let stops_itself = matches!(
+        step.kind,
+        Kind::Replay | Kind::Drain | Kind::Reemit | Kind::Reconcile
+    );
     let mut stop = ui.interrupt();
     let work = execute(step, planned, scope, run, ports, ui, opts);
     tokio::pin!(work);
@@ -255,6 +258,19 @@ pub(super) async fn execute(
             )
             .await?;
             Ok(drain_done(&r))
+        }
+        Kind::Reconcile => {
+            let run_id = format!("{}-s{}", opts.run_id, step.number);
+            let (r, outputs, error) =
+                super::reconcile::execute(&mut f, ports, ui, run_id, opts.clock.now()).await?;
+            let mut done = Done::of(&r, outputs);
+            done.exit_code = if error.is_some() {
+                exit_codes::PARTIAL
+            } else {
+                exit_codes::SUCCESS
+            };
+            done.error = error;
+            Ok(done)
         }
         Kind::Verify => {
             let checks = verify_checks(&mut f, ports).await?;

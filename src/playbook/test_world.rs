@@ -111,6 +111,7 @@ impl World {
             ctl: Arc::new(self.eb.clone()),
             queue: Arc::new(self.sqs.clone()),
             sink: Arc::new(self.eb.clone()),
+            capture: Arc::new(crate::memory::capture::MemoryCapture::new(self.sqs.clone())),
             ledger: Box::new(move |_| Ok(Some(ledger.clone()))),
             delivery: Box::new(move || memory_delivery(&sqs)),
             journal: Journal::in_dir(&self.state),

@@ -35,14 +35,21 @@ pub struct Reemit {
     pub entry: PutEntry,
 }
 
-/// The re-emit of `event` onto `bus`, for run `run_id`.
-pub fn reemit(event: &StripeEvent, bus: &str, run_id: &str) -> Reemit {
-    let body = json!({
+/// The EventBridge event the webhook handler makes of `event` (no id: the bus gives one),
+/// before any `nexus_replay` metadata: what `stripe reconcile --apply` hands the re-emit
+/// engine, which adds the metadata and the dedup key as [`reemit`] does.
+pub fn envelope(event: &StripeEvent) -> Value {
+    json!({
         "source": WEBHOOK_SOURCE,
         "detail-type": WEBHOOK_DETAIL_TYPE,
         "time": event.created.to_rfc3339_opts(SecondsFormat::Secs, true),
         "detail": Value::Object(event.object().clone()),
-    });
+    })
+}
+
+/// The re-emit of `event` onto `bus`, for run `run_id`.
+pub fn reemit(event: &StripeEvent, bus: &str, run_id: &str) -> Reemit {
+    let body = envelope(event);
     // Built here from an object with an RFC 3339 time: drain's parser takes it, and a
     // Stripe event id (`id` is a non-blank string of a Stripe source) is its default key.
     let env = drain_event::parse(&body.to_string()).expect("a webhook envelope built here");

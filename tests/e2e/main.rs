@@ -21,4 +21,5 @@ mod signals;
 mod snapshots_errors;
 mod snapshots_help;
 mod snapshots_reports;
+mod stripe;
 mod to_target;
