@@ -67,3 +67,142 @@ pub fn dlqs_of(rules: &[RuleInfo]) -> Vec<DiscoveredDlq> {
 pub fn arn_name(arn: &str) -> &str {
     arn.rsplit([':', '/']).next().unwrap_or(arn)
 }
+
+/// Whether `name` matches the glob `pattern`: `*` any run of characters, `?` one.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // reach[j]: the pattern read so far can match the first j characters of the name.
+    let mut reach = vec![false; n.len() + 1];
+    reach[0] = true;
+    for c in &p {
+        let mut next = vec![false; n.len() + 1];
+        for j in 0..=n.len() {
+            next[j] = match c {
+                '*' => reach[j] || (j > 0 && next[j - 1]),
+                '?' => j > 0 && reach[j - 1],
+                c => j > 0 && reach[j - 1] && n[j - 1] == *c,
+            };
+        }
+        reach = next;
+    }
+    reach[n.len()]
+}
+
+/// Whether a rule is the one `wanted` names: a glob on its name, its ARN, or `BUS/NAME`.
+pub fn rule_named(wanted: &str, rule: &RuleInfo, bus: &str) -> bool {
+    wanted == rule.arn
+        || wanted == format!("{bus}/{}", rule.name)
+        || glob_matches(wanted, &rule.name)
+}
+
+/// Which rules of a bus a drain (or a verify step) takes the DLQs of.
+#[derive(Debug, Clone, Default)]
+pub struct RuleScope<'a> {
+    /// Globs on rule names (`*`, `?`), or exact names or ARNs; empty: every rule.
+    pub rules: &'a [String],
+    /// Rules whose pattern can match these event types; empty: every type.
+    pub event_types: &'a [String],
+    /// Rules whose pattern can match these sources; empty: every source.
+    pub sources: &'a [String],
+    /// Where the event type lives (empty: the defaults).
+    pub type_fields: &'a [String],
+}
+
+impl RuleScope<'_> {
+    fn narrows(&self) -> bool {
+        !(self.rules.is_empty() && self.event_types.is_empty() && self.sources.is_empty())
+    }
+}
+
+/// The DLQs of the rules a scope picks, the rules picked, and the picked rules' targets
+/// that have no DLQ (a warning each).
+#[derive(Debug, Clone, Default)]
+pub struct ScopedDlqs {
+    pub dlqs: Vec<DiscoveredDlq>,
+    pub rules: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The rules of `bus` a scope picks (never the archive's or another managed rule), and the
+/// DLQs behind their targets. No rule picked is a usage error naming the bus's rules.
+pub fn scoped_dlqs(
+    bus: &str,
+    rules: &[RuleInfo],
+    scope: &RuleScope,
+) -> Result<ScopedDlqs, AppError> {
+    use crate::replay::rules::{is_reserved, select_rules};
+    let candidates: Vec<RuleInfo> = rules.iter().filter(|r| !is_reserved(r)).cloned().collect();
+    let names = || {
+        let n: Vec<&str> = candidates.iter().map(|r| r.name.as_str()).collect();
+        if n.is_empty() {
+            "(none)".to_string()
+        } else {
+            n.join(", ")
+        }
+    };
+    let mut picked: Vec<&RuleInfo> = candidates
+        .iter()
+        .filter(|r| scope.rules.is_empty() || scope.rules.iter().any(|w| rule_named(w, r, bus)))
+        .collect();
+    if !scope.event_types.is_empty() || !scope.sources.is_empty() {
+        let fields: Vec<String> = if scope.type_fields.is_empty() {
+            crate::replay::rules::DEFAULT_TYPE_FIELDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            scope.type_fields.to_vec()
+        };
+        let owned: Vec<RuleInfo> = picked.iter().map(|r| (*r).clone()).collect();
+        let by_type = select_rules(
+            &owned,
+            scope.event_types,
+            scope.sources,
+            &[],
+            &fields,
+            false,
+        )
+        .map(|s| s.selected)
+        .unwrap_or_default();
+        picked.retain(|r| by_type.iter().any(|s| s.arn == r.arn));
+    }
+    if picked.is_empty() {
+        let mut asked = Vec::new();
+        if !scope.rules.is_empty() {
+            asked.push(format!("rules {}", scope.rules.join(", ")));
+        }
+        if !scope.event_types.is_empty() {
+            asked.push(format!("event types {}", scope.event_types.join(", ")));
+        }
+        if !scope.sources.is_empty() {
+            asked.push(format!("sources {}", scope.sources.join(", ")));
+        }
+        return Err(AppError::usage(if scope.narrows() {
+            format!(
+                "no rule on bus {bus} matches {}; its rules: {}",
+                asked.join(" and "),
+                names()
+            )
+        } else {
+            format!("bus {bus} has no rule; its rules: {}", names())
+        }));
+    }
+    let mut warnings = Vec::new();
+    for r in &picked {
+        for t in r.targets.iter().filter(|t| t.dlq_arn.is_none()) {
+            warnings.push(format!(
+                "rule {}: target {} ({}) has no dead-letter queue, so its failed events were dropped and cannot be drained",
+                r.name,
+                t.id,
+                arn_name(&t.arn)
+            ));
+        }
+    }
+    let owned: Vec<RuleInfo> = picked.iter().map(|r| (*r).clone()).collect();
+    Ok(ScopedDlqs {
+        dlqs: dlqs_of(&owned),
+        rules: picked.iter().map(|r| r.name.clone()).collect(),
+        warnings,
+    })
+}
