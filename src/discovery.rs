@@ -206,3 +206,153 @@ pub fn scoped_dlqs(
         warnings,
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::exit_codes;
+    use crate::replay::fixtures::{BUS, billing_rules, s};
+
+    /// The billing rules, each target with a DLQ `<rule>-dlq` but the customer rule's.
+    pub(crate) fn rules_with_dlqs() -> Vec<RuleInfo> {
+        let mut rules = billing_rules();
+        for r in rules.iter_mut().filter(|r| r.name != "customer") {
+            r.targets[0].dlq_arn =
+                Some(format!("arn:aws:sqs:us-east-2:123456789012:{}-dlq", r.name));
+        }
+        rules
+    }
+
+    fn picked(scope: &RuleScope) -> (Vec<String>, Vec<String>) {
+        let d = scoped_dlqs(BUS, &rules_with_dlqs(), scope).unwrap();
+        (
+            d.rules,
+            d.dlqs
+                .iter()
+                .map(|q| arn_name(&q.arn).to_string())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn globs_match_whole_names_with_star_and_question_mark() {
+        for (glob, name) in [
+            ("*", ""),
+            ("*", "abc"),
+            ("a*", "abc"),
+            ("*c", "abc"),
+            ("*b*", "abc"),
+            ("a?c", "abc"),
+            ("???", "abc"),
+            ("a**c", "abc"),
+            ("abc", "abc"),
+        ] {
+            assert!(glob_matches(glob, name), "{glob} {name}");
+        }
+        for (glob, name) in [
+            ("a", "abc"),
+            ("b*", "abc"),
+            ("??", "abc"),
+            ("a?", "a"),
+            ("*d*", "abc"),
+        ] {
+            assert!(!glob_matches(glob, name), "{glob} {name}");
+        }
+    }
+
+    #[test]
+    fn every_rule_but_the_archives_when_nothing_narrows() {
+        let (rules, dlqs) = picked(&RuleScope::default());
+        assert_eq!(rules, ["subscription", "payment", "customer", "monitoring"]);
+        assert_eq!(dlqs, ["monitoring-dlq", "payment-dlq", "subscription-dlq"]);
+    }
+
+    #[test]
+    fn rules_are_picked_by_glob_exact_name_arn_or_bus_path() {
+        for wanted in [
+            "*sub*",
+            "subscription",
+            "sub?cription",
+            "billing/subscription",
+            "arn:aws:events:us-east-2:123456789012:rule/billing/subscription",
+        ] {
+            let w = s(&[wanted]);
+            let (rules, dlqs) = picked(&RuleScope {
+                rules: &w,
+                ..RuleScope::default()
+            });
+            assert_eq!(
+                (rules, dlqs),
+                (s(&["subscription"]), s(&["subscription-dlq"])),
+                "{wanted}"
+            );
+        }
+        // The archive's managed rule is never picked, even by `*`.
+        let all = s(&["*"]);
+        let (rules, _) = picked(&RuleScope {
+            rules: &all,
+            ..RuleScope::default()
+        });
+        assert!(
+            !rules.iter().any(|r| r.starts_with("Events-Archive")),
+            "{rules:?}"
+        );
+    }
+
+    #[test]
+    fn event_types_pick_the_rules_whose_patterns_take_them_and_globs_narrow_them() {
+        let t = s(&["invoice.payment_failed", "customer.subscription.updated"]);
+        let (rules, dlqs) = picked(&RuleScope {
+            event_types: &t,
+            ..RuleScope::default()
+        });
+        // Not the catch-all monitoring rule: as a replay, only rules that name the types.
+        assert_eq!(rules, ["subscription", "payment"]);
+        assert_eq!(dlqs, ["payment-dlq", "subscription-dlq"]);
+        let g = s(&["pay*"]);
+        let (rules, _) = picked(&RuleScope {
+            rules: &g,
+            event_types: &t,
+            ..RuleScope::default()
+        });
+        assert_eq!(rules, ["payment"]);
+    }
+
+    #[test]
+    fn a_picked_target_without_a_dlq_is_a_warning_and_no_rule_picked_an_error_naming_them() {
+        let t = s(&["customer.updated"]);
+        let d = scoped_dlqs(
+            BUS,
+            &rules_with_dlqs(),
+            &RuleScope {
+                event_types: &t,
+                ..RuleScope::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(d.rules, ["customer"]);
+        assert!(d.dlqs.is_empty());
+        assert_eq!(
+            d.warnings,
+            [
+                "rule customer: target t (q) has no dead-letter queue, so its failed events were dropped and cannot be drained"
+            ]
+        );
+        let g = s(&["*nothing*"]);
+        let e = scoped_dlqs(
+            BUS,
+            &rules_with_dlqs(),
+            &RuleScope {
+                rules: &g,
+                event_types: &t,
+                ..RuleScope::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert_eq!(
+            e.to_string(),
+            "no rule on bus billing matches rules *nothing* and event types customer.updated; its rules: subscription, payment, customer, monitoring"
+        );
+    }
+}

@@ -384,6 +384,7 @@ mod tests {
     use super::*;
     use crate::exit_codes;
     use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::output::Report;
     use crate::ports::PortError;
     use std::time::Duration;
 
@@ -623,5 +624,214 @@ mod tests {
             "DescribeEventBus: AccessDeniedException: no".into(),
         ));
         assert!(check_bus_exists(&eb, "nope", "--to-bus").await.is_ok());
+    }
+
+    /// The billing bus of the replay fixtures, each rule target with a DLQ `<rule>-dlq` in
+    /// the memory queue but the customer rule's.
+    fn billing() -> (MemoryEventBridge, crate::memory::sqs::MemoryQueue) {
+        use crate::replay::fixtures::BUS;
+        let eb = MemoryEventBridge::new();
+        eb.add_bus(BUS);
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        for r in crate::discovery::tests::rules_with_dlqs() {
+            if let Some(d) = &r.targets[0].dlq_arn {
+                sqs.create(crate::discovery::arn_name(d));
+            }
+            eb.add_rule(BUS, r);
+        }
+        (eb, sqs)
+    }
+
+    fn by_bus(rules: &[&str], types: &[&str]) -> DrainRequest {
+        let mut req = DrainRequest {
+            bus: Some(crate::replay::fixtures::BUS.into()),
+            ..DrainRequest::default()
+        };
+        req.filter.events.rules = rules.iter().map(|r| r.to_string()).collect();
+        req.filter.events.event_types = types.iter().map(|r| r.to_string()).collect();
+        req
+    }
+
+    #[tokio::test]
+    async fn a_bus_drain_takes_the_dlqs_of_the_rules_matching_the_globs_and_types() {
+        let (eb, sqs) = billing();
+        let names = |r: &Resolved| -> Vec<(String, Vec<String>)> {
+            r.queues
+                .iter()
+                .map(|(q, rules)| (q.name.clone(), rules.clone()))
+                .collect()
+        };
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &by_bus(&[], &[]), "run".into())
+            .await
+            .unwrap();
+        assert_eq!(cfg.queues.len(), 3, "every rule's DLQ");
+        assert_eq!(r.park, ParkPlan::None);
+        // The customer rule's target has no DLQ: a warning, not an error.
+        assert_eq!(r.warnings.len(), 1);
+        assert!(
+            r.warnings[0].starts_with("rule customer: target t"),
+            "{:?}",
+            r.warnings
+        );
+        let (_, r) = prepare_resolved(&eb, &sqs, &by_bus(&["*sub*"], &[]), "run".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&r),
+            [(
+                "subscription-dlq".to_string(),
+                vec!["subscription".to_string()]
+            )]
+        );
+        assert!(r.warnings.is_empty());
+        let (_, r) = prepare_resolved(
+            &eb,
+            &sqs,
+            &by_bus(&[], &["invoice.payment_failed"]),
+            "run".into(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            names(&r),
+            [("payment-dlq".to_string(), vec!["payment".to_string()])]
+        );
+        // Nothing matches: exit 2, naming the rules there are.
+        let e = prepare(&eb, &sqs, &by_bus(&["*refund*"], &[]), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string()
+                .contains("its rules: subscription, payment, customer, monitoring"),
+            "{e}"
+        );
+        // Matching rules whose targets have no DLQ: exit 2 too, the warning said why.
+        let e = prepare(&eb, &sqs, &by_bus(&["customer"], &[]), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string()
+                .contains("of rules customer has a dead-letter queue"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn park_queue_create_needs_a_bus_and_an_empty_name_means_none() {
+        let (eb, sqs) = billing();
+        let mut req = DrainRequest {
+            queues: vec!["payment-dlq".into()],
+            ..DrainRequest::default()
+        };
+        req.queue.park_queue = Some("create".into());
+        let e = prepare(&eb, &sqs, &req, "run".into()).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(e.to_string().contains("needs --bus BUS"), "{e}");
+        req.queue.park_queue = Some(String::new());
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &req, "run".into())
+            .await
+            .unwrap();
+        assert_eq!((cfg.park_queue, r.park), (None, ParkPlan::None));
+        let mut req = by_bus(&["pay*"], &[]);
+        req.queue.park_queue = Some("create".into());
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &req, "run".into())
+            .await
+            .unwrap();
+        assert_eq!(r.park, ParkPlan::Create("billing-parked".into()));
+        assert_eq!(cfg.park_create.as_deref(), Some("billing-parked"));
+        assert!(
+            sqs.resolve("billing-parked").await.is_err(),
+            "planning creates nothing"
+        );
+    }
+
+    #[test]
+    fn the_park_queue_name_fits_sqs() {
+        assert_eq!(parked_queue_name("billing"), "billing-parked");
+        assert_eq!(
+            parked_queue_name("aws.partner/stripe.com/ed_1"),
+            "aws-partner-stripe-com-ed_1-parked"
+        );
+        let long = parked_queue_name(&"b".repeat(100));
+        assert_eq!(long.len(), 80);
+        assert!(long.ends_with("-parked"));
+    }
+
+    #[tokio::test]
+    async fn park_queue_create_makes_bus_parked_once_and_poison_goes_there() {
+        let (eb, sqs) = billing();
+        let ports = || DrainPorts {
+            queue: Arc::new(sqs.clone()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let mut req = by_bus(&["pay*"], &[]);
+        req.queue.park_queue = Some("create".into());
+        req.queue.receive_wait = Some(Duration::ZERO);
+        let quiet = || -> Arc<dyn DrainObserver> { Arc::new(crate::drain::engine::QuietDrain) };
+        let never = || std::future::pending::<crate::interrupt::Signal>();
+        for (round, created) in [(0, true), (1, false)] {
+            sqs.push("payment-dlq", "not json", Default::default());
+            let cfg = prepare(&eb, &sqs, &req, format!("run-{round}"))
+                .await
+                .unwrap();
+            let r = run(cfg, ports(), quiet(), never()).await.unwrap();
+            let note = r.park_queue.clone().unwrap();
+            assert_eq!(
+                note,
+                ParkQueueNote {
+                    queue: "billing-parked".into(),
+                    created
+                }
+            );
+            assert_eq!(r.outcome.counts.parked, 1, "round {round}");
+            assert!(r.human().contains(&note.text()), "{}", r.human());
+        }
+        assert_eq!(note_text(true), "created park queue billing-parked");
+        assert_eq!(note_text(false), "park queue billing-parked exists");
+        assert_eq!(sqs.messages("billing-parked").len(), 2);
+        assert!(sqs.messages("payment-dlq").is_empty());
+    }
+
+    fn note_text(created: bool) -> String {
+        ParkQueueNote {
+            queue: "billing-parked".into(),
+            created,
+        }
+        .text()
+    }
+
+    #[tokio::test]
+    async fn without_a_park_queue_poison_stays_in_its_dlq_and_is_reported() {
+        let (eb, sqs) = billing();
+        sqs.push("payment-dlq", "not json", Default::default());
+        let mut req = by_bus(&["payment"], &[]);
+        req.queue.receive_wait = Some(Duration::ZERO);
+        let cfg = prepare(&eb, &sqs, &req, "run".into()).await.unwrap();
+        let ports = DrainPorts {
+            queue: Arc::new(sqs.clone()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let r = run(
+            cfg,
+            ports,
+            Arc::new(crate::drain::engine::QuietDrain),
+            std::future::pending::<crate::interrupt::Signal>(),
+        )
+        .await
+        .unwrap();
+        assert!(r.park_queue.is_none());
+        assert_eq!((r.outcome.counts.parked, r.outcome.counts.failed), (0, 1));
+        assert_eq!(r.exit_code(), exit_codes::PARTIAL);
+        assert_eq!(sqs.messages("payment-dlq").len(), 1);
     }
 }

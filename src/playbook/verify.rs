@@ -96,15 +96,6 @@ pub(super) async fn verify_checks(
                 url: r.url,
             });
         }
-    } else if !rules.is_empty() || !event_types.is_empty() {
-        return Err(f.bad(
-            if rules.is_empty() {
-                "event_types"
-            } else {
-                "rules"
-            },
-            "narrows bus_dlqs_empty to some rules' DLQs: set bus_dlqs_empty = \"BUS\" too",
-        ));
     }
     if let Some(n) = f.str("replay_completed")? {
         checks.push(Check::ReplayCompleted(n));
