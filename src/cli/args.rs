@@ -135,7 +135,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Archive name or ARN (optional when the bus has exactly one archive)
+    /// Archive name or ARN (default, or `auto`: the bus's only ENABLED archive)
     #[arg(long, env = "NEXUS_REPLAY_ARCHIVE")]
     pub archive: Option<String>,
     /// The archive's bus (the only possible destination)

@@ -22,7 +22,7 @@ pub struct DrainRequest {
     #[arg(long = "queue", value_name = "Q", required_unless_present = "bus")]
     #[serde(default)]
     pub queues: Vec<String>,
-    /// Drain every DLQ behind the rule targets of this bus
+    /// Drain the DLQs behind the rule targets of this bus (of the rules --rule, --event-type and --source pick; all without them)
     #[arg(long)]
     pub bus: Option<String>,
     /// Re-emit to this bus instead of the one in each message's RULE_ARN

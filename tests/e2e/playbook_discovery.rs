@@ -239,6 +239,37 @@ fn every_shipped_playbook_validates_and_plans_from_the_bus_alone() {
             );
         }
     }
+    // The plans, as a person reads them.
+    for (snap, args) in [
+        (
+            "discovery_plan_subscription_outage",
+            &[
+                "playbook",
+                "plan",
+                "subscription-outage",
+                "--set",
+                "until=now",
+            ][..],
+        ),
+        (
+            "discovery_plan_nightly_dlq_drain_park_create",
+            &[
+                "playbook",
+                "plan",
+                "nightly-dlq-drain",
+                "--set",
+                "park_queue=create",
+            ][..],
+        ),
+    ] {
+        let run = acme.run(args);
+        crate::support::report_settings().bind(|| {
+            insta::assert_snapshot!(
+                snap,
+                format!("$ nexus-replay {}\n{}", args.join(" "), run.transcript())
+            );
+        });
+    }
     // Each outage playbook drains and checks only the DLQ of the rule that takes its types.
     for (name, rule, dlq) in [
         (
