@@ -187,7 +187,7 @@ pub async fn prepare_resolved(
             return Err(AppError::usage(format!(
                 "no rule target on bus {} {}has a dead-letter queue; name queues with --queue",
                 bus.name,
-                if scoped.rules.len() == rules.len() {
+                if ev.rules.is_empty() && ev.event_types.is_empty() && ev.sources.is_empty() {
                     String::new()
                 } else {
                     format!("of rules {} ", scoped.rules.join(", "))
@@ -716,6 +716,28 @@ mod tests {
                 .contains("of rules customer has a dead-letter queue"),
             "{e}"
         );
+        // A bus none of whose targets has a DLQ, asked whole: the bus is named, no rules.
+        let bare = MemoryEventBridge::new();
+        bare.add_bus("plain");
+        bare.add_rule("plain", crate::replay::fixtures::rule("only", "{}"));
+        let whole = |bus: &str| DrainRequest {
+            bus: Some(bus.into()),
+            ..DrainRequest::default()
+        };
+        let e = prepare(&bare, &sqs, &whole("plain"), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no rule target on bus plain has a dead-letter queue; name queues with --queue"
+        );
+        let empty = MemoryEventBridge::new();
+        empty.add_bus("empty");
+        let e = prepare(&empty, &sqs, &whole("empty"), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(e.to_string().contains("bus empty has no rule"), "{e}");
     }
 
     #[tokio::test]
