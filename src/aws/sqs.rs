@@ -134,6 +134,22 @@ impl Queue for Sqs {
         Ok(QueueRef { name, url, arn })
     }
 
+    #[instrument(skip(self), level = "debug")]
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError> {
+        let out = self
+            .client
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+            .send()
+            .await
+            .map_err(|e| classify("CreateQueue", e))?;
+        let url = out
+            .queue_url()
+            .ok_or_else(|| PortError::Other(format!("CreateQueue: no URL for queue {name}")))?;
+        self.resolve(url).await
+    }
+
     #[instrument(skip(self), fields(queue = %url), level = "debug")]
     async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
         let attrs = self

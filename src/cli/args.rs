@@ -138,7 +138,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Archive name or ARN (optional when the bus has exactly one archive)
+    /// Archive name or ARN (default, or `auto`: the bus's only ENABLED archive)
     #[arg(long, env = "NEXUS_REPLAY_ARCHIVE")]
     pub archive: Option<String>,
     /// The archive's bus (the only possible destination)
@@ -311,6 +311,9 @@ pub struct PlaybookRunArgs {
     /// The run to resume with --from-step (default: this playbook's latest run)
     #[arg(long, value_name = "RUN_ID", requires = "from_step")]
     pub resume: Option<String>,
+    /// The bus a `bus` parameter without a default takes (else NEXUS_REPLAY_BUS or `bus` in the config file)
+    #[arg(long, env = "NEXUS_REPLAY_BUS")]
+    pub bus: Option<String>,
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

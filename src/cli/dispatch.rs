@@ -401,6 +401,7 @@ fn run_options(
         invoked_as: a.name.clone(),
         state_dir: settings.state_dir.clone(),
         run_id,
+        default_bus: a.bus.clone().or_else(|| settings.default_bus.clone()),
         clock: crate::clock::system(),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::discovery::{dlqs_of, require_bus};
+use crate::discovery::{RuleScope, require_bus, scoped_dlqs};
 use crate::drain::engine::{DrainConfig, DrainObserver, DrainOutcome, DrainPorts, NoHooks, drain};
 use crate::error::{AppError, not_found_as};
 use crate::options::{DrainOptions, MessageFilter, QueueOptions};
@@ -22,7 +22,7 @@ pub struct DrainRequest {
     #[arg(long = "queue", value_name = "Q", required_unless_present = "bus")]
     #[serde(default)]
     pub queues: Vec<String>,
-    /// Drain every DLQ behind the rule targets of this bus
+    /// Drain the DLQs behind the rule targets of this bus (of the rules --rule, --event-type and --source pick; all without them)
     #[arg(long)]
     pub bus: Option<String>,
     /// Re-emit to this bus instead of the one in each message's RULE_ARN
@@ -75,6 +75,9 @@ pub struct DrainReport {
     /// Set by `reemit --from FILE`, which reads a file and deletes nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_file: Option<FromFile>,
+    /// The park queue `park_queue = "create"` made sure of (created, or found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub park_queue: Option<ParkQueueNote>,
     #[serde(flatten)]
     pub outcome: DrainOutcome,
 }
@@ -86,13 +89,71 @@ pub struct FromFile {
     pub lines: usize,
 }
 
-/// Checks every input and resolves queues; nothing is received yet.
+/// `park_queue = "create"`: `<bus>-parked` is created when the drain runs, if missing.
+pub const CREATE_PARK_QUEUE: &str = "create";
+
+/// The park queue `park_queue = "create"` makes for a bus: `<bus>-parked`, with each
+/// character SQS refuses in a queue name (a partner bus's `/` and `.`) written `-`, and the
+/// bus part cut so the name fits SQS's 80 characters.
+pub fn parked_queue_name(bus: &str) -> String {
+    const SUFFIX: &str = "-parked";
+    let safe: String = bus
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80 - SUFFIX.len())
+        .collect();
+    format!("{safe}{SUFFIX}")
+}
+
+/// Where a drain parks poison messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParkPlan {
+    /// Nowhere: poison messages stay in their DLQ and are reported.
+    None,
+    /// A queue that exists.
+    Queue(QueueRef),
+    /// This queue, created when the drain runs if it is missing.
+    Create(String),
+}
+
+/// What a drain resolved besides its engine config: each queue with the rules whose targets
+/// feed it (none for a queue named with `--queue`), the warnings of the discovery (a
+/// picked rule's target without a DLQ), and where poison goes.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub queues: Vec<(QueueRef, Vec<String>)>,
+    pub warnings: Vec<String>,
+    pub park: ParkPlan,
+}
+
+/// Checks every input and resolves queues; nothing is received yet. The warnings of the
+/// discovery are logged (stderr).
 pub async fn prepare(
     cat: &dyn BusCatalogue,
     queue: &dyn Queue,
     req: &DrainRequest,
     run_id: String,
 ) -> Result<DrainConfig, AppError> {
+    let (cfg, resolved) = prepare_resolved(cat, queue, req, run_id).await?;
+    for w in &resolved.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+/// [`prepare`], answering also what was resolved (for a plan to show).
+pub async fn prepare_resolved(
+    cat: &dyn BusCatalogue,
+    queue: &dyn Queue,
+    req: &DrainRequest,
+    run_id: String,
+) -> Result<(DrainConfig, Resolved), AppError> {
     req.validate()?;
     let resolve = |q: String| async move {
         queue
@@ -103,22 +164,41 @@ pub async fn prepare(
     if let Some(b) = &req.to_bus {
         check_bus_exists(cat, b, "--to-bus").await?;
     }
-    let mut queues: Vec<QueueRef> = Vec::new();
+    let mut queues: Vec<(QueueRef, Vec<String>)> = Vec::new();
     for q in &req.queues {
-        queues.push(resolve(q.clone()).await?);
+        queues.push((resolve(q.clone()).await?, Vec::new()));
     }
+    let mut warnings = Vec::new();
     if let Some(bus) = &req.bus {
         let bus = require_bus(cat, bus).await?;
         let rules = cat.list_rules(&bus.name).await?;
-        let dlqs = dlqs_of(&rules);
-        if dlqs.is_empty() {
+        let ev = &req.filter.events;
+        let scoped = scoped_dlqs(
+            &bus.name,
+            &rules,
+            &RuleScope {
+                rules: &ev.rules,
+                event_types: &ev.event_types,
+                sources: &ev.sources,
+                type_fields: &ev.type_fields,
+            },
+        )?;
+        if scoped.dlqs.is_empty() {
             return Err(AppError::usage(format!(
-                "no rule target on bus {} has a dead-letter queue; name queues with --queue",
-                bus.name
+                "no rule target on bus {} {}has a dead-letter queue; name queues with --queue",
+                bus.name,
+                if ev.rules.is_empty() && ev.event_types.is_empty() && ev.sources.is_empty() {
+                    String::new()
+                } else {
+                    format!("of rules {} ", scoped.rules.join(", "))
+                }
             )));
         }
-        for d in dlqs {
-            queues.push(resolve(d.arn).await?);
+        warnings = scoped.warnings;
+        for d in scoped.dlqs {
+            let mut names: Vec<String> = d.feeds.iter().map(|f| f.rule.clone()).collect();
+            names.dedup();
+            queues.push((resolve(d.arn).await?, names));
         }
     }
     if queues.is_empty() {
@@ -127,43 +207,133 @@ pub async fn prepare(
         ));
     }
     // One queue can be spelled many ways (name, URL with any host, ARN): compare ARNs.
-    let mut distinct: Vec<QueueRef> = Vec::new();
-    for q in queues {
-        if !distinct.iter().any(|d| same_queue(d, &q)) {
-            distinct.push(q);
+    let mut distinct: Vec<(QueueRef, Vec<String>)> = Vec::new();
+    for (q, rules) in queues {
+        match distinct.iter_mut().find(|(d, _)| same_queue(d, &q)) {
+            Some((_, known)) => {
+                for r in rules {
+                    if !known.contains(&r) {
+                        known.push(r);
+                    }
+                }
+            }
+            None => distinct.push((q, rules)),
         }
     }
-    let queues = distinct;
-    let park_queue = match &req.queue.park_queue {
-        Some(p) => {
-            let park = resolve(p.clone()).await?;
-            if let Some(q) = queues.iter().find(|q| same_queue(q, &park)) {
-                return Err(AppError::usage(format!(
-                    "--park-queue {p} must not be one of the drained queues: it is {} ({}), so poison messages would be parked into the queue they are read from, again and again; name another queue",
-                    q.name, park.arn
-                )));
+    let drained: Vec<QueueRef> = distinct.iter().map(|(q, _)| q.clone()).collect();
+    let park = match req.queue.park_queue.as_deref().filter(|p| !p.is_empty()) {
+        None => ParkPlan::None,
+        Some(CREATE_PARK_QUEUE) => match &req.bus {
+            Some(bus) => ParkPlan::Create(parked_queue_name(bus)),
+            None => {
+                return Err(AppError::usage(
+                    "--park-queue create makes <bus>-parked, so it needs --bus BUS; with --queue only, name an existing park queue",
+                ));
             }
-            Some(park)
+        },
+        Some(p) => {
+            let park = resolve(p.to_string()).await?;
+            not_drained(&drained, &park, p)?;
+            ParkPlan::Queue(park)
         }
-        None => None,
     };
-    let mut cfg = DrainConfig::new(queues, run_id);
+    let mut cfg = DrainConfig::new(drained, run_id);
     cfg.to_bus = req.to_bus.clone();
     cfg.selection = req.filter.selection()?;
-    cfg.park_queue = park_queue;
+    match &park {
+        ParkPlan::None => {}
+        ParkPlan::Queue(q) => cfg.park_queue = Some(q.clone()),
+        ParkPlan::Create(name) => cfg.park_create = Some(name.clone()),
+    }
     req.queue.apply(&mut cfg)?;
     req.options.apply(&mut cfg)?;
-    Ok(cfg)
+    Ok((
+        cfg,
+        Resolved {
+            queues: distinct,
+            warnings,
+            park,
+        },
+    ))
+}
+
+/// Refuses a park queue that is one of the drained queues (exit 2).
+fn not_drained(drained: &[QueueRef], park: &QueueRef, asked: &str) -> Result<(), AppError> {
+    match drained.iter().find(|q| same_queue(q, park)) {
+        Some(q) => Err(AppError::usage(format!(
+            "--park-queue {asked} must not be one of the drained queues: it is {} ({}), so poison messages would be parked into the queue they are read from, again and again; name another queue",
+            q.name, park.arn
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The park queue a drain made sure of when it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParkQueueNote {
+    pub queue: String,
+    /// It was missing and this run created it.
+    pub created: bool,
+}
+
+impl ParkQueueNote {
+    pub fn text(&self) -> String {
+        if self.created {
+            format!("created park queue {}", self.queue)
+        } else {
+            format!("park queue {} exists", self.queue)
+        }
+    }
+}
+
+/// `park_queue = "create"` at run time: the queue is used when it exists, else created
+/// (CreateQueue is idempotent for the same attributes, so two runs racing get one queue).
+async fn ensure_park_queue(
+    queue: &dyn Queue,
+    cfg: &mut DrainConfig,
+) -> Result<Option<ParkQueueNote>, AppError> {
+    let Some(name) = cfg.park_create.take() else {
+        return Ok(None);
+    };
+    let (park, created) = match queue.resolve(&name).await {
+        Ok(q) => (q, false),
+        Err(crate::ports::PortError::NotFound(_)) => (queue.create_queue(&name).await?, true),
+        Err(e) => return Err(e.into()),
+    };
+    not_drained(&cfg.queues, &park, CREATE_PARK_QUEUE)?;
+    let note = ParkQueueNote {
+        queue: park.name.clone(),
+        created,
+    };
+    tracing::info!("{}", note.text());
+    cfg.park_queue = Some(park);
+    Ok(Some(note))
 }
 
 /// Runs a prepared drain.
 pub async fn run<I: Future<Output = crate::interrupt::Signal> + Send + 'static>(
-    cfg: DrainConfig,
+    mut cfg: DrainConfig,
     ports: DrainPorts,
     observer: Arc<dyn DrainObserver>,
     interrupt: I,
 ) -> Result<DrainReport, AppError> {
     let started = std::time::Instant::now();
+    let park_queue = if cfg.dry_run {
+        // A dry run creates nothing: a missing park queue is only named (nothing is sent).
+        if let Some(name) = cfg.park_create.take() {
+            cfg.park_queue = Some(match ports.queue.resolve(&name).await {
+                Ok(q) => q,
+                Err(_) => QueueRef {
+                    name,
+                    url: String::new(),
+                    arn: String::new(),
+                },
+            });
+        }
+        None
+    } else {
+        ensure_park_queue(ports.queue.as_ref(), &mut cfg).await?
+    };
     let queues = cfg.queues.iter().map(|q| q.name.clone()).collect();
     let ledger = ports
         .ledger
@@ -176,6 +346,7 @@ pub async fn run<I: Future<Output = crate::interrupt::Signal> + Send + 'static>(
         ledger,
         duration_seconds: started.elapsed().as_secs_f64(),
         from_file: None,
+        park_queue,
         outcome,
     })
 }
@@ -213,6 +384,7 @@ mod tests {
     use super::*;
     use crate::exit_codes;
     use crate::memory::eventbridge::MemoryEventBridge;
+    use crate::output::Report;
     use crate::ports::PortError;
     use std::time::Duration;
 
@@ -452,5 +624,236 @@ mod tests {
             "DescribeEventBus: AccessDeniedException: no".into(),
         ));
         assert!(check_bus_exists(&eb, "nope", "--to-bus").await.is_ok());
+    }
+
+    /// The billing bus of the replay fixtures, each rule target with a DLQ `<rule>-dlq` in
+    /// the memory queue but the customer rule's.
+    fn billing() -> (MemoryEventBridge, crate::memory::sqs::MemoryQueue) {
+        use crate::replay::fixtures::BUS;
+        let eb = MemoryEventBridge::new();
+        eb.add_bus(BUS);
+        let sqs = crate::memory::sqs::MemoryQueue::new();
+        for r in crate::discovery::tests::rules_with_dlqs() {
+            if let Some(d) = &r.targets[0].dlq_arn {
+                sqs.create(crate::discovery::arn_name(d));
+            }
+            eb.add_rule(BUS, r);
+        }
+        (eb, sqs)
+    }
+
+    fn by_bus(rules: &[&str], types: &[&str]) -> DrainRequest {
+        let mut req = DrainRequest {
+            bus: Some(crate::replay::fixtures::BUS.into()),
+            ..DrainRequest::default()
+        };
+        req.filter.events.rules = rules.iter().map(|r| r.to_string()).collect();
+        req.filter.events.event_types = types.iter().map(|r| r.to_string()).collect();
+        req
+    }
+
+    #[tokio::test]
+    async fn a_bus_drain_takes_the_dlqs_of_the_rules_matching_the_globs_and_types() {
+        let (eb, sqs) = billing();
+        let names = |r: &Resolved| -> Vec<(String, Vec<String>)> {
+            r.queues
+                .iter()
+                .map(|(q, rules)| (q.name.clone(), rules.clone()))
+                .collect()
+        };
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &by_bus(&[], &[]), "run".into())
+            .await
+            .unwrap();
+        assert_eq!(cfg.queues.len(), 3, "every rule's DLQ");
+        assert_eq!(r.park, ParkPlan::None);
+        // The customer rule's target has no DLQ: a warning, not an error.
+        assert_eq!(r.warnings.len(), 1);
+        assert!(
+            r.warnings[0].starts_with("rule customer: target t"),
+            "{:?}",
+            r.warnings
+        );
+        let (_, r) = prepare_resolved(&eb, &sqs, &by_bus(&["*sub*"], &[]), "run".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&r),
+            [(
+                "subscription-dlq".to_string(),
+                vec!["subscription".to_string()]
+            )]
+        );
+        assert!(r.warnings.is_empty());
+        let (_, r) = prepare_resolved(
+            &eb,
+            &sqs,
+            &by_bus(&[], &["invoice.payment_failed"]),
+            "run".into(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            names(&r),
+            [("payment-dlq".to_string(), vec!["payment".to_string()])]
+        );
+        // Nothing matches: exit 2, naming the rules there are.
+        let e = prepare(&eb, &sqs, &by_bus(&["*refund*"], &[]), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string()
+                .contains("its rules: subscription, payment, customer, monitoring"),
+            "{e}"
+        );
+        // Matching rules whose targets have no DLQ: exit 2 too, the warning said why.
+        let e = prepare(&eb, &sqs, &by_bus(&["customer"], &[]), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string()
+                .contains("of rules customer has a dead-letter queue"),
+            "{e}"
+        );
+        // A bus none of whose targets has a DLQ, asked whole: the bus is named, no rules.
+        let bare = MemoryEventBridge::new();
+        bare.add_bus("plain");
+        bare.add_rule("plain", crate::replay::fixtures::rule("only", "{}"));
+        let whole = |bus: &str| DrainRequest {
+            bus: Some(bus.into()),
+            ..DrainRequest::default()
+        };
+        let e = prepare(&bare, &sqs, &whole("plain"), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no rule target on bus plain has a dead-letter queue; name queues with --queue"
+        );
+        let empty = MemoryEventBridge::new();
+        empty.add_bus("empty");
+        let e = prepare(&empty, &sqs, &whole("empty"), "run".into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(e.to_string().contains("bus empty has no rule"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn park_queue_create_needs_a_bus_and_an_empty_name_means_none() {
+        let (eb, sqs) = billing();
+        let mut req = DrainRequest {
+            queues: vec!["payment-dlq".into()],
+            ..DrainRequest::default()
+        };
+        req.queue.park_queue = Some("create".into());
+        let e = prepare(&eb, &sqs, &req, "run".into()).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(e.to_string().contains("needs --bus BUS"), "{e}");
+        req.queue.park_queue = Some(String::new());
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &req, "run".into())
+            .await
+            .unwrap();
+        assert_eq!((cfg.park_queue, r.park), (None, ParkPlan::None));
+        let mut req = by_bus(&["pay*"], &[]);
+        req.queue.park_queue = Some("create".into());
+        let (cfg, r) = prepare_resolved(&eb, &sqs, &req, "run".into())
+            .await
+            .unwrap();
+        assert_eq!(r.park, ParkPlan::Create("billing-parked".into()));
+        assert_eq!(cfg.park_create.as_deref(), Some("billing-parked"));
+        assert!(
+            sqs.resolve("billing-parked").await.is_err(),
+            "planning creates nothing"
+        );
+    }
+
+    #[test]
+    fn the_park_queue_name_fits_sqs() {
+        assert_eq!(parked_queue_name("billing"), "billing-parked");
+        assert_eq!(
+            parked_queue_name("aws.partner/stripe.com/ed_1"),
+            "aws-partner-stripe-com-ed_1-parked"
+        );
+        let long = parked_queue_name(&"b".repeat(100));
+        assert_eq!(long.len(), 80);
+        assert!(long.ends_with("-parked"));
+    }
+
+    #[tokio::test]
+    async fn park_queue_create_makes_bus_parked_once_and_poison_goes_there() {
+        let (eb, sqs) = billing();
+        let ports = || DrainPorts {
+            queue: Arc::new(sqs.clone()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let mut req = by_bus(&["pay*"], &[]);
+        req.queue.park_queue = Some("create".into());
+        req.queue.receive_wait = Some(Duration::ZERO);
+        let quiet = || -> Arc<dyn DrainObserver> { Arc::new(crate::drain::engine::QuietDrain) };
+        let never = || std::future::pending::<crate::interrupt::Signal>();
+        for (round, created) in [(0, true), (1, false)] {
+            sqs.push("payment-dlq", "not json", Default::default());
+            let cfg = prepare(&eb, &sqs, &req, format!("run-{round}"))
+                .await
+                .unwrap();
+            let r = run(cfg, ports(), quiet(), never()).await.unwrap();
+            let note = r.park_queue.clone().unwrap();
+            assert_eq!(
+                note,
+                ParkQueueNote {
+                    queue: "billing-parked".into(),
+                    created
+                }
+            );
+            assert_eq!(r.outcome.counts.parked, 1, "round {round}");
+            assert!(r.human().contains(&note.text()), "{}", r.human());
+        }
+        assert_eq!(note_text(true), "created park queue billing-parked");
+        assert_eq!(note_text(false), "park queue billing-parked exists");
+        assert_eq!(sqs.messages("billing-parked").len(), 2);
+        assert!(sqs.messages("payment-dlq").is_empty());
+    }
+
+    fn note_text(created: bool) -> String {
+        ParkQueueNote {
+            queue: "billing-parked".into(),
+            created,
+        }
+        .text()
+    }
+
+    #[tokio::test]
+    async fn without_a_park_queue_poison_stays_in_its_dlq_and_is_reported() {
+        let (eb, sqs) = billing();
+        sqs.push("payment-dlq", "not json", Default::default());
+        let mut req = by_bus(&["payment"], &[]);
+        req.queue.receive_wait = Some(Duration::ZERO);
+        let cfg = prepare(&eb, &sqs, &req, "run".into()).await.unwrap();
+        let ports = DrainPorts {
+            queue: Arc::new(sqs.clone()),
+            sink: Arc::new(eb.clone()),
+            ledger: None,
+            rules: Some(Arc::new(eb.clone())),
+            delivery: None,
+            clock: crate::clock::system(),
+        };
+        let r = run(
+            cfg,
+            ports,
+            Arc::new(crate::drain::engine::QuietDrain),
+            std::future::pending::<crate::interrupt::Signal>(),
+        )
+        .await
+        .unwrap();
+        assert!(r.park_queue.is_none());
+        assert_eq!((r.outcome.counts.parked, r.outcome.counts.failed), (0, 1));
+        assert_eq!(r.exit_code(), exit_codes::PARTIAL);
+        assert_eq!(sqs.messages("payment-dlq").len(), 1);
     }
 }

@@ -179,6 +179,9 @@ impl Queue for FileThenAccount {
             Err(_) => self.account.resolve(queue).await,
         }
     }
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError> {
+        self.account.create_queue(name).await
+    }
     async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
         self.file.depth(url).await
     }

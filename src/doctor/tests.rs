@@ -365,6 +365,12 @@ async fn unreadable_queue_attributes_are_a_warning_naming_the_permission() {
         ) -> Result<String, PortError> {
             self.0.send(url, body, a).await
         }
+        async fn create_queue(
+            &self,
+            name: &str,
+        ) -> Result<crate::ports::queue::QueueRef, PortError> {
+            self.0.create_queue(name).await
+        }
         async fn read_attributes(
             &self,
             _url: &str,

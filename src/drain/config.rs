@@ -34,6 +34,8 @@ pub struct DrainConfig {
     pub rate: Option<f64>,
     pub max_redrives: u32,
     pub park_queue: Option<QueueRef>,
+    /// A park queue to create (if missing) when the run starts (`park_queue = "create"`).
+    pub park_create: Option<String>,
     pub dry_run: bool,
     pub size_limit: usize,
     /// Visibility timeout asked for on receive (and when extending).
@@ -67,6 +69,7 @@ impl DrainConfig {
             rate: None,
             max_redrives: crate::options::DEFAULT_MAX_REDRIVES,
             park_queue: None,
+            park_create: None,
             dry_run: false,
             size_limit: super::pack::DEFAULT_SIZE_LIMIT,
             visibility: Duration::from_secs(120),

@@ -141,6 +141,12 @@ impl Queue for FileQueue {
         })
     }
 
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError> {
+        Err(PortError::Invalid(format!(
+            "cannot create queue {name}: the messages are read from a file, not from SQS"
+        )))
+    }
+
     async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
         let now = Instant::now();
         self.with(|s| {

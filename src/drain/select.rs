@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::event::Envelope;
 use crate::arn::RuleArn;
+use crate::discovery::glob_matches;
 use crate::pattern::Pattern;
 
 /// The drain's filters; empty lists select everything.
@@ -15,7 +16,8 @@ use crate::pattern::Pattern;
 pub struct Selection {
     pub event_types: Vec<String>,
     pub sources: Vec<String>,
-    /// Rule names (or `BUS/NAME`) or ARNs, compared with the RULE_ARN attribute.
+    /// Rule names or globs on them (`*`, `?`), `BUS/NAME`, or ARNs, compared with the
+    /// RULE_ARN attribute.
     pub rules: Vec<String>,
     pub error_codes: Vec<String>,
     pub pattern: Option<Pattern>,
@@ -67,7 +69,7 @@ impl Selection {
                 r == arn
                     || rule
                         .as_ref()
-                        .is_some_and(|rule| *r == rule.name || *r == rule.path())
+                        .is_some_and(|rule| r == &rule.path() || glob_matches(r, &rule.name))
             });
             if !hit {
                 return Some(format!(
@@ -204,6 +206,27 @@ mod tests {
                 }),
                 None,
                 "{by}"
+            );
+        }
+        // Globs on the rule's name.
+        for glob in ["pay*", "*ment-rule", "payment-rul?", "*"] {
+            assert_eq!(
+                check(Selection {
+                    rules: v(&[glob]),
+                    ..Default::default()
+                }),
+                None,
+                "{glob}"
+            );
+        }
+        for not in ["*subscription*", "pay?", "ed_1/*"] {
+            assert!(
+                check(Selection {
+                    rules: v(&[not]),
+                    ..Default::default()
+                })
+                .is_some(),
+                "{not}"
             );
         }
         // Parts of the bus name or of the rule name are not the rule.

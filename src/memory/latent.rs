@@ -39,6 +39,9 @@ impl<T: Queue> Queue for Latent<T> {
     async fn resolve(&self, q: &str) -> Result<QueueRef, PortError> {
         self.inner.resolve(q).await
     }
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError> {
+        self.inner.create_queue(name).await
+    }
     async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
         self.inner.depth(url).await
     }

@@ -256,6 +256,13 @@ impl Queue for MemoryQueue {
         })
     }
 
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError> {
+        match self.resolve(name).await {
+            Ok(q) => Ok(q),
+            Err(_) => Ok(self.create(name)),
+        }
+    }
+
     async fn depth(&self, url: &str) -> Result<QueueDepth, PortError> {
         let now = Instant::now();
         self.with(|s| {

@@ -205,7 +205,7 @@ super::step::options_struct! {
         #[arg(long, value_name = "DUR", value_parser = super::span(limits::MAX_DURATION))]
         #[serde(default, deserialize_with = "super::parse::opt_duration")]
         pub max_duration: Option<Duration>,
-        /// Copy poison messages here (with the reason) before deleting them
+        /// Copy poison messages here (with the reason) before deleting them; `create`: <bus>-parked, created if missing (needs --bus). Without it poison stays in its DLQ and is reported
         #[arg(long, value_name = "Q")]
         pub park_queue: Option<String>,
         /// Visibility timeout for received messages, extended while in flight (10s to 12h)

@@ -15,15 +15,15 @@ super::step::options_struct! {
     /// The events of some types and sources, and the rules they go (or went) to.
     #[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
     pub struct EventFilter {
-        /// Event type (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
+        /// Event type (repeatable): a drain takes only these (with --bus, from the DLQs of the rules whose patterns match them); a replay goes to those rules
         #[arg(long = "event-type", value_name = "TYPE")]
         #[serde(default)]
         pub event_types: Vec<String>,
-        /// Event source (repeatable): a drain takes only these; a replay goes to the rules whose patterns match them
+        /// Event source (repeatable): a drain takes only these (with --bus, from the DLQs of the rules whose patterns match them); a replay goes to those rules
         #[arg(long = "source", value_name = "SOURCE")]
         #[serde(default)]
         pub sources: Vec<String>,
-        /// Rule name or ARN (repeatable): a drain takes only the messages it dead-lettered; a replay goes to it besides the rules selected
+        /// Rule name or ARN (repeatable): a drain takes only the messages it dead-lettered (a name may be a glob with * and ?; with --bus, only its DLQs); a replay goes to it besides the rules selected
         #[arg(long = "rule", value_name = "RULE")]
         #[serde(default)]
         pub rules: Vec<String>,

@@ -85,6 +85,9 @@ pub struct RunOptions {
     pub invoked_as: String,
     pub state_dir: PathBuf,
     pub run_id: String,
+    /// The bus a `bus` parameter without a default takes (`--bus`, `NEXUS_REPLAY_BUS`, the
+    /// config file).
+    pub default_bus: Option<String>,
     /// Where the run record's times and the steps' "now" come from.
     pub clock: SharedClock,
 }
@@ -99,6 +102,7 @@ impl Default for RunOptions {
             invoked_as: String::new(),
             state_dir: PathBuf::new(),
             run_id: String::new(),
+            default_bus: None,
             clock: crate::clock::system(),
         }
     }

@@ -15,6 +15,20 @@ pub fn resolve_params(
     sets: &[(String, String)],
     base: Option<&BTreeMap<String, Value>>,
 ) -> Result<BTreeMap<String, Value>, AppError> {
+    resolve_params_with_bus(pb, sets, base, None)
+}
+
+/// The parameter that takes the default bus when it declares no default of its own.
+pub const BUS_PARAM: &str = "bus";
+
+/// [`resolve_params`], where a `bus` parameter without a default takes `default_bus` (from
+/// `--bus`, `NEXUS_REPLAY_BUS` or the config file).
+pub fn resolve_params_with_bus(
+    pb: &Playbook,
+    sets: &[(String, String)],
+    base: Option<&BTreeMap<String, Value>>,
+    default_bus: Option<&str>,
+) -> Result<BTreeMap<String, Value>, AppError> {
     let mut out = BTreeMap::new();
     for (k, v) in sets {
         let Some(p) = pb.param(k) else {
@@ -67,6 +81,14 @@ pub fn resolve_params(
             out.insert(p.name.clone(), v.clone());
         } else if let Some(d) = &p.default {
             out.insert(p.name.clone(), d.clone());
+        } else if p.name == BUS_PARAM && p.ty == Ty::String {
+            let Some(bus) = default_bus else {
+                return Err(AppError::usage(format!(
+                    "playbook {} needs parameter `{BUS_PARAM}` ({}): set --set bus=NAME or NEXUS_REPLAY_BUS (or --bus NAME, or bus = \"...\" in nexus-replay.toml)",
+                    pb.name, p.help
+                )));
+            };
+            out.insert(p.name.clone(), Value::Str(bus.to_string()));
         } else {
             return Err(AppError::usage(format!(
                 "playbook {} needs parameter `{}` ({}): pass --set {}=VALUE",

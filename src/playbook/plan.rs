@@ -11,11 +11,12 @@ use super::context::Ports;
 use super::fields::{Fields, Scope};
 use super::load::{Kind, Playbook, Step, Value};
 use super::verify::verify_checks;
-use crate::commands::drain::{DrainRequest, prepare};
+use crate::commands::drain::{DrainRequest, ParkPlan, Resolved, prepare_resolved};
 use crate::discovery::{arn_name, require_bus};
 use crate::drain::engine::{DrainConfig, Redrive};
 use crate::error::AppError;
 use crate::ports::delivery::InvocationType;
+use crate::replay::archive::archive_is_auto;
 use crate::replay::plan::PlanRequest;
 
 /// One step, resolved and checked against the account (nothing changed).
@@ -197,8 +198,15 @@ async fn plan_step(
             let p = crate::replay::plan::plan(ports.cat.as_ref(), ports.ctl.as_ref(), &req, now)
                 .await?;
             out.details.push(format!(
-                "replay {} from archive {} to bus {}",
-                p.name, p.archive, p.bus
+                "replay {} from archive {}{} to bus {}",
+                p.name,
+                p.archive,
+                if archive_is_auto(req.archive.as_deref()) {
+                    " (auto: the bus's only ENABLED archive)"
+                } else {
+                    ""
+                },
+                p.bus
             ));
             out.details.push(format!(
                 "window {} .. {} ({})",
@@ -237,14 +245,14 @@ async fn plan_step(
         }
         Kind::Drain => {
             let req = drain_request(&mut f)?;
-            let cfg = prepare(
+            let (cfg, resolved) = prepare_resolved(
                 ports.cat.as_ref(),
                 ports.queue.as_ref(),
                 &req,
                 "plan".into(),
             )
             .await?;
-            describe_drain(&cfg, &req, out);
+            describe_drain(&cfg, &req, &resolved, out);
             Ok(None)
         }
         Kind::Reemit => {
@@ -292,9 +300,20 @@ async fn plan_step(
     }
 }
 
-fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, out: &mut StepPlan) {
-    let names: Vec<&str> = cfg.queues.iter().map(|q| q.name.as_str()).collect();
+fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, resolved: &Resolved, out: &mut StepPlan) {
+    let names: Vec<String> = resolved
+        .queues
+        .iter()
+        .map(|(q, rules)| match rules.as_slice() {
+            [] => q.name.clone(),
+            [one] => format!("{} (DLQ of rule {one})", q.name),
+            many => format!("{} (DLQ of rules {})", q.name, many.join(", ")),
+        })
+        .collect();
     out.details.push(format!("drain {}", names.join(", ")));
+    for w in &resolved.warnings {
+        out.details.push(format!("warning: {w}"));
+    }
     out.details.push(match (&req.to_bus, cfg.redrive) {
         (_, Redrive::Target { invocation }) => format!(
             "deliver each message only to the rule target that dead-lettered it (RULE_ARN, TARGET_ARN), with that target's input{}",
@@ -323,10 +342,15 @@ fn describe_drain(cfg: &DrainConfig, req: &DrainRequest, out: &mut StepPlan) {
     if !only.is_empty() {
         out.details.push(format!("only {}", only.join("; ")));
     }
-    if let Some(p) = &cfg.park_queue {
-        out.details
-            .push(format!("park poison messages in {}", p.name));
-    }
+    out.details.push(match &resolved.park {
+        ParkPlan::Queue(p) => format!("park poison messages in {}", p.name),
+        ParkPlan::Create(p) => format!(
+            "park poison messages in park queue {p} (created when the step runs if missing)"
+        ),
+        ParkPlan::None => {
+            "no park queue: poison messages stay in their DLQ and are reported".into()
+        }
+    });
     if let Some(d) = req.queue.max_duration {
         out.details
             .push(format!("stop after {}", humantime::format_duration(d)));

@@ -118,3 +118,120 @@ async fn a_drain_steps_redrive_is_planned_and_checked_after_set() {
     );
     assert_eq!(w.sqs.messages("subs-dlq").len(), 2);
 }
+
+/// Issue 16: a playbook naming only the bus; the archive, the rules' DLQs and the park
+/// queue are found from it when planned, and shown; nothing is created.
+const FROM_THE_BUS: &str = "name = \"t\"\ndescription = \"d\"\nwhen = \"w\"\n[[params]]\nname = \"bus\"\ntype = \"string\"\nhelp = \"the bus\"\n[[params]]\nname = \"rules\"\ntype = \"list\"\ndefault = \"\"\nhelp = \"globs\"\n[[steps]]\nkind = \"replay\"\nbus = \"${bus}\"\nsince = \"2h\"\nuntil = \"1h\"\nevent_types = [\"customer.subscription.updated\"]\n[[steps]]\nkind = \"drain\"\nbus = \"${bus}\"\nrules = \"${rules}\"\nevent_types = [\"customer.subscription.updated\"]\npark_queue = \"create\"\n[[steps]]\nkind = \"verify\"\nbus_dlqs_empty = \"${bus}\"\nrules = \"${rules}\"\n";
+
+#[tokio::test]
+async fn a_playbook_naming_only_the_bus_plans_what_it_finds_from_it() {
+    let w = world(1, true);
+    let pb = load("pb.toml", FROM_THE_BUS).unwrap();
+    let mut opts = w.opts(1, false);
+    opts.default_bus = Some("billing".into());
+    let (mut scope, _) = prepare_run(&pb, &opts).unwrap();
+    let p = plan(&pb, &mut scope, &w.ports(), 1, Utc::now())
+        .await
+        .unwrap();
+    let details: Vec<&str> = p
+        .steps
+        .iter()
+        .flat_map(|s| s.details.iter().map(String::as_str))
+        .collect();
+    let has = |want: &str| {
+        assert!(
+            details.iter().any(|d| d.contains(want)),
+            "{want:?} not in {details:#?}"
+        )
+    };
+    has("from archive billing-archive (auto: the bus's only ENABLED archive) to bus billing");
+    has("drain subs-dlq (DLQ of rule subscription-rule)");
+    has(
+        "park poison messages in park queue billing-parked (created when the step runs if missing)",
+    );
+    has("check: queue subs-dlq is empty");
+    assert!(
+        crate::ports::queue::Queue::resolve(&w.sqs, "billing-parked")
+            .await
+            .is_err(),
+        "planning creates nothing"
+    );
+    // A glob that matches no rule: exit 2 naming the bus's rules.
+    opts.sets = vec![("rules".into(), "*payment*".into())];
+    let (mut scope, _) = prepare_run(&pb, &opts).unwrap();
+    let e = plan(&pb, &mut scope, &w.ports(), 1, Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    assert!(
+        e.to_string().contains("its rules: subscription-rule"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_bus_parameter_without_a_default_takes_the_default_bus_or_says_how_to_set_one() {
+    let w = world(0, true);
+    let pb = load("pb.toml", FROM_THE_BUS).unwrap();
+    let mut opts = w.opts(1, false);
+    let e = prepare_run(&pb, &opts).unwrap_err();
+    assert_eq!(e.exit_code(), crate::exit_codes::USAGE);
+    assert!(
+        e.to_string()
+            .contains("needs parameter `bus` (the bus): set --set bus=NAME or NEXUS_REPLAY_BUS"),
+        "{e}"
+    );
+    opts.default_bus = Some("billing".into());
+    let (scope, _) = prepare_run(&pb, &opts).unwrap();
+    assert_eq!(
+        scope.params["bus"],
+        super::load::Value::Str("billing".into())
+    );
+    // --set wins over the default bus.
+    opts.sets = vec![("bus".into(), "other".into())];
+    let (scope, _) = prepare_run(&pb, &opts).unwrap();
+    assert_eq!(scope.params["bus"], super::load::Value::Str("other".into()));
+}
+
+#[tokio::test]
+async fn a_drain_without_a_park_queue_says_poison_stays_and_a_dlq_less_target_is_a_warning() {
+    let w = world(0, false);
+    w.eb.add_rule(
+        "billing",
+        crate::ports::bus::RuleInfo {
+            name: "payment-rule".into(),
+            arn: "arn:aws:events:us-east-2:123456789012:rule/billing/payment-rule".into(),
+            state: "ENABLED".into(),
+            event_pattern: Some(r#"{"detail": {"type": ["invoice.paid"]}}"#.into()),
+            schedule_expression: None,
+            managed_by: None,
+            description: None,
+            targets: vec![crate::ports::bus::TargetInfo {
+                id: "pay".into(),
+                arn: "arn:aws:lambda:us-east-2:123456789012:function:pay".into(),
+                dlq_arn: Some(w.sqs.create("pay-dlq").arn),
+                ..Default::default()
+            }],
+        },
+    );
+    let src = format!("{HEAD}[[steps]]\nkind = \"drain\"\nbus = \"billing\"\n");
+    let pb = load("pb.toml", &src).unwrap();
+    let (mut scope, _) = prepare_run(&pb, &w.opts(1, false)).unwrap();
+    let p = plan(&pb, &mut scope, &w.ports(), 1, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.steps[0].details[..2],
+        [
+            "drain pay-dlq (DLQ of rule payment-rule)".to_string(),
+            "warning: rule subscription-rule: target lambda (subs) has no dead-letter queue, so its failed events were dropped and cannot be drained".to_string(),
+        ]
+    );
+    assert!(
+        p.steps[0].details.contains(
+            &"no park queue: poison messages stay in their DLQ and are reported".to_string()
+        ),
+        "{:#?}",
+        p.steps[0].details
+    );
+}

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::catalog::{self, Found};
 use super::exec::{PlaybookPlan, RunRecord, RunStatus, StepRecord, StepStatus};
-use super::load::{Diagnostic, Kind, Playbook, load};
+use super::load::{Diagnostic, Kind, Playbook, Ty, load};
 use crate::error::AppError;
 use crate::exit_codes;
 use crate::output::{Report, Table};
@@ -118,7 +118,13 @@ impl Report for ShowReport {
                     prm.default
                         .as_ref()
                         .map(|d| d.to_string())
-                        .unwrap_or_else(|| "(required)".into()),
+                        .unwrap_or_else(|| {
+                            if prm.name == super::params::BUS_PARAM && prm.ty == Ty::String {
+                                "(the default bus)".into()
+                            } else {
+                                "(required)".into()
+                            }
+                        }),
                     prm.help.clone(),
                 ]);
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::context::RunOptions;
 use super::fields::Scope;
 use super::load::Playbook;
-use super::params::resolve_params;
+use super::params::resolve_params_with_bus;
 use super::record::RunRecord;
 use super::template::{self, Ref};
 use crate::error::AppError;
@@ -38,7 +38,12 @@ pub fn prepare_run(
             p.run_id, p.playbook, pb.name
         )));
     }
-    let params = resolve_params(pb, &opts.sets, previous.as_ref().map(|p| &p.params))?;
+    let params = resolve_params_with_bus(
+        pb,
+        &opts.sets,
+        previous.as_ref().map(|p| &p.params),
+        opts.default_bus.as_deref(),
+    )?;
     let mut scope = Scope {
         params,
         outputs: BTreeMap::new(),

@@ -127,6 +127,8 @@ impl Kind {
             Kind::Verify => &[
                 ("queues_empty", List),
                 ("bus_dlqs_empty", String),
+                ("rules", List),
+                ("event_types", List),
                 ("replay_completed", String),
                 ("unique_keys_in", String),
                 ("unique_key", String),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::context::Ports;
 use super::fields::Fields;
-use crate::discovery::{dlqs_of, require_bus};
+use crate::discovery::{RuleScope, dlqs_of, require_bus, scoped_dlqs};
 use crate::drain::event::{DedupSpec, META_FIELD, dedup_key, parse as parse_event};
 use crate::error::AppError;
 use crate::exit_codes;
@@ -74,10 +74,22 @@ pub(super) async fn verify_checks(
             url: r.url,
         });
     }
+    let rules = f.list("rules")?;
+    let event_types = f.list("event_types")?;
     if let Some(bus) = f.str("bus_dlqs_empty")? {
         let b = require_bus(ports.cat.as_ref(), &bus).await?;
-        let rules = ports.cat.list_rules(&b.name).await?;
-        for d in dlqs_of(&rules) {
+        let all = ports.cat.list_rules(&b.name).await?;
+        let dlqs = if rules.is_empty() && event_types.is_empty() {
+            dlqs_of(&all)
+        } else {
+            let scope = RuleScope {
+                rules: &rules,
+                event_types: &event_types,
+                ..RuleScope::default()
+            };
+            scoped_dlqs(&b.name, &all, &scope)?.dlqs
+        };
+        for d in dlqs {
             let r = resolve(d.arn).await?;
             checks.push(Check::QueueEmpty {
                 name: r.name,

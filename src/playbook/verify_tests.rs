@@ -49,3 +49,54 @@ async fn unique_keys_check_finds_a_key_delivered_twice_and_leaves_the_queue_as_i
     assert_eq!(w.sqs.messages("consumer").len(), 5);
     assert_eq!(w.sqs.in_flight("consumer"), 0);
 }
+
+/// `rules` narrows `bus_dlqs_empty` to the DLQs of the rules it names (globs).
+#[tokio::test]
+async fn bus_dlqs_empty_with_rules_checks_only_those_rules_dlqs() {
+    let w = world(0, true);
+    let pay = w.sqs.create("pay-dlq");
+    w.sqs.push("pay-dlq", "{}", BTreeMap::new());
+    w.eb.add_rule(
+        "billing",
+        crate::ports::bus::RuleInfo {
+            name: "payment-rule".into(),
+            arn: "arn:aws:events:us-east-2:123456789012:rule/billing/payment-rule".into(),
+            state: "ENABLED".into(),
+            event_pattern: Some(r#"{"detail": {"type": ["invoice.paid"]}}"#.into()),
+            schedule_expression: None,
+            managed_by: None,
+            description: None,
+            targets: vec![crate::ports::bus::TargetInfo {
+                id: "pay".into(),
+                arn: "arn:aws:lambda:us-east-2:123456789012:function:pay".into(),
+                dlq_arn: Some(pay.arn),
+                ..Default::default()
+            }],
+        },
+    );
+    let verify = |extra: &str| {
+        format!(
+            "name = \"v\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"verify\"\nbus_dlqs_empty = \"billing\"\n{extra}"
+        )
+    };
+    let mut ui = TestUi::default();
+    for (extra, code) in [
+        ("", crate::exit_codes::PARTIAL),
+        ("rules = [\"sub*\"]\n", 0),
+        ("event_types = [\"customer.subscription.updated\"]\n", 0),
+        ("rules = [\"pay*\"]\n", crate::exit_codes::PARTIAL),
+    ] {
+        let rec = run_it(&w, &verify(extra), &w.opts(1, true), &mut ui)
+            .await
+            .unwrap();
+        assert_eq!(rec.exit_code, code, "{extra}: {rec:#?}");
+    }
+    // `rules` without the bus to look in is refused when the playbook is read.
+    let src = "name = \"v\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"verify\"\nqueues_empty = [\"subs-dlq\"]\nrules = [\"sub*\"]\n";
+    let e = super::load::load("v.toml", src).unwrap_err();
+    assert!(
+        e.iter().any(|d| d.line == 7
+            && d.message == "step 1 (verify): `rules` only applies to bus_dlqs_empty"),
+        "{e:?}"
+    );
+}

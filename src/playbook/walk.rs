@@ -386,6 +386,19 @@ pub(super) fn read_step(ctx: &mut Ctx, number: usize, item: &Spanned<DeValue>) -
                     format!("add at least one of: {}", checks.join(", ")),
                 );
             }
+            if !fields.contains_key("bus_dlqs_empty") {
+                for dep in ["rules", "event_types"] {
+                    if let Some(f) = fields.get(dep) {
+                        ctx.err(
+                            f.line,
+                            format!(
+                                "step {number} (verify): `{dep}` only applies to bus_dlqs_empty"
+                            ),
+                            "add bus_dlqs_empty = \"${bus}\" or remove it",
+                        );
+                    }
+                }
+            }
             if !fields.contains_key("unique_keys_in") {
                 for dep in ["unique_key", "reemitted_by"] {
                     if let Some(f) = fields.get(dep) {

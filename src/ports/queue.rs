@@ -95,6 +95,9 @@ pub trait Queue: Send + Sync {
         entries: &[BatchEntry],
         timeout: Duration,
     ) -> Result<Vec<BatchFailure>, PortError>;
+    /// Creates a standard queue (14 days' retention) or, when one of that name exists with
+    /// the same attributes, answers it (CreateQueue is idempotent).
+    async fn create_queue(&self, name: &str) -> Result<QueueRef, PortError>;
     /// Sends one message with string attributes; answers its message id.
     async fn send(
         &self,

@@ -82,6 +82,9 @@ impl Report for DrainReport {
                 }
             )),
         }
+        if let Some(p) = &self.park_queue {
+            s.push_str(&format!("{}\n", p.text()));
+        }
         // A file's messages are not in a queue: nothing is left in one or deleted from one.
         let (left, conflict, kept) = match file {
             Some(_) => (
@@ -337,6 +340,7 @@ mod tests {
             ledger: "sqlite".into(),
             duration_seconds: 1.0,
             from_file: None,
+            park_queue: None,
             outcome,
         }
     }

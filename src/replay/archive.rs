@@ -9,12 +9,22 @@ use crate::error::{AppError, not_found_as};
 use crate::output::time;
 use crate::ports::bus::{ArchiveInfo, BusCatalogue};
 
-/// The archive named by `--archive` (name or ARN), or the only archive of `--bus`.
+/// The word that asks for the archive to be found from the bus (`archive = "auto"`).
+pub const AUTO: &str = "auto";
+
+/// Whether the request names no archive (or `auto`): it is found from the bus.
+pub fn archive_is_auto(archive: Option<&str>) -> bool {
+    archive.is_none_or(|a| a == AUTO)
+}
+
+/// The archive named by `--archive` (name or ARN), or, when none is named (or `auto`), the
+/// only ENABLED archive of `--bus`: none or several are refused (exit 2), each listed with
+/// its state.
 pub async fn resolve_archive(
     cat: &dyn BusCatalogue,
     req: &PlanRequest,
 ) -> Result<ArchiveInfo, AppError> {
-    if let Some(a) = &req.archive {
+    if let Some(a) = req.archive.as_deref().filter(|a| !archive_is_auto(Some(a))) {
         let name = archive_name(a);
         return cat.describe_archive(name).await.map_err(|e| {
             not_found_as(e, || format!("archive {name:?} does not exist in this account and region; list them with `nexus-replay archives`"))
@@ -22,26 +32,36 @@ pub async fn resolve_archive(
     }
     let Some(bus) = &req.bus else {
         return Err(AppError::usage(
-            "say which archive to replay from: --archive NAME, or --bus BUS when the bus has exactly one archive",
+            "say which archive to replay from: --archive NAME, or --bus BUS when the bus has exactly one ENABLED archive",
         ));
     };
     let bus = require_bus(cat, bus).await?;
     let archives = cat.list_archives(Some(&bus.arn)).await?;
-    match archives.as_slice() {
-        [] => Err(AppError::NotFound(format!(
+    let listed = || {
+        archives
+            .iter()
+            .map(|a| format!("{} ({})", a.name, a.state))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let enabled: Vec<&ArchiveInfo> = archives.iter().filter(|a| a.is_enabled()).collect();
+    match enabled.as_slice() {
+        [] if archives.is_empty() => Err(AppError::NotFound(format!(
             "bus {} has no archive, so nothing can be replayed; create one with aws events create-archive",
             bus.name
         ))),
+        [] => Err(AppError::usage(format!(
+            "bus {} has no ENABLED archive to replay from: {}; enable one, or name one with --archive",
+            bus.name,
+            listed()
+        ))),
         [only] => Ok(cat.describe_archive(&only.name).await?),
-        many => {
-            let names: Vec<&str> = many.iter().map(|a| a.name.as_str()).collect();
-            Err(AppError::usage(format!(
-                "bus {} has {} archives ({}); pick one with --archive",
-                bus.name,
-                many.len(),
-                names.join(", ")
-            )))
-        }
+        many => Err(AppError::usage(format!(
+            "bus {} has {} ENABLED archives, so none is picked for you: {}; pick one with --archive (a playbook: archive = \"NAME\")",
+            bus.name,
+            many.len(),
+            listed()
+        ))),
     }
 }
 
@@ -210,13 +230,67 @@ mod tests {
             creation_time: None,
             event_pattern: None,
         });
-        assert!(
-            err(&eb, req("2h"))
-                .await
-                .contains("pick one with --archive")
+        // The DISABLED one is not a candidate: the bus's only ENABLED archive is picked.
+        assert_eq!(
+            plan(&eb, &eb, &req("2h"), now()).await.unwrap().archive,
+            "archive"
         );
+        let mut r = req("2h");
+        r.archive = Some("auto".into());
+        assert_eq!(plan(&eb, &eb, &r, now()).await.unwrap().archive, "archive");
         let mut r = req("2h");
         r.archive = Some("second".into());
         assert!(err(&eb, r).await.contains("DISABLED (disabled by admin)"));
+    }
+
+    fn archive_of(bus_arn: &str, name: &str, state: &str) -> ArchiveInfo {
+        ArchiveInfo {
+            name: name.into(),
+            arn: format!("arn:x:archive/{name}"),
+            source_arn: bus_arn.into(),
+            state: state.into(),
+            state_reason: None,
+            retention_days: None,
+            event_count: 0,
+            size_bytes: 0,
+            creation_time: None,
+            event_pattern: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn auto_needs_exactly_one_enabled_archive_and_lists_them_otherwise() {
+        use crate::exit_codes;
+        // Two ENABLED archives: none is picked; both are listed with their state.
+        let eb = fake();
+        let bus = eb.describe_bus(BUS).await.unwrap();
+        eb.add_archive(archive_of(&bus.arn, "second", "ENABLED"));
+        let mut r = req("2h");
+        r.archive = Some(AUTO.into());
+        let e = plan(&eb, &eb, &r, now()).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("2 ENABLED archives")
+                && msg.contains("archive (ENABLED)")
+                && msg.contains("second (ENABLED)"),
+            "{msg}"
+        );
+        // Only a DISABLED archive: refused, listed.
+        let eb = MemoryEventBridge::new();
+        let bus = eb.add_bus(BUS);
+        for rule in billing_rules() {
+            eb.add_rule(BUS, rule);
+        }
+        eb.add_archive(archive_of(&bus.arn, "off", "DISABLED"));
+        let e = plan(&eb, &eb, &req("2h"), now()).await.unwrap_err();
+        assert_eq!(e.exit_code(), exit_codes::USAGE);
+        assert!(
+            e.to_string().contains("no ENABLED archive")
+                && e.to_string().contains("off (DISABLED)"),
+            "{e}"
+        );
+        assert!(archive_is_auto(None) && archive_is_auto(Some("auto")));
+        assert!(!archive_is_auto(Some("mine")));
     }
 }

@@ -13,6 +13,7 @@ mod ledger;
 mod output;
 mod playbook;
 mod playbook_runs;
+mod playbook_discovery;
 mod privacy;
 mod proxy;
 mod readonly;

@@ -76,7 +76,7 @@ fn every_shipped_playbook_validates_and_plans_on_the_sandbox_without_changes() {
             );
         } else {
             assert!(
-                text.contains("drain ai-nexus-dev-stripe-get-status-dlq, "),
+                text.contains("drain ai-nexus-dev-stripe-get-status-dlq (DLQ of rule ai-nexus-dev-stripe-customer_events-rule), "),
                 "{name}: {text}"
             );
         }

@@ -118,6 +118,7 @@ async fn sigterm_finishes_what_was_sent_releases_the_rest_and_a_rerun_puts_each_
             ledger: "memory".into(),
             duration_seconds: 3.0,
             from_file: None,
+            park_queue: None,
             outcome: out,
         };
         use crate::output::Report;
@@ -167,6 +168,7 @@ async fn a_rerun_that_finds_the_queue_empty_reports_the_messages_still_in_flight
         ledger: "memory".into(),
         duration_seconds: 0.1,
         from_file: None,
+        park_queue: None,
         outcome: out,
     };
     use crate::output::Report;

@@ -211,6 +211,7 @@ fn exit_code_of(out: &DrainOutcome) -> u8 {
         ledger: "memory".into(),
         duration_seconds: 0.0,
         from_file: None,
+        park_queue: None,
         outcome: out.clone(),
     }
     .exit_code()
