@@ -289,6 +289,8 @@ pub enum PlaybookCommand {
     Plan(Box<PlaybookRunArgs>),
     /// Run a playbook; stops at the first failed step and says how to resume
     Run(Box<PlaybookRunArgs>),
+    /// Write a playbook set for a bus from its rules: an outage playbook per consumer rule, a nightly drain, a partner cutover
+    Init(super::playbook_init::InitArgs),
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod args;
 mod dispatch;
 mod entry;
 mod exact;
+mod playbook_init;
 mod terminal;
 mod wiring;
 
