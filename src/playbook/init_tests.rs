@@ -40,6 +40,8 @@ fn topology() -> Vec<RuleInfo> {
     disabled.state = "DISABLED".into();
     let mut managed = rule("Managed-by-aws", Some(r#"{"source": ["aws.s3"]}"#), false);
     managed.managed_by = Some("prod.vhs.events.aws.internal".into());
+    let mut marked_archive = rule("Events-Archive-old", Some(r#"{"source": ["shop"]}"#), false);
+    marked_archive.managed_by = Some("prod.vhs.events.aws.internal".into());
     vec![
         rule(
             "ship-orders",
@@ -58,6 +60,7 @@ fn topology() -> Vec<RuleInfo> {
         disabled,
         rule("hourly-report", None, true),
         managed,
+        marked_archive,
     ]
 }
 
@@ -114,9 +117,10 @@ async fn each_consumer_rule_gets_an_outage_playbook_and_reserved_ones_none() {
         .iter()
         .map(|s| (s.rule.as_str(), s.reason.as_str()))
         .collect();
-    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert_eq!(skipped.len(), 5, "{skipped:?}");
     let reason = |rule: &str| skipped.iter().find(|s| s.0 == rule).unwrap().1;
     assert!(reason("Events-Archive-orders-archive").contains("archive's own rule"));
+    assert!(reason("Events-Archive-old").contains("archive's own rule"));
     assert!(reason("Managed-by-aws").contains("managed by prod.vhs"));
     assert!(reason("hourly-report").contains("scheduled"));
     assert!(reason("paused-rule").starts_with("DISABLED"));

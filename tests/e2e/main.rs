@@ -11,6 +11,7 @@ mod guards;
 mod ledger;
 mod output;
 mod playbook;
+mod playbook_init;
 mod privacy;
 mod proxy;
 mod readonly;
