@@ -246,7 +246,7 @@ pub(super) fn nightly(bus: &str) -> String {
         "Run it:\n  nexus-replay playbook run {file} --yes --output json\n\
          Schedule it (cron, every night at 03:15; keep max_duration below the interval; systemd\n\
          and EventBridge Scheduler -> ECS with a DynamoDB ledger are in playbooks/README.md):\n  \
-         15 3 * * * nexus-replay --yes --output json --log-format json playbook run /etc/nexus-replay/{file} >>/var/log/nexus-replay/nightly.jsonl 2>>/var/log/nexus-replay/nightly.log"
+         15 3 * * * nexus-replay --yes --output json --log-format json playbook run /etc/nexus-replay/playbooks/{file} >>/var/log/nexus-replay/nightly.jsonl 2>>/var/log/nexus-replay/nightly.log"
     ));
     doc.comment(EXIT_CODES);
     doc.blank();
