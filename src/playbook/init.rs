@@ -103,14 +103,14 @@ pub fn set_for(bus: &str, rules: &[RuleInfo]) -> PlaybookSet {
             text: init_text::outage(bus, c),
         })
         .collect();
+    let partners: Vec<&ConsumerRule> = consumers.iter().filter(|c| c.partner).collect();
     files.push(GeneratedFile {
         file: format!("{NIGHTLY}.toml"),
         playbook: NIGHTLY.into(),
         kind: "nightly",
         rule: None,
-        text: init_text::nightly(bus),
+        text: init_text::nightly(bus, !partners.is_empty()),
     });
-    let partners: Vec<&ConsumerRule> = consumers.iter().filter(|c| c.partner).collect();
     if !partners.is_empty() {
         files.push(GeneratedFile {
             file: format!("{CUTOVER}.toml"),
@@ -159,8 +159,10 @@ fn consumer(bus: &str, r: &RuleInfo) -> Result<ConsumerRule, String> {
     let json: Json = serde_json::from_str(text).unwrap_or(Json::Null);
     let pattern = Pattern::parse(text).ok();
     let sources = sources_of(&json);
-    let partner =
-        bus.starts_with(PARTNER_PREFIX) || sources.iter().any(|s| s.starts_with(PARTNER_PREFIX));
+    let partner = bus.starts_with(PARTNER_PREFIX)
+        || sources
+            .iter()
+            .any(|s| s.to_ascii_lowercase().starts_with(PARTNER_PREFIX));
     Ok(ConsumerRule {
         name: r.name.clone(),
         types: types_of(pattern.as_ref(), &json),
@@ -207,7 +209,7 @@ fn sources_of(json: &Json) -> Vec<String> {
                         Some(Json::Object(inner)) => {
                             // {"prefix": {"equals-ignore-case": "..."}}
                             if let Some(Json::String(s)) = inner.get("equals-ignore-case") {
-                                out.push(s.to_ascii_lowercase());
+                                out.push(s.clone());
                             }
                         }
                         _ => {}

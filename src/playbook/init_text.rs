@@ -228,7 +228,8 @@ pub(super) fn outage(bus: &str, rule: &ConsumerRule) -> String {
 }
 
 /// The nightly drain of every DLQ of the bus.
-pub(super) fn nightly(bus: &str) -> String {
+/// `partners`: some rule takes partner events, which a bus redrive cannot put back.
+pub(super) fn nightly(bus: &str, partners: bool) -> String {
     let mut doc = Doc::default();
     let file = format!("{}.toml", super::init::NIGHTLY);
     doc.comment(&format!("Nightly DLQ drain of bus {bus}."));
@@ -242,6 +243,13 @@ pub(super) fn nightly(bus: &str) -> String {
          ledger never re-emit a key twice.\n\
          Use it: on a schedule, or whenever DLQs filled up after consumers recovered.",
     );
+    if partners {
+        doc.comment(&format!(
+            "Partner events (source aws.partner/...) cannot be put back on a bus: they stay in their\n\
+             DLQ and the run exits 3; {}.toml delivers them to their targets.",
+            super::init::CUTOVER
+        ));
+    }
     doc.comment(&format!(
         "Run it:\n  nexus-replay playbook run {file} --yes --output json\n\
          Schedule it (cron, every night at 03:15; keep max_duration below the interval; systemd\n\
