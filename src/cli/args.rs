@@ -296,6 +296,8 @@ pub enum PlaybookCommand {
     Runs(super::playbook_history::RunsArgs),
     /// A run's incident report for the postmortem (Markdown; --format json for JSON)
     Report(super::playbook_history::ReportArgs),
+    /// Write a playbook set for a bus from its rules: an outage playbook per consumer rule, a nightly drain, a partner cutover
+    Init(super::playbook_init::InitArgs),
 }
 
 #[derive(Debug, Args)]

@@ -385,6 +385,7 @@ async fn playbook(cmd: PlaybookCommand, settings: &Settings) -> Result<u8, AppEr
                 exec::run(&pb, &plan, scope, previous.as_ref(), &ports, &mut ui, &opts).await?;
             print(settings, &record)
         }
+        PlaybookCommand::Init(a) => super::playbook_init::init(&a, settings).await,
     }
 }
 

@@ -11,6 +11,7 @@ mod dispatch;
 mod entry;
 mod exact;
 mod playbook_history;
+mod playbook_init;
 mod stripe;
 mod terminal;
 mod wiring;

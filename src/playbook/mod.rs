@@ -12,6 +12,8 @@ mod fields;
 pub mod history;
 mod incident_markdown;
 pub mod incident_report;
+pub mod init;
+mod init_text;
 pub mod load;
 pub(crate) mod model;
 mod notify;
@@ -31,6 +33,8 @@ mod walk;
 
 #[cfg(test)]
 mod incident_report_tests;
+#[cfg(test)]
+mod init_tests;
 #[cfg(test)]
 mod load_tests;
 #[cfg(test)]
