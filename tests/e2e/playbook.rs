@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use crate::drain::{DLQS, attr, bodies as bodies_of, depth, queue_url, seed, stripe_body};
 use crate::support::{Run, Sandbox, block_on};
 
-const SHIPPED: [&str; 6] = [
+/// Every shipped playbook (`playbook validate` with no file checks them all).
+pub(crate) const SHIPPED: [&str; 6] = [
     "subscription-outage",
     "payment-outage",
     "customer-sync-outage",

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::drain::stripe_body;
+use crate::playbook::SHIPPED;
 use crate::support::{
     Cmd, DeadLetter, Moto, Run, TempDir, block_on, clients_on, put_dead_letters, queue_with_arn,
 };
@@ -14,13 +15,6 @@ use crate::support::{
 const BUS: &str = "acme-billing-bus";
 const VAULT: &str = "acme-billing-vault";
 const PARKED: &str = "acme-billing-bus-parked";
-const SHIPPED: [&str; 5] = [
-    "subscription-outage",
-    "payment-outage",
-    "customer-sync-outage",
-    "nightly-dlq-drain",
-    "partner-events-cutover",
-];
 
 /// (rule, its event types, the target queue, the target's DLQ)
 const RULES: [(&str, &[&str], &str, &str); 3] = [
@@ -225,7 +219,13 @@ fn every_shipped_playbook_validates_and_plans_from_the_bus_alone() {
         plan.code(0);
         let text = details(&plan.json());
         assert!(!text.contains("ai-nexus"), "{name}: {text}");
-        if name.ends_with("-outage") {
+        if name == "stripe-webhook-outage" {
+            // Found from the bus alone too: the archive export's archive is the bus's own.
+            assert!(
+                text.contains("list Stripe's events created 20"),
+                "{name}: {text}"
+            );
+        } else if name.ends_with("-outage") {
             assert!(
                 text.contains(&format!(
                     "from archive {VAULT} (auto: the bus's only ENABLED archive) to bus {BUS}"
