@@ -11,6 +11,7 @@ mod dispatch;
 mod entry;
 mod exact;
 mod terminal;
+pub mod triage;
 mod wiring;
 
 pub use args::{Cli, Command, GlobalArgs};

@@ -15,3 +15,4 @@ pub mod rules;
 pub mod start;
 pub mod start_exact;
 pub mod status;
+pub mod triage;

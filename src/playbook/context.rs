@@ -36,6 +36,8 @@ pub struct Ports {
     pub sink: Arc<dyn EventSink>,
     pub ledger: Box<LedgerOpener>,
     pub delivery: Box<DeliveryOpener>,
+    /// CloudWatch metrics, for triage steps.
+    pub metrics: Arc<dyn crate::ports::metrics::Metrics>,
     pub journal: Journal,
     pub started_by: String,
 }

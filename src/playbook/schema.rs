@@ -65,9 +65,10 @@ pub enum Kind {
     Reemit,
     Verify,
     Confirm,
+    Triage,
 }
 
-pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm";
+pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, triage";
 
 impl Kind {
     pub(crate) fn parse(s: &str) -> Option<Kind> {
@@ -78,6 +79,7 @@ impl Kind {
             "reemit" => Kind::Reemit,
             "verify" => Kind::Verify,
             "confirm" => Kind::Confirm,
+            "triage" => Kind::Triage,
             _ => return None,
         })
     }
@@ -90,6 +92,7 @@ impl Kind {
             Kind::Reemit => "reemit",
             Kind::Verify => "verify",
             Kind::Confirm => "confirm",
+            Kind::Triage => "triage",
         }
     }
 
@@ -120,6 +123,7 @@ impl Kind {
                 ("within", Duration),
             ],
             Kind::Confirm => &[("message", String)],
+            Kind::Triage => &[("bus", String), ("since", When), ("until", When)],
         }
     }
 
@@ -129,6 +133,7 @@ impl Kind {
             Kind::Replay => &["since"],
             Kind::Reemit => &["from"],
             Kind::Confirm => &["message"],
+            Kind::Triage => &["bus", "since"],
             Kind::Drain | Kind::Verify => &[],
         }
     }
@@ -150,6 +155,7 @@ impl Kind {
             ],
             Kind::Verify => &["checks", "passed"],
             Kind::Confirm => &[],
+            Kind::Triage => &["bus", "failed", "in_dlq", "lost", "rules"],
         }
     }
 }

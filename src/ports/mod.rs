@@ -6,6 +6,7 @@ pub mod capture;
 pub mod delivery;
 pub mod error;
 pub mod ledger;
+pub mod metrics;
 pub mod queue;
 pub mod replay;
 pub mod sink;

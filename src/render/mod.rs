@@ -10,3 +10,4 @@ mod drain;
 mod ledger;
 mod replays;
 mod rules;
+mod triage;

@@ -20,3 +20,4 @@ mod snapshots_errors;
 mod snapshots_help;
 mod snapshots_reports;
 mod to_target;
+mod triage;
