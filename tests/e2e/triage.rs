@@ -81,7 +81,8 @@ fn incident() -> Incident {
             .await
             .expect("PutMetricData AWS/SQS");
     });
-    std::thread::sleep(Duration::from_millis(2200));
+    // The window ends on a whole second after the data point.
+    std::thread::sleep(Duration::from_millis(3200));
     let until = Utc::now().trunc_subsecs(0);
     Incident {
         sb,
@@ -95,6 +96,8 @@ impl Incident {
     fn triage(&self, output: &str) -> crate::support::Run {
         self.sb
             .cmd()
+            .env_remove("NEXUS_REPLAY_ENDPOINT_URL")
+            .env("AWS_ENDPOINT_URL", &self.sb.moto.endpoint)
             .env("AWS_ENDPOINT_URL_CLOUDWATCH", &self.shim.endpoint)
             .run(&[
                 "triage",

@@ -4,7 +4,8 @@
 //! back into CBOR. Timestamps (CBOR tag 1) travel as epoch seconds; every number of an
 //! answer is a CBOR double (the only number type in CloudWatch's GetMetricData answer)
 //! and a `Timestamps`/`Timestamp` value a tag-1 double. The binary reaches it through
-//! `AWS_ENDPOINT_URL_CLOUDWATCH`, which takes precedence over `--endpoint-url`.
+//! `AWS_ENDPOINT_URL_CLOUDWATCH` (moto through `AWS_ENDPOINT_URL`: an endpoint given with
+//! `--endpoint-url` would be every service's).
 
 use std::net::SocketAddr;
 
