@@ -52,4 +52,5 @@ pub mod settings;
 pub mod signals;
 pub mod stripe;
 pub mod target;
+pub mod triage;
 pub mod window;

@@ -112,6 +112,11 @@ impl Clients {
         })
     }
 
+    /// CloudWatch `GetMetricData`, for `triage` (built when asked for).
+    pub fn cloudwatch(&self) -> super::cloudwatch::CloudWatch {
+        super::cloudwatch::CloudWatch::new(aws_sdk_cloudwatch::Client::new(&self.config))
+    }
+
     /// Lambda `Invoke`, for function targets.
     pub fn lambda(&self) -> &super::lambda::Lambda {
         self.lambda

@@ -1,6 +1,7 @@
 //! AWS SDK adapters for the ports. This is the only place `aws_sdk_*` types appear.
 
 pub mod capture;
+pub mod cloudwatch;
 pub mod config;
 pub mod dynamodb;
 pub mod error;

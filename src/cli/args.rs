@@ -102,6 +102,8 @@ pub enum Command {
     Dlq(DlqCommand),
     /// Incident-readiness checks for a bus (exit 3 if any check FAILs)
     Doctor(BusArg),
+    /// What a window's failed deliveries lost, where they are now, and the command that recovers each (CloudWatch metrics, DLQs, archives)
+    Triage(super::triage::TriageArgs),
     /// Replay archived events of a time window to the rules that match the event types
     Start(Box<StartArgs>),
     /// Show a replay's state and progress (default: the last one started here)

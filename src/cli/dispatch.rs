@@ -71,6 +71,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
             .await;
             print(settings, &report)
         }
+        Command::Triage(a) => super::triage::triage(a, settings, now).await,
         Command::Start(a) if a.exact => super::exact::start_exact(*a, settings, now).await,
         Command::Start(a) => {
             let a = *a;

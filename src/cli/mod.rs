@@ -14,6 +14,7 @@ mod playbook_history;
 mod playbook_init;
 mod stripe;
 mod terminal;
+pub mod triage;
 mod wiring;
 
 pub use args::{Cli, Command, GlobalArgs};

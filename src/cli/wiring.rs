@@ -72,6 +72,7 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
             crate::ledger::open::open(&spec, Some(&aws))
         }),
         delivery: Box::new(move || delivery_ports(&clients)),
+        metrics: Arc::new(c.cloudwatch()),
         journal: Journal::in_dir(&settings.state_dir),
         started_by: started_by(),
     }

@@ -17,3 +17,4 @@ pub mod start;
 pub mod start_exact;
 pub mod status;
 pub mod stripe_reconcile;
+pub mod triage;

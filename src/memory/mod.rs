@@ -10,6 +10,7 @@ pub mod lambda;
 pub mod latent;
 pub mod ledger;
 pub mod logs;
+pub mod metrics;
 pub mod replayer;
 pub mod sfn;
 pub mod sns;

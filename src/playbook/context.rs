@@ -38,6 +38,8 @@ pub struct Ports {
     pub capture: Arc<dyn crate::ports::capture::CaptureResources>,
     pub ledger: Box<LedgerOpener>,
     pub delivery: Box<DeliveryOpener>,
+    /// CloudWatch metrics, for triage steps.
+    pub metrics: Arc<dyn crate::ports::metrics::Metrics>,
     pub journal: Journal,
     pub started_by: String,
 }

@@ -31,6 +31,8 @@ pub mod template;
 mod verify;
 mod walk;
 
+pub(crate) use run::shell_quote;
+
 #[cfg(test)]
 mod incident_report_tests;
 #[cfg(test)]
@@ -45,6 +47,8 @@ mod plan_tests;
 mod run_tests;
 #[cfg(test)]
 mod test_world;
+#[cfg(test)]
+mod triage_tests;
 #[cfg(test)]
 mod validate_tests;
 #[cfg(test)]

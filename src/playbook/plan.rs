@@ -193,6 +193,18 @@ async fn plan_step(
             ));
             Ok(None)
         }
+        Kind::Triage => {
+            let b = require_bus(ports.cat.as_ref(), &f.str("bus")?.unwrap_or_default()).await?;
+            let since = f.str("since")?.unwrap_or_default();
+            let w = crate::replay::window::window(&since, f.str("until")?.as_deref(), now)?;
+            out.details.push(format!(
+                "triage bus {} from {} to {}: delivery metrics, DLQs and archives (reads only)",
+                b.name,
+                crate::output::time(Some(w.start)),
+                crate::output::time(Some(w.end))
+            ));
+            Ok(None)
+        }
         Kind::Replay => {
             let req = replay_request(&mut f, &ports.started_by)?;
             let p = crate::replay::plan::plan(ports.cat.as_ref(), ports.ctl.as_ref(), &req, now)

@@ -13,8 +13,8 @@ use super::steps::{Done, execute, execute_watched};
 use crate::error::AppError;
 use crate::exit_codes;
 
-/// `s` as one shell word.
-pub(super) fn shell_quote(s: &str) -> String {
+/// A word for a command line to paste: as is when safe, else in single quotes.
+pub(crate) fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c))

@@ -76,9 +76,10 @@ pub enum Kind {
     Confirm,
     Notify,
     Reconcile,
+    Triage,
 }
 
-pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, notify, reconcile";
+pub const KINDS: &str = "doctor, replay, drain, reemit, verify, confirm, notify, reconcile, triage";
 
 impl Kind {
     pub(crate) fn parse(s: &str) -> Option<Kind> {
@@ -91,6 +92,7 @@ impl Kind {
             "confirm" => Kind::Confirm,
             "notify" => Kind::Notify,
             "reconcile" => Kind::Reconcile,
+            "triage" => Kind::Triage,
             _ => return None,
         })
     }
@@ -105,6 +107,7 @@ impl Kind {
             Kind::Confirm => "confirm",
             Kind::Notify => "notify",
             Kind::Reconcile => "reconcile",
+            Kind::Triage => "triage",
         }
     }
 
@@ -139,6 +142,7 @@ impl Kind {
             Kind::Confirm => &[("message", String)],
             Kind::Notify => &[("topic", String), ("when", String), ("subject", String)],
             Kind::Reconcile => RECONCILE.as_slice(),
+            Kind::Triage => &[("bus", String), ("since", When), ("until", When)],
         }
     }
 
@@ -150,6 +154,7 @@ impl Kind {
             Kind::Confirm => &["message"],
             Kind::Notify => &["topic"],
             Kind::Reconcile => &["bus", "since"],
+            Kind::Triage => &["bus", "since"],
             Kind::Drain | Kind::Verify => &[],
         }
     }
@@ -181,6 +186,7 @@ impl Kind {
                 "reemitted",
                 "still_missing",
             ],
+            Kind::Triage => &["bus", "failed", "in_dlq", "lost", "rules"],
         }
     }
 }

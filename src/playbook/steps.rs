@@ -171,6 +171,19 @@ pub(super) async fn execute(
             };
             Ok(done)
         }
+        Kind::Triage => {
+            let r = crate::commands::triage::triage(
+                ports.cat.as_ref(),
+                ports.queue.as_ref(),
+                ports.metrics.as_ref(),
+                &f.str("bus")?.unwrap_or_default(),
+                &f.str("since")?.unwrap_or_default(),
+                f.str("until")?.as_deref(),
+                opts.clock.now(),
+            )
+            .await?;
+            Ok(Done::of(&r, crate::triage::step::outputs(&r)))
+        }
         Kind::Replay => {
             let req = match &planned.replay {
                 Some(r) => r.clone(),

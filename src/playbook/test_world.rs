@@ -29,6 +29,7 @@ pub(super) struct World {
     pub(super) sqs: MemoryQueue,
     pub(super) ledger: MemoryLedger,
     pub(super) state: PathBuf,
+    pub(super) metrics: Arc<crate::memory::metrics::MemoryMetrics>,
 }
 
 /// In-memory delivery calls; SQS targets are queues of `sqs`.
@@ -99,6 +100,7 @@ pub(super) fn world(dlq_messages: usize, target_dlq: bool) -> World {
         sqs,
         ledger: MemoryLedger::new(),
         state,
+        metrics: Arc::default(),
     }
 }
 
@@ -114,6 +116,7 @@ impl World {
             capture: Arc::new(crate::memory::capture::MemoryCapture::new(self.sqs.clone())),
             ledger: Box::new(move |_| Ok(Some(ledger.clone()))),
             delivery: Box::new(move || memory_delivery(&sqs)),
+            metrics: self.metrics.clone(),
             journal: Journal::in_dir(&self.state),
             started_by: "test@host".into(),
         }

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod error;
 pub mod keys;
 pub mod ledger;
+pub mod metrics;
 pub mod queue;
 pub mod replay;
 pub mod roles;

@@ -11,3 +11,4 @@ mod ledger;
 mod replays;
 mod rules;
 mod stripe;
+mod triage;

@@ -25,3 +25,4 @@ mod snapshots_help;
 mod snapshots_reports;
 mod stripe;
 mod to_target;
+mod triage;

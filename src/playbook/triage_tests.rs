@@ -1,0 +1,59 @@
+//! A playbook's `triage` step: its counts are outputs later steps use and the run records.
+
+use super::exec::*;
+use super::test_world::*;
+use chrono::{Duration, Utc};
+use serde_json::json;
+use std::collections::VecDeque;
+
+const TRIAGE: &str = r#"name = "triage"
+description = "triage, then ask"
+when = "tests"
+
+[[steps]]
+id = "t"
+kind = "triage"
+bus = "billing"
+since = "2h"
+
+[[steps]]
+kind = "confirm"
+message = "${steps.t.lost} lost, ${steps.t.in_dlq} in DLQs: go on?"
+"#;
+
+#[tokio::test]
+async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
+    let w = world(1, true);
+    let dims = [
+        ("RuleName", "subscription-rule"),
+        ("EventBusName", "billing"),
+    ];
+    let at = Utc::now() - Duration::hours(1);
+    w.metrics
+        .put("AWS/Events", "FailedInvocations", &dims, at, 3.0);
+    w.metrics
+        .put("AWS/Events", "InvocationsSentToDlq", &dims, at, 1.0);
+    let mut ui = TestUi {
+        answers: VecDeque::from([true]),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, TRIAGE, &w.opts(1, false), &mut ui)
+        .await
+        .unwrap();
+    assert_eq!(rec.status, RunStatus::Succeeded, "{rec:#?}");
+    assert_eq!(ui.asked, vec!["2 lost, 1 in DLQs: go on?"]);
+    let out = &rec.steps[0].outputs;
+    assert_eq!(out["failed"], json!(3));
+    assert_eq!(
+        out["rules"]["subscription-rule"],
+        json!({"failed": 3, "in_dlq": 1, "lost": 2})
+    );
+    assert!(
+        rec.steps[0]
+            .report
+            .as_ref()
+            .is_some_and(|r| r["totals"]["lost"] == json!(2)),
+        "{:#?}",
+        rec.steps[0].report
+    );
+}
