@@ -69,6 +69,15 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
                 &bus,
             )
             .await;
+            let cloudwatch = c.cloudwatch();
+            crate::doctor::dlq_sends::add_dlq_send_checks(
+                &mut report,
+                &c.eventbridge,
+                &crate::doctor::dlq_sends::FromMetrics(&cloudwatch),
+                &bus,
+                now,
+            )
+            .await;
             print(settings, &report)
         }
         Command::Triage(a) => super::triage::triage(a, settings, now).await,

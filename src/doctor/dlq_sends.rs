@@ -2,10 +2,8 @@
 //! to deliver and then failed to write to the rule's DLQ, now only in the archive (if
 //! anywhere). A FAIL naming the rule.
 //!
-//! NOT WIRED YET: the metrics port arrives with `triage` (issue 18, `src/ports/metrics.rs`).
-//! Wiring it is an `impl DlqSendFailures` over that port (one `GetMetricData` sum per rule)
-//! and a call to [`add_dlq_send_checks`] after `doctor` in the command, as
-//! `archive::doctor_check::add_leftover_check` is called.
+//! The command reads the metric through the metrics port ([`FromMetrics`]: one
+//! `GetMetricData` sum per rule over the 24 hours).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -13,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::report::{Check, DoctorReport, Status};
 use crate::ports::PortError;
 use crate::ports::bus::BusCatalogue;
+use crate::ports::metrics::{MetricQuery, Metrics, Stat, rule_dimensions};
 use crate::replay::rules::is_reserved;
 
 /// The one metric this check reads.
@@ -28,6 +27,31 @@ pub trait DlqSendFailures: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<f64, PortError>;
+}
+
+/// [`DlqSendFailures`] over the CloudWatch metrics port.
+pub struct FromMetrics<'a>(pub &'a dyn Metrics);
+
+#[async_trait]
+impl DlqSendFailures for FromMetrics<'_> {
+    async fn failed_to_dlq(
+        &self,
+        bus: &str,
+        rule: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, PortError> {
+        let query = MetricQuery {
+            id: "failed_to_dlq".into(),
+            namespace: "AWS/Events".into(),
+            metric: "InvocationsFailedToBeSentToDlq".into(),
+            dimensions: rule_dimensions(bus, rule),
+            stat: Stat::Sum,
+        };
+        // One point per hour: 24 points, well within a call's limits.
+        let points = self.0.fetch(&[query], since, until, 3600).await?;
+        Ok(points.values().flatten().map(|(_, v)| v).sum())
+    }
 }
 
 /// One check per rule of `bus` whose targets have a DLQ, added to the report.
@@ -182,5 +206,48 @@ mod tests {
                 .contains("cloudwatch:GetMetricData")
         );
         assert_eq!((report.pass, report.warn, report.fail), (1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn the_metric_is_summed_over_the_day_with_the_rule_and_bus_dimensions() {
+        use crate::memory::metrics::MemoryMetrics;
+        let now = Utc::now();
+        let m = MemoryMetrics::new();
+        let dims = [("RuleName", "subs"), ("EventBusName", "billing")];
+        for (hours_ago, v) in [(1, 2.0), (20, 3.0), (30, 100.0)] {
+            m.put(
+                "AWS/Events",
+                "InvocationsFailedToBeSentToDlq",
+                &dims,
+                now - Duration::hours(hours_ago),
+                v,
+            );
+        }
+        // The same rule name on another bus is another metric.
+        m.put(
+            "AWS/Events",
+            "InvocationsFailedToBeSentToDlq",
+            &[("RuleName", "subs"), ("EventBusName", "other")],
+            now - Duration::hours(1),
+            50.0,
+        );
+        let n = FromMetrics(&m)
+            .failed_to_dlq("billing", "subs", now - Duration::hours(24), now)
+            .await
+            .unwrap();
+        assert_eq!(n, 5.0, "the two points of the last 24 h, not the older one");
+        // A default-bus rule's metric has RuleName only.
+        m.put(
+            "AWS/Events",
+            "InvocationsFailedToBeSentToDlq",
+            &[("RuleName", "legacy")],
+            now - Duration::hours(2),
+            7.0,
+        );
+        let n = FromMetrics(&m)
+            .failed_to_dlq("default", "legacy", now - Duration::hours(24), now)
+            .await
+            .unwrap();
+        assert_eq!(n, 7.0);
     }
 }

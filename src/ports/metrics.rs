@@ -40,6 +40,17 @@ pub struct MetricQuery {
     pub stat: Stat,
 }
 
+/// The dimensions of a rule's `AWS/Events` metrics: `RuleName` and `EventBusName`, or
+/// `RuleName` alone for a rule of the `default` bus (EventBridge publishes those without the
+/// bus dimension).
+pub fn rule_dimensions(bus: &str, rule: &str) -> Vec<(String, String)> {
+    let mut d = vec![("RuleName".to_string(), rule.to_string())];
+    if bus != "default" {
+        d.push(("EventBusName".to_string(), bus.to_string()));
+    }
+    d
+}
+
 /// One data point: the start of its period and the statistic's value.
 pub type Point = (DateTime<Utc>, f64);
 

@@ -18,7 +18,7 @@ use crate::discovery::{arn_name, dlqs_of, require_bus};
 use crate::error::AppError;
 use crate::ports::PortError;
 use crate::ports::bus::{ArchiveInfo, BusCatalogue, RuleInfo};
-use crate::ports::metrics::{MetricQuery, Metrics, Point, Stat};
+use crate::ports::metrics::{MetricQuery, Metrics, Point, Stat, rule_dimensions};
 use crate::ports::queue::{Queue, QueueDepth};
 use crate::replay::archive::check_archive_window;
 use crate::replay::rules::is_reserved;
@@ -180,10 +180,7 @@ fn rule_queries(bus: &str, rules: &[RuleInfo]) -> Vec<MetricQuery> {
                 id: format!("r{r}m{m}"),
                 namespace: "AWS/Events".into(),
                 metric: (*metric).into(),
-                dimensions: vec![
-                    ("RuleName".into(), rule.name.clone()),
-                    ("EventBusName".into(), bus.into()),
-                ],
+                dimensions: rule_dimensions(bus, &rule.name),
                 stat: Stat::Sum,
             });
         }
