@@ -67,10 +67,12 @@ pub async fn add_dlq_send_checks(
         Err(_) => return, // doctor has already said why the rules cannot be read
     };
     let since = now - Duration::hours(24);
-    for r in rules.iter().filter(|r| !is_reserved(r)) {
-        if r.targets.iter().all(|t| t.dlq_arn.is_none()) {
-            continue;
-        }
+    let checked: Vec<_> = rules
+        .iter()
+        .filter(|r| !is_reserved(r) && r.targets.iter().any(|t| t.dlq_arn.is_some()))
+        .collect();
+    for (i, r) in checked.iter().enumerate() {
+        let mut unreadable = false;
         let (status, message, hint) = match metrics.failed_to_dlq(bus, &r.name, since, now).await {
             Ok(n) if n > 0.0 => (
                 Status::Fail,
@@ -87,13 +89,21 @@ pub async fn add_dlq_send_checks(
                 None,
             ),
             Err(e) => {
+                unreadable = true;
                 let hint = match e {
                     PortError::Denied(_) => "grant cloudwatch:GetMetricData (docs/iam/doctor.json)",
                     _ => "check the rule's InvocationsFailedToBeSentToDlq metric in CloudWatch",
                 };
+                // The same call for the next rules would fail the same way: one WARN says so.
+                let rest = checked.len() - i - 1;
+                let others = match rest {
+                    0 => String::new(),
+                    1 => "; not read for the 1 rule after it either".to_string(),
+                    n => format!("; not read for the {n} rules after it either"),
+                };
                 (
                     Status::Warn,
-                    format!("cannot read InvocationsFailedToBeSentToDlq: {e}"),
+                    format!("cannot read InvocationsFailedToBeSentToDlq: {e}{others}"),
                     Some(hint.to_string()),
                 )
             }
@@ -105,6 +115,9 @@ pub async fn add_dlq_send_checks(
             message,
             hint,
         });
+        if unreadable {
+            break;
+        }
     }
 }
 
@@ -249,5 +262,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 7.0);
+    }
+
+    #[tokio::test]
+    async fn a_metric_that_cannot_be_read_is_one_warning_not_one_per_rule() {
+        let eb = MemoryEventBridge::new();
+        eb.add_bus("billing");
+        for name in ["a", "b", "c"] {
+            eb.add_rule("billing", rule(name, true));
+        }
+        let mut report = DoctorReport {
+            bus: "billing".into(),
+            checks: Vec::new(),
+            pass: 0,
+            warn: 0,
+            fail: 0,
+        };
+        add_dlq_send_checks(
+            &mut report,
+            &eb,
+            &Metrics(BTreeMap::new()),
+            "billing",
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(report.checks.len(), 1, "{:?}", report.checks);
+        assert_eq!(report.checks[0].status, Status::Warn);
+        assert!(
+            report.checks[0]
+                .message
+                .ends_with("not read for the 2 rules after it either"),
+            "{:?}",
+            report.checks[0]
+        );
     }
 }
