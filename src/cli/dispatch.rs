@@ -59,25 +59,7 @@ pub(super) async fn run(command: Command, settings: &Settings) -> Result<u8, App
         Command::Doctor(a) => {
             let bus = settings.bus(a.bus.as_deref())?;
             let c = Clients::load(&settings.aws).await?;
-            let mut report = crate::commands::doctor::doctor_on(&c, &bus, now).await?;
-            let capture =
-                crate::aws::capture::AwsCapture::new(c.raw_eventbridge.clone(), c.raw_sqs.clone());
-            crate::archive::doctor_check::add_leftover_check(
-                &mut report,
-                &capture,
-                &c.eventbridge,
-                &bus,
-            )
-            .await;
-            let cloudwatch = c.cloudwatch();
-            crate::doctor::dlq_sends::add_dlq_send_checks(
-                &mut report,
-                &c.eventbridge,
-                &crate::doctor::dlq_sends::FromMetrics(&cloudwatch),
-                &bus,
-                now,
-            )
-            .await;
+            let report = crate::commands::doctor::doctor_on(&c, &bus, now).await?;
             print(settings, &report)
         }
         Command::Triage(a) => super::triage::triage(a, settings, now).await,

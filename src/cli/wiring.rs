@@ -73,6 +73,12 @@ pub(super) fn playbook_ports(settings: &Settings, c: &Clients) -> crate::playboo
         }),
         delivery: Box::new(move || delivery_ports(&clients)),
         metrics: Arc::new(c.cloudwatch()),
+        keys: Arc::new(crate::aws::kms::Kms::new(aws_sdk_kms::Client::new(
+            c.sdk_config(),
+        ))),
+        roles: Arc::new(crate::aws::iam::Iam::new(aws_sdk_iam::Client::new(
+            c.sdk_config(),
+        ))),
         journal: Journal::in_dir(&settings.state_dir),
         started_by: started_by(),
     }

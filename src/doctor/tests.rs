@@ -14,9 +14,22 @@ use crate::ports::bus::{EventSourceInfo, RuleInfo, TargetInfo};
 use crate::ports::keys::KeyManager;
 
 async fn run_basic(eb: &MemoryEventBridge, bus: &str) -> DoctorReport {
-    crate::commands::doctor::doctor(eb, &MemoryQueue::new(), bus, Utc::now())
-        .await
-        .unwrap()
+    without_keys_or_roles(eb, &MemoryQueue::new(), bus).await
+}
+
+/// The checks without a KMS or IAM port: customer keys and target roles are not read.
+async fn without_keys_or_roles(
+    eb: &MemoryEventBridge,
+    sqs: &MemoryQueue,
+    bus: &str,
+) -> DoctorReport {
+    let ports = DoctorPorts {
+        cat: eb,
+        queue: sqs,
+        keys: None,
+        roles: None,
+    };
+    doctor(&ports, bus, Utc::now()).await.unwrap()
 }
 
 async fn partner_hint(answer: PortError) -> String {
@@ -562,9 +575,7 @@ async fn dlq_encryption_verdicts() {
     );
 
     // Without a KMS port (a playbook's doctor step), a customer key is not read: a warning.
-    let basic = crate::commands::doctor::doctor(&w.eb, &w.sqs, "billing", Utc::now())
-        .await
-        .unwrap();
+    let basic = without_keys_or_roles(&w.eb, &w.sqs, "billing").await;
     let v = verdict(&basic, "dlq-encryption", "good-dlq");
     assert_eq!(v.status, Status::Warn, "{v:?}");
     assert_eq!(
@@ -648,9 +659,7 @@ async fn target_role_verdicts() {
     );
 
     // Without an IAM port, a role is a warning, not a pass.
-    let basic = crate::commands::doctor::doctor(&w.eb, &w.sqs, "billing", Utc::now())
-        .await
-        .unwrap();
+    let basic = without_keys_or_roles(&w.eb, &w.sqs, "billing").await;
     assert_eq!(
         verdict(&basic, "target-role", "subs / ok").status,
         Status::Warn

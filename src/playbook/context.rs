@@ -38,8 +38,11 @@ pub struct Ports {
     pub capture: Arc<dyn crate::ports::capture::CaptureResources>,
     pub ledger: Box<LedgerOpener>,
     pub delivery: Box<DeliveryOpener>,
-    /// CloudWatch metrics, for triage steps.
+    /// CloudWatch metrics, for triage steps and doctor's dlq-sends check.
     pub metrics: Arc<dyn crate::ports::metrics::Metrics>,
+    /// KMS key policies and IAM role trust policies, for a doctor step's delivery checks.
+    pub keys: Arc<dyn crate::ports::keys::Keys>,
+    pub roles: Arc<dyn crate::ports::roles::Roles>,
     pub journal: Journal,
     pub started_by: String,
 }
@@ -56,6 +59,21 @@ impl Ports {
             delivery: (options.to == RedriveTo::Target).then(|| (self.delivery)()),
             clock: crate::clock::system(),
         })
+    }
+
+    /// The ports of a doctor step: every check the `doctor` command runs.
+    pub(super) fn doctor_ports(&self) -> crate::commands::doctor::AllPorts<'_> {
+        crate::commands::doctor::AllPorts {
+            checks: crate::commands::doctor::DoctorPorts {
+                cat: self.cat.as_ref(),
+                queue: self.queue.as_ref(),
+                keys: Some(self.keys.as_ref()),
+                roles: Some(self.roles.as_ref()),
+            },
+            capture: self.capture.as_ref(),
+            replays: self.ctl.as_ref(),
+            metrics: self.metrics.as_ref(),
+        }
     }
 }
 

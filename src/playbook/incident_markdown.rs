@@ -1,5 +1,6 @@
 //! The incident report rendered as Markdown, for the postmortem document: a summary, the
-//! parameters, the timeline table, a section per replay and per drain (with the messages
+//! parameters, the timeline table, a section per triage (a table of rules: failed, in DLQ,
+//! lost, the commands that recover them), per replay and per drain (with the messages
 //! not re-emitted and why), the verification verdicts, and the reproduce commands.
 
 use chrono::{DateTime, Utc};
@@ -83,6 +84,7 @@ impl IncidentReport {
                 ]
             }),
         ));
+        self.triages(&mut s);
         self.replays_and_drains(&mut s);
         if !self.verifications.is_empty() {
             s.push_str("\n## Verification\n\n");
@@ -145,6 +147,35 @@ impl IncidentReport {
             s.push_str(&format!("- Outcome: {m}\n"));
         }
         s
+    }
+
+    fn triages(&self, s: &mut String) {
+        for t in &self.triages {
+            s.push_str(&format!(
+                "\n## Triage (step {}): bus {}\n\n- Window: {} to {}\n- Failed deliveries: {}, in DLQs: {}, lost (never reached a DLQ): {}\n\n",
+                t.step,
+                opt(&t.bus),
+                opt(&t.since),
+                opt(&t.until),
+                t.failed,
+                t.in_dlq,
+                t.lost
+            ));
+            s.push_str(&table(
+                ["Rule", "Failed", "In DLQ", "Lost", "Recover with"],
+                t.rules.iter().map(|r| {
+                    let commands: Vec<String> =
+                        r.commands.iter().map(|c| format!("`{c}`")).collect();
+                    [
+                        r.rule.clone(),
+                        r.failed.to_string(),
+                        r.in_dlq.to_string(),
+                        r.lost.to_string(),
+                        list(&commands),
+                    ]
+                }),
+            ));
+        }
     }
 
     fn replays_and_drains(&self, s: &mut String) {

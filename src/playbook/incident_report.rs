@@ -1,5 +1,6 @@
 //! The incident report of one playbook run, for the postmortem: its parameters, a timeline
-//! of steps (times, outcomes, errors), each replay (window, rules, final state), each drain
+//! of steps (times, outcomes, errors), each triage (what each rule failed, sent to its DLQ
+//! and lost, and the commands that recover it), each replay (window, rules, final state), each drain
 //! or re-emit (counts, failed and parked messages with their reasons), the verification
 //! results, the notifications sent, and the command that runs each step again. Built from the run record alone
 //! (the step reports it keeps are read as JSON), serialized as JSON or rendered as Markdown
@@ -40,6 +41,8 @@ pub struct IncidentReport {
     pub resumed_from: Option<String>,
     pub params: BTreeMap<String, String>,
     pub timeline: Vec<TimelineEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triages: Vec<TriageSection>,
     pub replays: Vec<ReplaySection>,
     pub drains: Vec<DrainSection>,
     pub verifications: Vec<VerifySection>,
@@ -83,6 +86,79 @@ pub struct TimelineEntry {
     pub error: Option<String>,
     /// Runs this step again (and the steps after it) with the run's parameters.
     pub reproduce: String,
+}
+
+/// A triage step's counts (its outputs), with its window and each rule's recovery
+/// commands when its report is kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriageSection {
+    pub step: usize,
+    pub bus: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub failed: u64,
+    pub in_dlq: u64,
+    pub lost: u64,
+    pub rules: Vec<TriageRule>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TriageRule {
+    pub rule: String,
+    pub failed: u64,
+    pub in_dlq: u64,
+    pub lost: u64,
+    /// The commands its verdict gives (drain, start), ready to paste.
+    pub commands: Vec<String>,
+}
+
+fn triage_section(s: &StepRecord) -> TriageSection {
+    let count = |v: Option<&Json>, k: &str| v.and_then(|v| v.get(k)).and_then(Json::as_u64);
+    let out = |k: &str| s.outputs.get(k).and_then(Json::as_u64).unwrap_or(0);
+    let report = s.report.as_ref();
+    let commands = |rule: &str| -> Vec<String> {
+        report
+            .and_then(|r| r.get("rules"))
+            .and_then(Json::as_array)
+            .and_then(|rs| rs.iter().find(|x| x["rule"] == rule))
+            .and_then(|x| x["verdict"]["actions"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["command"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let rules = s
+        .outputs
+        .get("rules")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(rule, c)| TriageRule {
+                    rule: rule.clone(),
+                    failed: count(Some(c), "failed").unwrap_or(0),
+                    in_dlq: count(Some(c), "in_dlq").unwrap_or(0),
+                    lost: count(Some(c), "lost").unwrap_or(0),
+                    commands: commands(rule),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    TriageSection {
+        step: s.number,
+        bus: s
+            .outputs
+            .get("bus")
+            .and_then(Json::as_str)
+            .map(str::to_string),
+        since: report.and_then(|r| text(r, &["since"])),
+        until: report.and_then(|r| text(r, &["until"])),
+        failed: out("failed"),
+        in_dlq: out("in_dlq"),
+        lost: out("lost"),
+        rules,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -296,6 +372,7 @@ fn timeline_entry(r: &RunRecord, s: &StepRecord) -> TimelineEntry {
 
 /// The incident report of a run record.
 pub fn incident_report(r: &RunRecord) -> IncidentReport {
+    let mut triages = Vec::new();
     let mut replays = Vec::new();
     let mut drains = Vec::new();
     let mut verifications = Vec::new();
@@ -303,6 +380,9 @@ pub fn incident_report(r: &RunRecord) -> IncidentReport {
     for s in &r.steps {
         if s.kind == "notify" && !matches!(s.status, StepStatus::NotRun | StepStatus::Resumed) {
             notifications.push(notify_section(s));
+        }
+        if s.kind == "triage" && s.outputs.contains_key("rules") {
+            triages.push(triage_section(s));
         }
         let Some(rep) = &s.report else { continue };
         match s.kind.as_str() {
@@ -329,6 +409,7 @@ pub fn incident_report(r: &RunRecord) -> IncidentReport {
             .map(|(k, v)| (k.clone(), v.to_string()))
             .collect(),
         timeline: r.steps.iter().map(|s| timeline_entry(r, s)).collect(),
+        triages,
         replays,
         drains,
         verifications,

@@ -175,6 +175,80 @@ async fn doctor_outcomes_outside_allow_fail_the_step_with_exit_3() {
     assert_eq!(rec.exit_code, 0, "{rec:#?}");
 }
 
+/// A doctor step runs the `doctor` command's checks: a DLQ encrypted with a customer key
+/// whose policy leaves EventBridge out is a FAIL (its key policy is read), and the rule's
+/// failed DLQ writes of the last 24 hours are read from CloudWatch.
+#[tokio::test]
+async fn a_doctor_step_reads_the_dlqs_key_policy_and_the_failed_dlq_writes() {
+    use crate::ports::keys::KeyManager;
+    let w = world(0, true);
+    let dlq = "arn:aws:sqs:us-east-2:123456789012:subs-dlq";
+    let allow_events = json!({"Version": "2012-10-17", "Statement": [
+        serde_json::from_str::<serde_json::Value>(
+            &crate::doctor::queue_statement(dlq, RULE_ARN)
+        ).unwrap()
+    ]});
+    w.sqs
+        .set_attribute("subs-dlq", "Policy", &allow_events.to_string());
+    let root_only = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "kms:*", "Resource": "*"
+    }]});
+    let key = w.kms.add_key(
+        "k-root",
+        None,
+        KeyManager::Customer,
+        Ok(root_only.to_string()),
+    );
+    w.sqs.set_attribute("subs-dlq", "KmsMasterKeyId", &key);
+    let src = "name = \"d\"\ndescription = \"d\"\nwhen = \"w\"\n[[steps]]\nkind = \"doctor\"\nbus = \"billing\"\n";
+    let check = |rec: &RunRecord, kind: &str| {
+        rec.steps[0].report.as_ref().unwrap()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {rec:#?}"))
+            .clone()
+    };
+    let mut ui = TestUi::default();
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert_eq!(rec.exit_code, crate::exit_codes::PARTIAL, "{rec:#?}");
+    assert!(
+        rec.steps[0].error.as_deref().unwrap().contains("1 FAIL"),
+        "{rec:#?}"
+    );
+    let enc = check(&rec, "dlq-encryption");
+    assert_eq!(enc["status"], "FAIL", "{enc}");
+    assert!(
+        enc["message"]
+            .as_str()
+            .unwrap()
+            .contains("kms:Decrypt, kms:GenerateDataKey"),
+        "{enc}"
+    );
+    assert_eq!(check(&rec, "dlq-policy")["status"], "PASS");
+    assert_eq!(check(&rec, "dlq-sends")["status"], "PASS");
+
+    w.metrics.put(
+        "AWS/Events",
+        "InvocationsFailedToBeSentToDlq",
+        &[
+            ("RuleName", "subscription-rule"),
+            ("EventBusName", "billing"),
+        ],
+        Utc::now() - Duration::hours(1),
+        4.0,
+    );
+    let rec = run_it(&w, src, &w.opts(1, true), &mut ui).await.unwrap();
+    assert!(
+        rec.steps[0].error.as_deref().unwrap().contains("2 FAIL"),
+        "{rec:#?}"
+    );
+    assert_eq!(check(&rec, "dlq-sends")["subject"], "subscription-rule");
+    assert_eq!(check(&rec, "dlq-sends")["status"], "FAIL");
+}
+
 #[tokio::test(start_paused = true)]
 async fn sigterm_stops_a_drain_step_as_the_command_would_and_the_record_says_so() {
     let w = world(40, true);

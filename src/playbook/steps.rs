@@ -139,13 +139,8 @@ pub(super) async fn execute(
             } else {
                 allow
             };
-            let r = crate::commands::doctor::doctor(
-                ports.cat.as_ref(),
-                ports.queue.as_ref(),
-                &bus,
-                opts.clock.now(),
-            )
-            .await?;
+            let r = crate::commands::doctor::doctor(&ports.doctor_ports(), &bus, opts.clock.now())
+                .await?;
             let outputs = BTreeMap::from([
                 ("bus".to_string(), json!(r.bus)),
                 ("pass".to_string(), json!(r.pass)),

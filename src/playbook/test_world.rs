@@ -30,6 +30,8 @@ pub(super) struct World {
     pub(super) ledger: MemoryLedger,
     pub(super) state: PathBuf,
     pub(super) metrics: Arc<crate::memory::metrics::MemoryMetrics>,
+    pub(super) kms: crate::memory::kms::MemoryKms,
+    pub(super) iam: crate::memory::iam::MemoryIam,
 }
 
 /// In-memory delivery calls; SQS targets are queues of `sqs`.
@@ -101,6 +103,8 @@ pub(super) fn world(dlq_messages: usize, target_dlq: bool) -> World {
         ledger: MemoryLedger::new(),
         state,
         metrics: Arc::default(),
+        kms: Default::default(),
+        iam: Default::default(),
     }
 }
 
@@ -117,6 +121,8 @@ impl World {
             ledger: Box::new(move |_| Ok(Some(ledger.clone()))),
             delivery: Box::new(move || memory_delivery(&sqs)),
             metrics: self.metrics.clone(),
+            keys: Arc::new(self.kms.clone()),
+            roles: Arc::new(self.iam.clone()),
             journal: Journal::in_dir(&self.state),
             started_by: "test@host".into(),
         }

@@ -57,3 +57,48 @@ async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
         rec.steps[0].report
     );
 }
+
+/// The run's incident report shows a triage step: its totals, and a table of rules with
+/// what each failed, sent to its DLQ and lost, and the commands that recover them.
+#[tokio::test]
+async fn the_incident_report_shows_a_triage_step_as_a_table_of_rules() {
+    let w = world(1, true);
+    let dims = [
+        ("RuleName", "subscription-rule"),
+        ("EventBusName", "billing"),
+    ];
+    let at = Utc::now() - Duration::hours(1);
+    w.metrics
+        .put("AWS/Events", "FailedInvocations", &dims, at, 5.0);
+    w.metrics
+        .put("AWS/Events", "InvocationsSentToDlq", &dims, at, 3.0);
+    let mut ui = TestUi {
+        answers: VecDeque::from([true]),
+        ..TestUi::default()
+    };
+    let rec = run_it(&w, TRIAGE, &w.opts(1, false), &mut ui)
+        .await
+        .unwrap();
+    let report = super::incident_report::incident_report(&rec);
+    let t = &report.triages[0];
+    assert_eq!((t.step, t.failed, t.in_dlq, t.lost), (1, 5, 3, 2));
+    assert_eq!(t.bus.as_deref(), Some("billing"));
+    let md = report.markdown();
+    assert!(
+        md.contains("## Triage (step 1): bus billing")
+            && md.contains("- Failed deliveries: 5, in DLQs: 3, lost (never reached a DLQ): 2")
+            && md.contains("| Rule | Failed | In DLQ | Lost | Recover with |"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| subscription-rule |"))
+        .unwrap_or_else(|| panic!("no row for the rule: {md}"));
+    assert!(
+        row.starts_with("| subscription-rule | 5 | 3 | 2 | `nexus-replay drain --bus billing --rule subscription-rule")
+            && row.contains("`nexus-replay start --bus billing --rule subscription-rule --since "),
+        "{row}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["triages"][0]["rules"][0]["lost"], json!(2));
+}

@@ -1,11 +1,14 @@
 //! Issue 18: `doctor` catches DLQs EventBridge cannot write to (no queue policy, the
 //! AWS-managed key `alias/aws/sqs`, a customer key whose policy leaves EventBridge out) and
-//! target roles it cannot assume, on moto's SQS, KMS and IAM; the healthy ones pass.
+//! target roles it cannot assume, on moto's SQS, KMS and IAM; the healthy ones pass. And
+//! rules whose failed deliveries could not be written to their DLQ (`dlq-sends`).
 
 use aws_sdk_eventbridge::types::{DeadLetterConfig, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
 use serde_json::{Value, json};
 
+use crate::cloudwatch_shim::{CloudWatchShim, datum};
 use crate::support::{Cmd, Moto, TempDir, block_on, client, queue_with_arn};
 
 const BUS: &str = "dlq-bus";
@@ -301,4 +304,120 @@ fn the_sandbox_dlqs_let_eventbridge_send() {
         assert_eq!(of.len(), 4, "{kind}: {doc:#}");
         assert!(of.iter().all(|c| c["status"] == "PASS"), "{kind}: {doc:#}");
     }
+}
+
+/// Issue 18: `InvocationsFailedToBeSentToDlq` above 0 in the last 24 hours fails the rule.
+/// Bus `sends-bus` has rules `leaky` and `tight`, each with a DLQ EventBridge can write to;
+/// the metric (put through the CloudWatch shim, which moto's CloudWatch needs) is 3 for
+/// `leaky` and 0 for `tight`. Without the shim the SDK cannot read moto's CloudWatch: the
+/// check warns that it cannot tell, it does not fail.
+#[test]
+fn doctor_fails_a_rule_whose_failed_deliveries_could_not_reach_its_dlq() {
+    const SENDS: &str = "sends-bus";
+    let moto = Moto::start();
+    let home = TempDir::new("doctor-dlq-sends");
+    let shim = CloudWatchShim::start(&moto.endpoint);
+    let eb = client!(aws_sdk_eventbridge, &moto.endpoint);
+    let sqs = client!(aws_sdk_sqs, &moto.endpoint);
+    let cw = client!(aws_sdk_cloudwatch, &shim.endpoint);
+    block_on(async {
+        eb.create_event_bus().name(SENDS).send().await.unwrap();
+        let (_, target_arn) = queue_with_arn(&sqs, "sends-target").await;
+        for rule in ["leaky", "tight"] {
+            let rule_arn = eb
+                .put_rule()
+                .name(rule)
+                .event_bus_name(SENDS)
+                .event_pattern(r#"{"source":["shop"]}"#)
+                .send()
+                .await
+                .unwrap()
+                .rule_arn()
+                .unwrap()
+                .to_string();
+            let (url, dlq_arn) = queue_with_arn(&sqs, &format!("{rule}-dlq")).await;
+            sqs.set_queue_attributes()
+                .queue_url(&url)
+                .attributes(QueueAttributeName::Policy, sending(&dlq_arn, &rule_arn))
+                .send()
+                .await
+                .unwrap();
+            eb.put_targets()
+                .rule(rule)
+                .event_bus_name(SENDS)
+                .targets(
+                    Target::builder()
+                        .id("queue")
+                        .arn(&target_arn)
+                        .dead_letter_config(DeadLetterConfig::builder().arn(dlq_arn).build())
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let at = Utc::now() - chrono::Duration::minutes(5);
+        let data = [("leaky", 3.0), ("tight", 0.0)].map(|(rule, n)| {
+            datum(
+                "InvocationsFailedToBeSentToDlq",
+                &[("RuleName", rule), ("EventBusName", SENDS)],
+                at,
+                n,
+            )
+        });
+        cw.put_metric_data()
+            .namespace("AWS/Events")
+            .set_metric_data(Some(data.to_vec()))
+            .send()
+            .await
+            .expect("PutMetricData AWS/Events");
+    });
+    let sends = |doc: &Value, rule: &str| {
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "dlq-sends" && c["subject"] == rule)
+            .unwrap_or_else(|| panic!("no dlq-sends for {rule}: {doc:#}"))
+            .clone()
+    };
+    let args = ["doctor", "--bus", SENDS, "--output", "json"];
+
+    let run = Cmd::new(None, home.path())
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH", &shim.endpoint)
+        .run(&args);
+    run.code(3);
+    let doc = run.json();
+    let leaky = sends(&doc, "leaky");
+    assert_eq!(leaky["status"], "FAIL", "{leaky}");
+    assert!(
+        leaky["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 failed deliveries could not be written to the DLQ"),
+        "{leaky}"
+    );
+    assert_eq!(sends(&doc, "tight")["status"], "PASS", "{doc:#}");
+
+    // Plain moto: GetMetricData does not answer the SDK, so the check cannot tell. The
+    // first rule's failure stands for both: one WARN, saying the next rule was not read.
+    let doc = Cmd::new(Some(&moto.endpoint), home.path())
+        .run(&args)
+        .json();
+    let all: Vec<&Value> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "dlq-sends")
+        .collect();
+    assert_eq!(all.len(), 1, "{doc:#}");
+    assert_eq!(all[0]["status"], "WARN", "{doc:#}");
+    let message = all[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("cannot read InvocationsFailedToBeSentToDlq")
+            && message.ends_with("not read for the 1 rule after it either"),
+        "{message}"
+    );
 }

@@ -3,6 +3,7 @@
 mod support;
 
 mod capture;
+mod cloudwatch_shim;
 mod delivery;
 mod doctor_dlq;
 mod drain;

@@ -1,31 +1,15 @@
 //! `triage` on moto: the rules' `AWS/Events` metrics put with PutMetricData, DLQs seeded by
 //! the sandbox, the archive covering the window; counts, verdicts and the exact commands.
 
-mod cbor;
-
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{SubsecRound, Utc};
 
+use crate::cloudwatch_shim::{CloudWatchShim, datum};
 use crate::support::{BUS, Sandbox, block_on, client, report_settings};
-use cbor::CloudWatchShim;
 
 const PAYMENT: &str = "ai-nexus-dev-stripe-payment_events-rule";
 const CUSTOMER: &str = "ai-nexus-dev-stripe-customer_events-rule";
-
-fn datum(metric: &str, dims: &[(&str, &str)], at: DateTime<Utc>, value: f64) -> MetricDatum {
-    let mut d = MetricDatum::builder()
-        .metric_name(metric)
-        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
-            at.timestamp(),
-        ))
-        .value(value);
-    for (k, v) in dims {
-        d = d.dimensions(Dimension::builder().name(*k).value(*v).build());
-    }
-    d.build()
-}
 
 /// A sandbox (2 messages in each DLQ), the CloudWatch shim, and the metrics of one
 /// incident put a second into a window that starts after the archive was created.

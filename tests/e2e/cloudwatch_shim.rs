@@ -9,7 +9,9 @@
 
 use std::net::SocketAddr;
 
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -78,6 +80,20 @@ impl Drop for CloudWatchShim {
             let _ = t.join();
         }
     }
+}
+
+/// One data point of `metric` at `at`, with these dimensions, for PutMetricData.
+pub fn datum(metric: &str, dims: &[(&str, &str)], at: DateTime<Utc>, value: f64) -> MetricDatum {
+    let mut d = MetricDatum::builder()
+        .metric_name(metric)
+        .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+            at.timestamp(),
+        ))
+        .value(value);
+    for (k, v) in dims {
+        d = d.dimensions(Dimension::builder().name(*k).value(*v).build());
+    }
+    d.build()
 }
 
 async fn handle(
