@@ -21,8 +21,9 @@ kind = "confirm"
 message = "${steps.t.lost} lost, ${steps.t.in_dlq} in DLQs: go on?"
 "#;
 
-#[tokio::test]
-async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
+/// Runs [`TRIAGE`] on the fakes after putting the subscription rule's failed deliveries and
+/// those sent to its DLQ an hour ago; answers the confirm step yes.
+async fn run_triage(failed: f64, in_dlq: f64) -> (RunRecord, TestUi) {
     let w = world(1, true);
     let dims = [
         ("RuleName", "subscription-rule"),
@@ -30,9 +31,9 @@ async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
     ];
     let at = Utc::now() - Duration::hours(1);
     w.metrics
-        .put("AWS/Events", "FailedInvocations", &dims, at, 3.0);
+        .put("AWS/Events", "FailedInvocations", &dims, at, failed);
     w.metrics
-        .put("AWS/Events", "InvocationsSentToDlq", &dims, at, 1.0);
+        .put("AWS/Events", "InvocationsSentToDlq", &dims, at, in_dlq);
     let mut ui = TestUi {
         answers: VecDeque::from([true]),
         ..TestUi::default()
@@ -40,6 +41,12 @@ async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
     let rec = run_it(&w, TRIAGE, &w.opts(1, false), &mut ui)
         .await
         .unwrap();
+    (rec, ui)
+}
+
+#[tokio::test]
+async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
+    let (rec, ui) = run_triage(3.0, 1.0).await;
     assert_eq!(rec.status, RunStatus::Succeeded, "{rec:#?}");
     assert_eq!(ui.asked, vec!["2 lost, 1 in DLQs: go on?"]);
     let out = &rec.steps[0].outputs;
@@ -62,23 +69,7 @@ async fn a_triage_step_outputs_its_counts_per_rule_and_in_all() {
 /// what each failed, sent to its DLQ and lost, and the commands that recover them.
 #[tokio::test]
 async fn the_incident_report_shows_a_triage_step_as_a_table_of_rules() {
-    let w = world(1, true);
-    let dims = [
-        ("RuleName", "subscription-rule"),
-        ("EventBusName", "billing"),
-    ];
-    let at = Utc::now() - Duration::hours(1);
-    w.metrics
-        .put("AWS/Events", "FailedInvocations", &dims, at, 5.0);
-    w.metrics
-        .put("AWS/Events", "InvocationsSentToDlq", &dims, at, 3.0);
-    let mut ui = TestUi {
-        answers: VecDeque::from([true]),
-        ..TestUi::default()
-    };
-    let rec = run_it(&w, TRIAGE, &w.opts(1, false), &mut ui)
-        .await
-        .unwrap();
+    let (rec, _) = run_triage(5.0, 3.0).await;
     let report = super::incident_report::incident_report(&rec);
     let t = &report.triages[0];
     assert_eq!((t.step, t.failed, t.in_dlq, t.lost), (1, 5, 3, 2));
