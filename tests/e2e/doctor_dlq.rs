@@ -65,18 +65,7 @@ fn setup() -> Setup {
         eb.create_event_bus().name(BUS).send().await.unwrap();
         let mut rule_arns = Vec::new();
         for rule in ["dlqs", "roles"] {
-            let arn = eb
-                .put_rule()
-                .name(rule)
-                .event_bus_name(BUS)
-                .event_pattern(r#"{"source":["shop"]}"#)
-                .send()
-                .await
-                .unwrap()
-                .rule_arn()
-                .unwrap()
-                .to_string();
-            rule_arns.push(arn);
+            rule_arns.push(shop_rule(&eb, BUS, rule).await);
         }
         let dlqs_rule = rule_arns[0].clone();
 
@@ -324,17 +313,7 @@ fn doctor_fails_a_rule_whose_failed_deliveries_could_not_reach_its_dlq() {
         eb.create_event_bus().name(SENDS).send().await.unwrap();
         let (_, target_arn) = queue_with_arn(&sqs, "sends-target").await;
         for rule in ["leaky", "tight"] {
-            let rule_arn = eb
-                .put_rule()
-                .name(rule)
-                .event_bus_name(SENDS)
-                .event_pattern(r#"{"source":["shop"]}"#)
-                .send()
-                .await
-                .unwrap()
-                .rule_arn()
-                .unwrap()
-                .to_string();
+            let rule_arn = shop_rule(&eb, SENDS, rule).await;
             let (url, dlq_arn) = queue_with_arn(&sqs, &format!("{rule}-dlq")).await;
             sqs.set_queue_attributes()
                 .queue_url(&url)
@@ -420,4 +399,18 @@ fn doctor_fails_a_rule_whose_failed_deliveries_could_not_reach_its_dlq() {
             && message.ends_with("not read for the 1 rule after it either"),
         "{message}"
     );
+}
+
+/// Creates rule `name` on `bus` for events of source `shop`; answers its ARN.
+async fn shop_rule(eb: &aws_sdk_eventbridge::Client, bus: &str, name: &str) -> String {
+    eb.put_rule()
+        .name(name)
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source":["shop"]}"#)
+        .send()
+        .await
+        .unwrap()
+        .rule_arn()
+        .unwrap()
+        .to_string()
 }
